@@ -1,0 +1,35 @@
+# Two entry points a new user needs: `make chat` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: chat test lint install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+chat: install
+	$(BIN)/canishare chat
+
+lint: install-test
+	$(BIN)/ruff check bot tests bench
+
+test: install-test
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/canishare flows check
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) data/*.db

@@ -1,0 +1,285 @@
+"""`canishare ...` commands. Each command is a small function; shared start-up (settings,
+flows, storage) lives in `App`, so every command fails the same clear way."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.evaluate import EXIT_CODES, evaluate
+from bot.flows.loader import FlowBundle, FlowError, load_bundle
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage import Storage
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+@dataclass
+class App:
+    """Lazily built shared parts: a command only pays for what it uses."""
+
+    settings: Settings
+    flows_override: Path | None = None
+
+    @cached_property
+    def bundle(self) -> FlowBundle:
+        return load_bundle(self.flows_override or self.settings.flows_dir)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.bundle)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings.database)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'7d', '24h', '2w' or an ISO date such as 2026-11-01."""
+    now = now or datetime.now(UTC)
+    match = re.fullmatch(r"(\d+)\s*([hdw])", text.strip().lower())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--since: expected e.g. 7d, 24h, 2w or 2026-11-01, got {text!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- commands ------------------------------------------------------------------------------
+def cmd_chat(app: App, args: argparse.Namespace) -> int:
+    from bot.channels.terminal import CHANNEL, TerminalChat
+    from bot.conversations import Conversations
+
+    conversations = Conversations(app.engine, app.storage, CHANNEL)
+    user = args.user or getpass.getuser()
+    return TerminalChat(conversations, user).run()
+
+
+def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else (app.flows_override or app.settings.flows_dir)
+    try:
+        bundle = load_bundle(path)
+    except FlowError as exc:
+        print(exc)
+        print(f"{len(exc.problems)} problem(s) in {path}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    from bot.flows.paths import enumerate_paths
+
+    count = sum(1 for _ in enumerate_paths(bundle))
+    print(f"ok: {len(bundle.flows)} flows, {len(list(_outcomes(bundle)))} outcomes, "
+          f"{count} paths from '{bundle.entry}', version {bundle.version_hash}")
+    return EXIT_OK
+
+
+def _outcomes(bundle: FlowBundle):
+    from bot.flows.paths import outcomes
+
+    return outcomes(bundle)
+
+
+def _flow(app: App, flow_id: str | None) -> str:
+    flow_id = flow_id or app.bundle.entry
+    if flow_id not in app.bundle.flows:
+        raise CommandError(f"unknown flow {flow_id!r}; flows: {', '.join(sorted(app.bundle.flows))}")
+    return flow_id
+
+
+def cmd_flows_paths(app: App, args: argparse.Namespace) -> int:
+    from bot.flows.paths import enumerate_paths
+    from bot.flows.review import markdown
+
+    if args.format == "markdown":
+        text = markdown(app.bundle)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            print(f"wrote {args.out}")
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+    flow_id = _flow(app, args.flow)
+    count = 0
+    for count, path in enumerate(enumerate_paths(app.bundle, flow_id, follow=not args.no_follow), 1):
+        if args.format == "json":
+            print(json.dumps({"answers": path.answers, "ends_at": path.end.node,
+                              "flow": path.end.flow, "handover": path.handover}))
+        else:
+            print(f"{count}. {path.describe()}")
+    if args.format == "text":
+        print(f"{count} paths", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_flows_diagram(app: App, args: argparse.Namespace) -> int:
+    from bot.flows.diagram import dot, mermaid
+
+    flow_id = _flow(app, args.flow)
+    sys.stdout.write(dot(app.bundle, flow_id) if args.format == "dot" else mermaid(app.bundle, flow_id))
+    return EXIT_OK
+
+
+def _read_answers(value: str) -> object:
+    text = value
+    if not value.lstrip().startswith("{") and Path(value).exists():
+        text = Path(value).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--answers: not JSON or a readable JSON file ({exc.msg})")
+
+
+def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
+    flow_id = _flow(app, args.flow) if args.flow else None
+    if args.batch:
+        worst = EXIT_OK
+        for number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+                answers = case["answers"] if isinstance(case, dict) else None
+                result = evaluate(app.engine, answers, case.get("flow", flow_id) or flow_id)
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                result = {"status": "error", "question": None,
+                          "message": f"line {number}: expected {{\"answers\": {{...}}}} ({exc})"}
+            print(json.dumps(result), flush=False)
+            worst = max(worst, EXIT_CODES[result["status"]])
+        sys.stdout.flush()
+        return worst
+    if args.answers is None:
+        raise CommandError("give --answers FILE_OR_JSON, or --batch with JSON lines on stdin")
+    result = evaluate(app.engine, _read_answers(args.answers), flow_id)
+    print(json.dumps(result, indent=2))
+    return EXIT_CODES[result["status"]]
+
+
+def cmd_privacy_scan(app: App, args: argparse.Namespace) -> int:
+    from bot.privacy import scan
+
+    for line in sys.stdin:
+        findings = scan(line.rstrip("\r\n"))
+        print(json.dumps({"findings": [f.as_dict() for f in findings]}))
+    return EXIT_OK
+
+
+def cmd_log_list(app: App, args: argparse.Namespace) -> int:
+    rows = app.storage.decisions(since=parse_since(args.since))
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(row))
+        return EXIT_OK
+    columns = ["id", "created_at", "channel", "user_id", "flow_id", "outcome_id", "verdict",
+               "decision", "dsl_alert", "case_reference"]
+    table = [columns] + [[str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    for number, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if number == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"{len(rows)} decision(s) since {args.since}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- parser --------------------------------------------------------------------------------
+Handler = Callable[[App, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canishare",
+        description="Safeguarding 'can I share this?' assistant. Settings come from the "
+        "environment or .env (see .env.example).",
+        epilog="Exit codes: 0 ok; 1 problems found (flows check, log verify); 2 usage or "
+        "settings error; evaluate: 3 needs an answer, 4 invalid answer.",
+    )
+    parser.add_argument("--flows", help="flows folder (default: CANISHARE_FLOWS_DIR or ./flows)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="the terminal chat")
+    chat.add_argument("--user", help="who is asking (default: your login name)")
+    chat.set_defaults(handler=cmd_chat)
+
+    flows = sub.add_parser("flows", help="check and review flow files").add_subparsers(
+        dest="flows_command", required=True, metavar="SUBCOMMAND")
+    check = flows.add_parser("check", help="validate flows; file:line messages, exit 1 on error")
+    check.add_argument("path", nargs="?", help="flows folder (default: the configured one)")
+    check.set_defaults(handler=cmd_flows_check)
+    paths = flows.add_parser("paths", help="every path from start to each outcome")
+    paths.add_argument("flow", nargs="?", help="flow id (default: the entry flow)")
+    paths.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    paths.add_argument("--no-follow", action="store_true", help="stop at hand-overs to flows")
+    paths.add_argument("--out", help="with --format markdown: write to this file")
+    paths.set_defaults(handler=cmd_flows_paths)
+    diagram = flows.add_parser("diagram", help="a flowchart of one flow")
+    diagram.add_argument("flow", nargs="?", help="flow id (default: the entry flow)")
+    diagram.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    diagram.set_defaults(handler=cmd_flows_diagram)
+
+    ev = sub.add_parser("evaluate", help="run answers through the flows, print JSON")
+    ev.add_argument("--answers", help="JSON object of answers, or a file holding one")
+    ev.add_argument("--flow", help="flow to run (default: the entry flow)")
+    ev.add_argument("--batch", action="store_true",
+                    help='read {"answers": {...}} per line on stdin, write one result per line')
+    ev.set_defaults(handler=cmd_evaluate)
+
+    privacy = sub.add_parser("privacy", help="identifier detection").add_subparsers(
+        dest="privacy_command", required=True, metavar="SUBCOMMAND")
+    scan = privacy.add_parser("scan", help="one line of text in, one JSON line of findings out")
+    scan.set_defaults(handler=cmd_privacy_scan)
+
+    log = sub.add_parser("log", help="the decision log").add_subparsers(
+        dest="log_command", required=True, metavar="SUBCOMMAND")
+    listing = log.add_parser("list", help="recent decisions as a table")
+    listing.add_argument("--since", default="7d", help="7d, 24h, 2w or a date (default 7d)")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.set_defaults(handler=cmd_log_list)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env")
+    args = build_parser().parse_args(argv)
+    try:
+        app = App(load_settings(), Path(args.flows) if args.flows else None)
+        return args.handler(app, args)
+    except SettingsError as exc:
+        print(f"canishare: settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FlowError as exc:
+        print(exc, file=sys.stderr)
+        print(f"canishare: refusing to start: {len(exc.problems)} problem(s) in the flows "
+              "(run `canishare flows check`)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except CommandError as exc:
+        print(f"canishare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

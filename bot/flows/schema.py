@@ -1,0 +1,284 @@
+"""The flow file format, as pydantic models with `extra="forbid"`.
+
+Safeguarding leads write these files, so every model forbids unknown keys: a typo such as
+`nxt:` is an error that names the file and line, never a silently ignored field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.flows.conditions import Condition
+
+SNAKE_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+
+
+class Verdict(StrEnum):
+    emergency_call_999 = "emergency_call_999"
+    refer_to_childrens_social_care = "refer_to_childrens_social_care"
+    report_to_police = "report_to_police"
+    refer_to_lado = "refer_to_lado"
+    refer_to_adult_safeguarding = "refer_to_adult_safeguarding"
+    share_with_consent = "share_with_consent"
+    share_without_consent = "share_without_consent"
+    share_summary_only = "share_summary_only"
+    do_not_share_yet_seek_advice = "do_not_share_yet_seek_advice"
+    do_not_share = "do_not_share"
+
+
+class ConsentPosition(StrEnum):
+    given = "given"
+    informed_not_asked = "informed_not_asked"
+    not_sought_unsafe = "not_sought_unsafe"
+    refused_overridden = "refused_overridden"
+    refused_respected = "refused_respected"
+    not_needed_not_confidential = "not_needed_not_confidential"
+    not_applicable = "not_applicable"
+
+
+class DslAlert(StrEnum):
+    none = "none"
+    routine = "routine"
+    urgent = "urgent"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_snake(value: str, what: str) -> str:
+    if not SNAKE_ID.match(value):
+        raise ValueError(f"{what} {value!r} must be snake_case (a-z, 0-9, _)")
+    return value
+
+
+class Target(Strict):
+    """Where to go: a node of this flow (or a shared outcome), or another flow."""
+
+    next: str | None = None
+    goto_flow: str | None = None
+    at: str | None = Field(None, description="Node of goto_flow to start at (default: its start).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Target:
+        if self.next and self.goto_flow:
+            raise ValueError("give either `next` or `goto_flow`, not both")
+        if self.at and not self.goto_flow:
+            raise ValueError("`at` only goes with `goto_flow`")
+        return self
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.next or self.goto_flow)
+
+
+class Branch(Target):
+    """A conditional transition: taken when `when` holds over earlier answers."""
+
+    when: Condition
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Branch:
+        if not self.is_set:
+            raise ValueError("a branch needs `next` or `goto_flow`")
+        return self
+
+
+class Choice(Target):
+    id: str
+    label: str = Field(min_length=1, max_length=75)
+    help: str | None = None
+    exclusive: bool = Field(False, description="In a multi-select, cannot be combined.")
+    branches: list[Branch] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _snake(cls, value: str) -> str:
+        return _check_snake(value, "answer id")
+
+
+class Question(Target):
+    type: Literal["question"] = "question"
+    id: str
+    asks: str | None = Field(None, description="Answer key, when two nodes ask one question.")
+    text: str = Field(min_length=1)
+    help: str | None = None
+    multi: bool = False
+    choices: list[Choice] = Field(min_length=1)
+    branches: list[Branch] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        if not NODE_ID.match(value):
+            raise ValueError(f"node id {value!r} may hold only letters, digits and _")
+        return value
+
+    @field_validator("asks")
+    @classmethod
+    def _asks_snake(cls, value: str | None) -> str | None:
+        return value if value is None else _check_snake(value, "question id")
+
+    @property
+    def key(self) -> str:
+        """The answer key: stable public question id."""
+        return self.asks or self.id
+
+    def choice(self, answer_id: str) -> Choice | None:
+        return next((c for c in self.choices if c.id == answer_id), None)
+
+
+class Extra(Strict):
+    """A conditional addition to an outcome, e.g. the lawful basis that follows org type."""
+
+    when: Condition
+    set_consent_position: ConsentPosition | None = None
+    set_dsl_alert: DslAlert | None = None
+    add_rules: list[str] = Field(default_factory=list)
+    add_gateways: list[str] = Field(default_factory=list)
+    remove_gateways: list[str] = Field(default_factory=list)
+    add_notes: list[str] = Field(default_factory=list)
+    add_next_steps: list[str] = Field(default_factory=list)
+    add_record: list[str] = Field(default_factory=list)
+    set_tell_family: str | None = None
+
+
+class Outcome(Strict):
+    type: Literal["outcome"] = "outcome"
+    id: str
+    verdict: Verdict
+    consent_position: ConsentPosition
+    headline: str = Field(min_length=1)
+    summary: str | None = None
+    rules: list[str] = Field(default_factory=list)
+    gateways: list[str] = Field(default_factory=list)
+    what_to_share: str = Field(min_length=1)
+    share_checklist: list[str] = Field(default_factory=list)
+    tell_family: str = Field(min_length=1)
+    record: list[str] = Field(default_factory=list)
+    dsl_alert: DslAlert
+    next_steps: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list, description="Named extra sets to apply.")
+    extras: list[Extra] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        if not NODE_ID.match(value):
+            raise ValueError(f"node id {value!r} may hold only letters, digits and _")
+        return value
+
+
+Node = Annotated[Question | Outcome, Field(discriminator="type")]
+
+
+class Flow(Strict):
+    id: str
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    start: str
+    sources: list[str] = Field(default_factory=list)
+    nodes: list[Node] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _snake(cls, value: str) -> str:
+        return _check_snake(value, "flow id")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class Rule(Strict):
+    id: str
+    name: str
+    paraphrase: str
+    permits: str | None = None
+    conditions: str | None = None
+    source: str
+    legacy: list[str] = Field(default_factory=list)
+
+
+class LegacyRule(Strict):
+    id: str
+    text: str
+    maps_to: list[str]
+    note: str | None = None
+    source: str
+
+
+class ChecklistItem(Strict):
+    id: str
+    text: str
+    source: str
+
+
+class RecordField(Strict):
+    id: str
+    label: str
+    source: str
+
+
+class RulesCatalogue(Strict):
+    edition: str
+    rules: list[Rule]
+    legacy_rules: list[LegacyRule] = Field(default_factory=list)
+    checklist: list[ChecklistItem] = Field(default_factory=list)
+    record_fields: list[RecordField] = Field(default_factory=list)
+
+
+class GatewayStatus(StrEnum):
+    in_force = "in_force"
+    pending = "pending"
+    not_a_gateway = "not_a_gateway"
+    restriction = "restriction"
+
+
+class Gateway(Strict):
+    id: str
+    title: str
+    permits: str
+    who: str
+    conditions: str
+    source: str
+    status: GatewayStatus = GatewayStatus.in_force
+    jurisdictions: list[Literal["england", "wales", "scotland", "northern_ireland"]] = Field(
+        default_factory=lambda: ["england", "wales", "scotland", "northern_ireland"]
+    )
+    verified: bool = Field(True, description="False where the design marks the point [K].")
+
+
+class GatewaysCatalogue(Strict):
+    gateways: list[Gateway]
+
+
+class OutcomesCatalogue(Strict):
+    """Shared outcomes any flow can reach, and named sets of extras they include."""
+
+    extra_sets: dict[str, list[Extra]] = Field(default_factory=dict)
+    always: list[Extra] = Field(default_factory=list, description="Applied to every outcome.")
+    outcomes: list[Outcome] = Field(default_factory=list)
+
+
+class Manifest(Strict):
+    """The bundle's entry flow, edition and the words shown around every answer."""
+
+    entry: str
+    jurisdiction_question: str | None = Field(
+        None, description="Question whose answer drops gateways that do not apply there."
+    )
+    guidance_edition: str
+    disclaimer: str
+    jurisdiction_covered: str
+    verdict_labels: dict[Verdict, str]
+    consent_labels: dict[ConsentPosition, str]
+    dsl_alert_labels: dict[DslAlert, str]
+    not_sure_advice: str | None = None

@@ -1,0 +1,142 @@
+"""The one configuration model. Read from the environment (the CLI loads `.env` first).
+
+Every setting has a default that lets the terminal chat run with no `.env` at all; the Slack and
+DSL settings are only checked by the commands that need them, so a new user is never asked for a
+Slack token just to try the chat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_DEFAULT_API = "https://slack.com/api/"
+SHIPPED_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message names the variable, one line each."""
+
+
+class Settings(BaseSettings):
+    """All of canishare's settings. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database: Path = Field(
+        Path("data/canishare.db"),
+        validation_alias=_env("CANISHARE_DATABASE"),
+        description="SQLite file for the decision log and conversation state.",
+    )
+    flows_dir: Path = Field(
+        SHIPPED_FLOWS,
+        validation_alias=_env("CANISHARE_FLOWS_DIR"),
+        description="Folder holding the flow YAML files and catalogues.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("CANISHARE_LOG_LEVEL")
+    )
+    # --- Slack -----------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_base_url: str = Field(SLACK_DEFAULT_API, validation_alias=_env("SLACK_API_BASE_URL"))
+    port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
+    web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
+    # --- DSL side ----------------------------------------------------------------------------
+    dsl_channel: str | None = Field(None, validation_alias=_env("CANISHARE_DSL_CHANNEL"))
+    dsl_user_ids: str = Field("", validation_alias=_env("CANISHARE_DSL_USER_IDS"))
+    deputy_dsl_user_ids: str = Field("", validation_alias=_env("CANISHARE_DEPUTY_DSL_USER_IDS"))
+    dsl_group_mention: str = Field("", validation_alias=_env("CANISHARE_DSL_GROUP_MENTION"))
+    remind_urgent_minutes: int = Field(
+        10, ge=1, validation_alias=_env("CANISHARE_REMIND_URGENT_MINUTES")
+    )
+    remind_routine_minutes: int = Field(
+        60, ge=1, validation_alias=_env("CANISHARE_REMIND_ROUTINE_MINUTES")
+    )
+    working_hours: str = Field("08:00-18:00", validation_alias=_env("CANISHARE_WORKING_HOURS"))
+    working_days: str = Field("mon-fri", validation_alias=_env("CANISHARE_WORKING_DAYS"))
+    out_of_hours_route: str = Field(
+        "Out of hours: call your local children's social care emergency duty team, "
+        "or 999 if a child is in immediate danger.",
+        validation_alias=_env("CANISHARE_OUT_OF_HOURS_ROUTE"),
+    )
+    timezone: str = Field("Europe/London", validation_alias=_env("CANISHARE_TIMEZONE"))
+    weekly_export_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon", validation_alias=_env("CANISHARE_WEEKLY_EXPORT_DAY")
+    )
+    weekly_export_time: str = Field("08:00", validation_alias=_env("CANISHARE_WEEKLY_EXPORT_TIME"))
+    retention_days: int = Field(
+        2190, ge=1, validation_alias=_env("CANISHARE_RETENTION_DAYS")
+    )
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("weekly_export_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("must be HH:MM, e.g. 08:00")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        start, sep, end = value.partition("-")
+        if not sep:
+            raise ValueError("must be HH:MM-HH:MM, e.g. 08:00-18:00")
+        for part in (start, end):
+            cls._hh_mm(part)
+        return value
+
+    @property
+    def dsl_ids(self) -> set[str]:
+        return {item.strip() for item in self.dsl_user_ids.split(",") if item.strip()}
+
+    @property
+    def deputy_ids(self) -> set[str]:
+        return {item.strip() for item in self.deputy_dsl_user_ids.split(",") if item.strip()}
+
+
+def _alias_of(field_name: str) -> str:
+    alias = Settings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field_name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation errors into one line per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = _alias_of(field) if field in Settings.model_fields else field
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None
+
+
+def require(settings: Settings, *fields: str) -> None:
+    """Fail with one clear line when a command needs settings that are not set."""
+    missing = [_alias_of(name) for name in fields if not getattr(settings, name)]
+    if missing:
+        raise SettingsError(
+            f"{', '.join(missing)} not set: add it to .env (see .env.example) or the environment"
+        )
