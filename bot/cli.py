@@ -76,7 +76,7 @@ def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
     try:
         bundle = load_bundle(path)
     except FlowError as exc:
-        print(exc)
+        print(exc, flush=True)
         print(f"{len(exc.problems)} problem(s) in {path}", file=sys.stderr)
         return EXIT_PROBLEMS
     from bot.flows.paths import enumerate_paths

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from bot.flows.loader import FlowBundle, Problem
-from bot.flows.paths import Coverage, PathLimitExceeded, enumerate_paths, outcomes
+from bot.flows.paths import Coverage, explore
 from bot.flows.schema import (
     ConsentPosition,
     DslAlert,
@@ -271,17 +271,8 @@ class _Checker:
 
     def paths(self) -> None:
         coverage = Coverage()
-        reached: set[str] = set()
-        try:
-            for path in enumerate_paths(self.b, self.b.entry, coverage=coverage):
-                reached.add(path.end.flow)
-                reached.update(step.flow for step in path.steps)
-            for flow_id in sorted(set(self.b.flows) - reached):
-                for _ in enumerate_paths(self.b, flow_id, coverage=coverage):
-                    pass
-        except PathLimitExceeded as exc:
-            self.report(self.b.entry, "", f"too many paths to check: {exc}")
-            return
+        for flow_id in [self.b.entry, *sorted(set(self.b.flows) - {self.b.entry})]:
+            explore(self.b, flow_id, coverage)
         for flow_id, q in self.questions():
             branches = q.branches if q.multi else []
             labels = [(f"branch{i}", b) for i, b in enumerate(branches)]
@@ -299,8 +290,26 @@ class _Checker:
                 if reached_here and (outcome.id, index) not in coverage.extras:
                     self.report(flow_id, outcome.id, f"`when` of extra #{index - first_own + 1} "
                                 "can never be true on any path to this outcome")
-        for flow_id, node_id, key in sorted(coverage.repeated_keys):
-            self.report(flow_id, node_id, f"question {key!r} is asked twice on one path")
+
+    def repeated_questions(self) -> None:
+        """Two nodes asking the same question on one path would overwrite the first answer."""
+        graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        keys: dict[tuple[str, str], str] = {}
+        for flow_id, q in self.questions():
+            graph[(flow_id, q.id)] = list(self.edges(flow_id, q))
+            keys[(flow_id, q.id)] = q.key
+        for origin, key in keys.items():
+            todo, seen = list(graph[origin]), set()
+            while todo:
+                node = todo.pop()
+                if node in seen or node not in graph:
+                    continue
+                seen.add(node)
+                if keys[node] == key:
+                    self.report(node[0], node[1], f"question {key!r} is asked twice on one "
+                                f"path (first at {origin[0]}.{origin[1]})")
+                    break
+                todo.extend(graph[node])
 
 
 def check_bundle(bundle: FlowBundle) -> list[Problem]:
@@ -316,6 +325,7 @@ def check_bundle(bundle: FlowBundle) -> list[Problem]:
     if checker.cycles():
         return checker.problems
     checker.reachability()
+    checker.repeated_questions()
     if not checker.problems:
         checker.paths()
     return checker.problems

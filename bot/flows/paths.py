@@ -24,6 +24,14 @@ class PathStep:
     node: str
     key: str
     answer: AnswerValue
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """`a/b/c` where several answers lead to exactly the same place and result."""
+        if isinstance(self.answer, list):
+            return "+".join(self.answer)
+        return "/".join((self.answer, *self.alternatives))
 
 
 @dataclass(frozen=True)
@@ -37,10 +45,7 @@ class FlowPath:
         return {step.key: step.answer for step in self.steps}
 
     def describe(self) -> str:
-        parts = [
-            f"{s.key}={'+'.join(s.answer) if isinstance(s.answer, list) else s.answer}"
-            for s in self.steps
-        ]
+        parts = [f"{s.key}={s.shown}" for s in self.steps]
         end = f"-> flow {self.end.flow}" if self.handover else f"-> {self.end.node}"
         return " > ".join(parts) + f" {end}"
 
@@ -56,7 +61,6 @@ class Coverage:
     routes: set[tuple[str, str, str]] = field(default_factory=set)
     extras: set[tuple[str, int]] = field(default_factory=set)
     outcomes: set[str] = field(default_factory=set)
-    repeated_keys: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 def all_atoms(bundle: FlowBundle) -> list[Atom]:
@@ -98,13 +102,76 @@ def multi_choices(question: Question, atoms: Iterable[Atom]) -> list[list[str]]:
     return list(seen.values())
 
 
+def single_choices(question: Question, atoms: Iterable[Atom]) -> list[tuple[str, tuple[str, ...]]]:
+    """Group a question's answers that no condition tells apart and that route identically:
+    (representative, other answers in the group)."""
+    relevant = [a for a in atoms if a.question == question.key]
+    groups: dict[tuple, list[str]] = {}
+    for choice in question.choices:
+        routing = (
+            choice.next, choice.goto_flow, choice.at,
+            tuple((repr(b.when.to_data()), b.next, b.goto_flow, b.at) for b in choice.branches),
+        )
+        truth = tuple(a.holds({question.key: choice.id}) for a in relevant)
+        groups.setdefault((routing, truth), []).append(choice.id)
+    return [(ids[0], tuple(ids[1:])) for ids in groups.values()]
+
+
+def referenced_keys(bundle: FlowBundle) -> frozenset[str]:
+    return frozenset(atom.question for atom in all_atoms(bundle))
+
+
+def explore(bundle: FlowBundle, flow_id: str, coverage: Coverage) -> int:
+    """Visit every reachable (node, answers-that-conditions-read) state once, recording which
+    branches and extras can fire. Exact for coverage, and far cheaper than listing paths,
+    because two partial paths that agree on every answer a condition reads have the same
+    future. Returns the number of states visited."""
+    engine = Engine(bundle)
+    atoms = all_atoms(bundle)
+    keys = referenced_keys(bundle)
+    seen: set[tuple[Position, tuple]] = set()
+    start = Position(flow=flow_id, node=bundle.flows[flow_id].start)
+
+    @cache
+    def choices_for(flow: str, node_id: str) -> list[tuple[AnswerValue, tuple[str, ...]]]:
+        question = bundle.node(flow, node_id)
+        assert isinstance(question, Question)
+        if question.multi:
+            return [(v, ()) for v in multi_choices(question, atoms)]
+        return single_choices(question, atoms)
+
+    stack: list[tuple[Position, dict[str, AnswerValue]]] = [(start, {})]
+    while stack:
+        position, answers = stack.pop()
+        state_key = (position, tuple(sorted((k, str(v)) for k, v in answers.items())))
+        if state_key in seen:
+            continue
+        seen.add(state_key)
+        node = bundle.node(position.flow, position.node)
+        if isinstance(node, Outcome):
+            coverage.outcomes.add(node.id)
+            for index, extra in enumerate(bundle.extras_for(node)):
+                if extra.when.holds(answers):
+                    coverage.extras.add((node.id, index))
+            continue
+        assert isinstance(node, Question), position
+        for value, alternatives in choices_for(position.flow, position.node):
+            new_answers = {**answers, node.key: value}
+            target, label = engine.route(node, value, new_answers)
+            for alt in alternatives:
+                coverage.routes.add((position.flow, node.id, label.replace(f"{value}:", f"{alt}:", 1)))
+            coverage.routes.add((position.flow, node.id, label))
+            kept = {k: v for k, v in new_answers.items() if k in keys}
+            stack.append((engine.resolve_target(position.flow, target), kept))
+    return len(seen)
+
+
 def enumerate_paths(
     bundle: FlowBundle,
     flow_id: str | None = None,
     *,
     follow: bool = True,
     limit: int = 400_000,
-    coverage: Coverage | None = None,
     extra_atoms: Iterable[Atom] = (),
     start_at: str | None = None,
     preset: dict[str, AnswerValue] | None = None,
@@ -116,12 +183,12 @@ def enumerate_paths(
     start = Position(flow=flow_id, node=start_at or bundle.flows[flow_id].start)
 
     @cache
-    def choices_for(flow: str, node: str) -> list[AnswerValue]:
+    def choices_for(flow: str, node: str) -> list[tuple[AnswerValue, tuple[str, ...]]]:
         question = bundle.node(flow, node)
         assert isinstance(question, Question)
         if question.multi:
-            return list(multi_choices(question, atoms))
-        return [c.id for c in question.choices]
+            return [(v, ()) for v in multi_choices(question, atoms)]
+        return single_choices(question, atoms)
 
     count = 0
     stack: list[tuple[Position, tuple[PathStep, ...], dict[str, AnswerValue]]] = [
@@ -134,23 +201,15 @@ def enumerate_paths(
             count += 1
             if count > limit:
                 raise PathLimitExceeded(f"more than {limit} paths from {flow_id}")
-            if coverage is not None:
-                coverage.outcomes.add(node.id)
-                for index, extra in enumerate(bundle.extras_for(node)):
-                    if extra.when.holds(answers):
-                        coverage.extras.add((node.id, index))
             yield FlowPath(steps, position)
             continue
         assert isinstance(node, Question), position
-        if node.key in answers and coverage is not None:
-            coverage.repeated_keys.add((position.flow, node.id, node.key))
         pending = []
-        for value in choices_for(position.flow, position.node):
+        for value, alternatives in choices_for(position.flow, position.node):
             new_answers = {**answers, node.key: value}
             target, label = engine.route(node, value, new_answers)
-            if coverage is not None:
-                coverage.routes.add((position.flow, node.id, label))
-            new_steps = (*steps, PathStep(position.flow, node.id, node.key, value))
+            step = PathStep(position.flow, node.id, node.key, value, alternatives)
+            new_steps = (*steps, step)
             nxt = engine.resolve_target(position.flow, target)
             if target.goto_flow and not follow:
                 count += 1
