@@ -106,7 +106,7 @@ class YamlDoc:
         return node.start_mark.line + 1
 
     def id_at(self, loc: tuple[Any, ...]) -> str | None:
-        """The `id` of the list item (node, rule, gateway...) that `loc` points into."""
+        """The `id` of the outermost list item (node, outcome, rule...) `loc` points into."""
         data, found = self.data, None
         for part in loc:
             if isinstance(data, dict) and part in data:
@@ -116,7 +116,7 @@ class YamlDoc:
             else:
                 continue
             if isinstance(data, dict) and isinstance(data.get("id"), str):
-                found = data["id"]
+                return data["id"]
         return found
 
 
@@ -181,12 +181,16 @@ def _schema_problems(doc: YamlDoc, exc: ValidationError, label: str) -> list[Pro
     for error in exc.errors():
         loc = tuple(error["loc"])
         node = doc.id_at(loc) or label
-        tail = [str(p) for p in loc if not isinstance(p, int) and p not in ("question", "outcome")]
-        where = ".".join(tail) or "(file)"
+        first_index = next((i for i, p in enumerate(loc) if isinstance(p, int)), None)
+        inner = loc[first_index + 1:] if first_index is not None and node != label else loc
+        parts = [f"#{p + 1}" if isinstance(p, int) else str(p)
+                 for p in inner if p not in ("question", "outcome")]
+        where = " ".join(parts).replace(" #", " #") or "(file)"
+        key = next((p for p in reversed(parts) if not p.startswith("#")), "?")
         if error["type"] == "extra_forbidden":
-            message = f"unknown key `{tail[-1] if tail else '?'}`"
+            message = f"unknown key `{key}`" + (f" (in {' '.join(parts[:-1])})" if parts[:-1] else "")
         elif error["type"] == "missing":
-            message = f"missing `{where}`"
+            message = f"missing `{key}`" + (f" (in {' '.join(parts[:-1])})" if parts[:-1] else "")
         else:
             message = f"{where}: {error['msg']}"
         problems.append(Problem(str(doc.path), doc.line_of(loc), node, message))
@@ -257,11 +261,11 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         flows[flow.id] = flow
         locations[(flow.id, "")] = (str(doc.path), 1)
         for index, node in enumerate(flow.nodes):
-            locations.setdefault((flow.id, node.id), (str(doc.path), doc.line_of(("nodes", index))))
+            locations.setdefault((flow.id, node.id), (str(doc.path), doc.line_of(("nodes", index, "id"))))
     if shared is not None:
         doc = docs["outcomes.yaml"]
         for index, outcome in enumerate(shared.outcomes):
-            locations.setdefault(("", outcome.id), (str(doc.path), doc.line_of(("outcomes", index))))
+            locations.setdefault(("", outcome.id), (str(doc.path), doc.line_of(("outcomes", index, "id"))))
         locations[("", "")] = (str(doc.path), 1)
     for name, model in (("rules.yaml", rules), ("gateways.yaml", gateways)):
         if model is not None:
@@ -296,8 +300,8 @@ def load_bundle(directory: Path) -> FlowBundle:
     from bot.flows.checks import check_bundle
 
     bundle, problems = parse_folder(directory)
-    if bundle is not None:
-        problems = problems + check_bundle(bundle)
+    if bundle is not None and not problems:  # graph checks on a half-parsed folder are noise
+        problems = check_bundle(bundle)
     if problems or bundle is None:
         raise FlowError(problems)
     return bundle

@@ -1,0 +1,91 @@
+"""Shared fixtures: real flow folders, real SQLite files in temp dirs, a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.flows.loader import FlowBundle, load_bundle
+from bot.storage import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FLOWS = ROOT / "tests" / "fixtures" / "sample_flows"
+REAL_FLOWS = ROOT / "flows"
+
+
+@pytest.fixture(scope="session")
+def sample_bundle() -> FlowBundle:
+    return load_bundle(SAMPLE_FLOWS)
+
+
+@pytest.fixture(scope="session")
+def real_bundle() -> FlowBundle:
+    return load_bundle(REAL_FLOWS)
+
+
+@pytest.fixture
+def sample_engine(sample_bundle: FlowBundle) -> Engine:
+    return Engine(sample_bundle)
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_bundle: FlowBundle) -> Engine:
+    return Engine(real_bundle)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Storage:
+    return Storage(tmp_path / "log.db")
+
+
+@pytest.fixture
+def flows_copy(tmp_path: Path) -> Callable[..., Path]:
+    """A writable copy of the sample flows; pass edits as {filename: new text}."""
+
+    def make(edits: dict[str, str | None] | None = None, source: Path = SAMPLE_FLOWS) -> Path:
+        target = tmp_path / f"flows_{len(list(tmp_path.glob('flows_*')))}"
+        shutil.copytree(source, target)
+        for name, text in (edits or {}).items():
+            if text is None:
+                (target / name).unlink()
+            else:
+                (target / name).write_text(text, encoding="utf-8")
+        return target
+
+    return make
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: no SLACK_*/CANISHARE_* leaking from outside."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "CANISHARE_")) and k != "PORT"}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m bot ...` in a temp working dir (so no .env is read) with its own DB."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        environment = clean_env(CANISHARE_DATABASE=str(tmp_path / "cli.db"))
+        environment.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args], input=input, capture_output=True, text=True,
+            cwd=tmp_path, env=environment, timeout=timeout,
+        )
+
+    return run
+
+
+def outcome_json(result: subprocess.CompletedProcess[str]) -> dict:
+    return json.loads(result.stdout)
