@@ -57,7 +57,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--since: expected e.g. 7d, 24h, 2w or 2026-11-01, got {text!r}")
+        raise CommandError(
+            f"--since: expected e.g. 7d, 24h, 2w or 2026-11-01, got {text!r}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -96,7 +98,8 @@ def _outcomes(bundle: FlowBundle):
 def _flow(app: App, flow_id: str | None) -> str:
     flow_id = flow_id or app.bundle.entry
     if flow_id not in app.bundle.flows:
-        raise CommandError(f"unknown flow {flow_id!r}; flows: {', '.join(sorted(app.bundle.flows))}")
+        known = ", ".join(sorted(app.bundle.flows))
+        raise CommandError(f"unknown flow {flow_id!r}; flows: {known}")
     return flow_id
 
 
@@ -114,7 +117,8 @@ def cmd_flows_paths(app: App, args: argparse.Namespace) -> int:
         return EXIT_OK
     flow_id = _flow(app, args.flow)
     count = 0
-    for count, path in enumerate(enumerate_paths(app.bundle, flow_id, follow=not args.no_follow), 1):
+    paths = enumerate_paths(app.bundle, flow_id, follow=not args.no_follow)
+    for count, path in enumerate(paths, 1):
         if args.format == "json":
             print(json.dumps({"answers": path.answers, "ends_at": path.end.node,
                               "flow": path.end.flow, "handover": path.handover}))
@@ -129,7 +133,8 @@ def cmd_flows_diagram(app: App, args: argparse.Namespace) -> int:
     from bot.flows.diagram import dot, mermaid
 
     flow_id = _flow(app, args.flow)
-    sys.stdout.write(dot(app.bundle, flow_id) if args.format == "dot" else mermaid(app.bundle, flow_id))
+    render = dot if args.format == "dot" else mermaid
+    sys.stdout.write(render(app.bundle, flow_id))
     return EXIT_OK
 
 
@@ -140,7 +145,7 @@ def _read_answers(value: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"--answers: not JSON or a readable JSON file ({exc.msg})")
+        raise CommandError(f"--answers: not JSON or a readable JSON file ({exc.msg})") from None
 
 
 def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
@@ -152,8 +157,9 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
                 continue
             try:
                 case = json.loads(line)
-                answers = case["answers"] if isinstance(case, dict) else None
-                result = evaluate(app.engine, answers, case.get("flow", flow_id) or flow_id)
+                if not isinstance(case, dict):
+                    raise TypeError("not a JSON object")
+                result = evaluate(app.engine, case["answers"], case.get("flow") or flow_id)
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 result = {"status": "error", "question": None,
                           "message": f"line {number}: expected {{\"answers\": {{...}}}} ({exc})"}

@@ -17,7 +17,6 @@ from bot.engine import (
     AnswerValue,
     ConversationState,
     Engine,
-    EngineError,
     FlowChanged,
     OutcomeStep,
     Step,
@@ -142,11 +141,7 @@ class Conversations:
     ) -> tuple[ConversationState, int]:
         """The flows changed mid-check: re-apply the earlier answers to the new flows and stop
         at the first question they no longer answer, so nobody is sent down a stale path."""
-        fresh = self.engine.start(state.entry_flow)
-        try:
-            fresh = self.engine.answer_known(fresh, state.answers)
-        except EngineError:
-            pass
+        fresh = self.engine.answer_known(self.engine.start(state.entry_flow), state.answers)
         new_version = self.storage.save_conversation(
             self.channel, user_id, conversation_id, fresh.model_dump(mode="json"), version,
             status=self._status(fresh),
@@ -154,7 +149,9 @@ class Conversations:
         return fresh, new_version
 
     # --- acting ---------------------------------------------------------------------------
-    def act(self, user_id: str, conversation_id: str, expected_version: int, action: Action) -> Turn:
+    def act(
+        self, user_id: str, conversation_id: str, expected_version: int, action: Action
+    ) -> Turn:
         """Apply an action if the conversation is still at `expected_version`.
 
         Raises `StaleAction` for an old or repeated action (the adapter acknowledges quietly),

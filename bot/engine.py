@@ -182,12 +182,16 @@ class Engine:
     def answer_known(
         self, state: ConversationState, known: Mapping[str, AnswerValue]
     ) -> ConversationState:
-        """Answer, in order, every current question whose key is in `known` (profile, evaluate)."""
+        """Answer, in order, every current question whose key is in `known` (profile, replay).
+        Stops before the first known answer that no longer fits, keeping the progress so far."""
         while True:
             step = self.current(state)
             if not isinstance(step, QuestionStep) or step.question.key not in known:
                 return state
-            state = self.answer(state, step.question.id, known[step.question.key])
+            try:
+                state = self.answer(state, step.question.id, known[step.question.key])
+            except InvalidAnswer:
+                return state
 
     def back(self, state: ConversationState) -> ConversationState:
         self.check_version(state)

@@ -22,6 +22,7 @@ def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = N
         step = engine.current(state)
         if isinstance(step, OutcomeStep):
             outcome = step.outcome
+            alert = outcome.dsl_alert.value
             unused = sorted(set(answers) - used)
             result = {
                 "status": "outcome",
@@ -30,7 +31,7 @@ def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = N
                 "consent_position": outcome.consent_position.value,
                 "rules": outcome.rules,
                 "gateways": outcome.gateways,
-                "dsl_alert": False if outcome.dsl_alert.value == "none" else outcome.dsl_alert.value,
+                "dsl_alert": False if alert == "none" else alert,
                 "path": [{"question": k, "answer": v} for k, v in state.path],
             }
             if unused:

@@ -53,7 +53,7 @@ DATE = re.compile(
 )
 BIRTH_CONTEXT = re.compile(r"\b(?:d\.?o\.?b\.?|born|birth|birthday|date of birth)\b", re.I)
 TITLE_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
-CAP_WORD = r"[A-Z][a-z]+(?:['-][A-Za-z][a-z]+)?"
+CAP_WORD = r"[A-Z](?:'[A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?"
 CAP_RUN = re.compile(rf"\b{CAP_WORD}(?:\s+{CAP_WORD})+\b")
 
 # Capitalised words that are not names in this domain: agencies, roles, places of work, days,

@@ -221,7 +221,8 @@ class Storage:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self.transaction() as db:
-            cursor = db.execute(f"INSERT INTO decisions ({columns}) VALUES ({marks})", list(row.values()))
+            sql = f"INSERT INTO decisions ({columns}) VALUES ({marks})"
+            cursor = db.execute(sql, list(row.values()))
             return int(cursor.lastrowid or 0)
 
     def decisions(

@@ -43,7 +43,7 @@ def test_schema_errors_name_file_line_node(flows_copy, old, new, node, message):
     assert old in START
     folder = flows_copy({"start_here.yaml": START.replace(old, new, 1)})
     found = problems(folder)
-    assert any(f"start_here.yaml:" in p and f": {node}: " in p and message in p for p in found), found
+    assert any("start_here.yaml:" in p and f": {node}: " in p and message in p for p in found), found
 
 
 def test_unknown_key_points_at_its_line(flows_copy):

@@ -185,12 +185,13 @@ def _schema_problems(doc: YamlDoc, exc: ValidationError, label: str) -> list[Pro
         inner = loc[first_index + 1:] if first_index is not None and node != label else loc
         parts = [f"#{p + 1}" if isinstance(p, int) else str(p)
                  for p in inner if p not in ("question", "outcome")]
-        where = " ".join(parts).replace(" #", " #") or "(file)"
+        where = " ".join(parts) or "(file)"
         key = next((p for p in reversed(parts) if not p.startswith("#")), "?")
+        context = f" (in {' '.join(parts[:-1])})" if parts[:-1] else ""
         if error["type"] == "extra_forbidden":
-            message = f"unknown key `{key}`" + (f" (in {' '.join(parts[:-1])})" if parts[:-1] else "")
+            message = f"unknown key `{key}`" + context
         elif error["type"] == "missing":
-            message = f"missing `{key}`" + (f" (in {' '.join(parts[:-1])})" if parts[:-1] else "")
+            message = f"missing `{key}`" + context
         else:
             message = f"{where}: {error['msg']}"
         problems.append(Problem(str(doc.path), doc.line_of(loc), node, message))
@@ -261,11 +262,13 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         flows[flow.id] = flow
         locations[(flow.id, "")] = (str(doc.path), 1)
         for index, node in enumerate(flow.nodes):
-            locations.setdefault((flow.id, node.id), (str(doc.path), doc.line_of(("nodes", index, "id"))))
+            line = doc.line_of(("nodes", index, "id"))
+            locations.setdefault((flow.id, node.id), (str(doc.path), line))
     if shared is not None:
         doc = docs["outcomes.yaml"]
         for index, outcome in enumerate(shared.outcomes):
-            locations.setdefault(("", outcome.id), (str(doc.path), doc.line_of(("outcomes", index, "id"))))
+            line = doc.line_of(("outcomes", index, "id"))
+            locations.setdefault(("", outcome.id), (str(doc.path), line))
         locations[("", "")] = (str(doc.path), 1)
     for name, model in (("rules.yaml", rules), ("gateways.yaml", gateways)):
         if model is not None:

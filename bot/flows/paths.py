@@ -159,7 +159,8 @@ def explore(bundle: FlowBundle, flow_id: str, coverage: Coverage) -> int:
             new_answers = {**answers, node.key: value}
             target, label = engine.route(node, value, new_answers)
             for alt in alternatives:
-                coverage.routes.add((position.flow, node.id, label.replace(f"{value}:", f"{alt}:", 1)))
+                alt_label = label.replace(f"{value}:", f"{alt}:", 1)
+                coverage.routes.add((position.flow, node.id, alt_label))
             coverage.routes.add((position.flow, node.id, label))
             kept = {k: v for k, v in new_answers.items() if k in keys}
             stack.append((engine.resolve_target(position.flow, target), kept))

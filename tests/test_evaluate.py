@@ -1,0 +1,74 @@
+"""`canishare evaluate`: complete, partial and invalid answers; batch mode; exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from bot.evaluate import evaluate
+from tests.conftest import SAMPLE_FLOWS, outcome_json
+
+FLOWS = ("--flows", str(SAMPLE_FLOWS))
+
+
+def test_complete_answers_reach_an_outcome(run_cli):
+    answers = {"nation": "wales", "danger": "no", "kinds": ["hurt"]}
+    result = run_cli(*FLOWS, "evaluate", "--answers", json.dumps(answers))
+    assert result.returncode == 0, result.stderr
+    assert outcome_json(result) == {
+        "status": "outcome", "outcome_id": "REFER", "verdict": "refer_to_childrens_social_care",
+        "consent_position": "informed_not_asked", "rules": ["GR1", "GR7"],
+        "gateways": ["public-task"], "dsl_alert": "urgent",
+        "path": [{"question": "nation", "answer": "wales"}, {"question": "danger", "answer": "no"},
+                 {"question": "kinds", "answer": ["hurt"]}],
+    }
+
+
+def test_answers_from_a_file_and_no_alert_is_false(run_cli, tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"nation": "england", "danger": "no", "kinds": ["none"], "consent": "yes"}))
+    result = run_cli(*FLOWS, "evaluate", "--answers", str(path))
+    data = outcome_json(result)
+    assert data["outcome_id"] == "SHARE" and data["dsl_alert"] is False
+
+
+def test_partial_answers_ask_for_the_next_question(run_cli):
+    result = run_cli(*FLOWS, "evaluate", "--answers", '{"nation": "england", "danger": "no"}')
+    assert result.returncode == 3
+    assert outcome_json(result) == {
+        "status": "needs_answer", "question": "kinds", "multi": True,
+        "choices": [{"id": "hurt", "label": "Hurt"}, {"id": "sad", "label": "Sad"},
+                    {"id": "none", "label": "None of these"}],
+    }
+
+
+def test_invalid_answer_is_an_error(run_cli):
+    result = run_cli(*FLOWS, "evaluate", "--answers", '{"nation": "france"}')
+    assert result.returncode == 4
+    data = outcome_json(result)
+    assert data["status"] == "error" and data["question"] == "nation"
+    assert "unknown answer 'france'" in data["message"]
+
+
+def test_bad_json_is_a_usage_error(run_cli):
+    result = run_cli(*FLOWS, "evaluate", "--answers", "{nation")
+    assert result.returncode == 2 and "not JSON" in result.stderr
+
+
+def test_batch_keeps_order_in_one_process(run_cli):
+    cases = [
+        {"answers": {"nation": "england", "danger": "yes"}},
+        {"answers": {"nation": "england"}},
+        {"answers": {"nation": "mars"}},
+        "not an object",
+    ]
+    lines = "\n".join(json.dumps(c) for c in cases) + "\n\n"
+    result = run_cli(*FLOWS, "evaluate", "--batch", input=lines)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["status"] for o in out] == ["outcome", "needs_answer", "error", "error"]
+    assert out[0]["outcome_id"] == "CALL" and out[1]["question"] == "danger"
+    assert result.returncode == 4
+
+
+def test_evaluate_a_named_flow(sample_engine):
+    assert evaluate(sample_engine, {}, "emergency")["outcome_id"] == "CALL"
+    assert evaluate(sample_engine, [], None)["status"] == "error"

@@ -1,0 +1,39 @@
+"""Settings: defaults that need no .env; a wrong value is one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import SettingsError, load_settings, require
+
+
+def test_defaults_need_nothing(monkeypatch):
+    for name in ("CANISHARE_DATABASE", "PORT", "SLACK_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert str(settings.database) == "data/canishare.db"
+    assert settings.port == 3000 and settings.slack_bot_token is None
+    assert (settings.flows_dir / "manifest.yaml").exists()
+
+
+def test_wrong_values_name_the_variable(monkeypatch):
+    monkeypatch.setenv("PORT", "lots")
+    monkeypatch.setenv("CANISHARE_WEEKLY_EXPORT_TIME", "8am")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "PORT:" in message and "CANISHARE_WEEKLY_EXPORT_TIME: " in message
+    assert "\n" not in message
+
+
+def test_require_names_missing_settings(monkeypatch):
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN not set"):
+        require(load_settings(), "slack_bot_token")
+
+
+def test_cli_reports_a_bad_setting_in_one_line(run_cli):
+    result = run_cli("log", "list", env={"PORT": "lots"})
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("canishare: settings: PORT:")
+    assert len(result.stderr.strip().splitlines()) == 1
