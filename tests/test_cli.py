@@ -1,0 +1,93 @@
+"""CLI commands a reviewer or DSL uses, and that the README documents every command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from bot.cli import build_parser
+from bot.flows.review import markdown
+from tests.conftest import ROOT, SAMPLE_FLOWS
+
+FLOWS = ("--flows", str(SAMPLE_FLOWS))
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "canishare") -> list[str]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                nested = commands(sub, f"{prefix} {name}")
+                found.extend(nested or [f"{prefix} {name}"])
+    return found
+
+
+def test_readme_documents_every_command():
+    readme = (ROOT / "README.md").read_text()
+    missing = [c for c in commands(build_parser()) if f"`{c}" not in readme]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", readme, re.S).group(1)
+    assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make chat", "make test"]
+    assert readme.index("make chat") < readme.index("## ")
+
+
+def test_docs_flows_md_is_current(real_bundle):
+    current = (ROOT / "docs" / "flows.md").read_text()
+    assert current == markdown(real_bundle), (
+        "docs/flows.md is out of date: run `canishare flows paths --format markdown --out docs/flows.md`")
+
+
+def test_reviewer_document_shows_every_flow(real_bundle):
+    text = markdown(real_bundle)
+    for flow_id in real_bundle.flows:
+        assert f"## Flow {flow_id}" in text
+    assert text.count("```mermaid") == len(real_bundle.flows)
+    assert "| O03 | refer_to_childrens_social_care | not_sought_unsafe |" in text
+
+
+def test_paths_and_diagrams(run_cli):
+    paths = run_cli(*FLOWS, "flows", "paths")
+    assert paths.returncode == 0
+    assert "1. nation=england > danger=yes -> CALL" in paths.stdout
+    assert "16 paths" in paths.stderr
+    handover = run_cli(*FLOWS, "flows", "paths", "start_here", "--no-follow", "--format", "json")
+    rows = [json.loads(line) for line in handover.stdout.splitlines()]
+    assert {"answers": {"nation": "england", "danger": "yes"}, "ends_at": "CALL", "flow": "emergency",
+            "handover": True} in rows
+    mermaid = run_cli(*FLOWS, "flows", "diagram", "start_here")
+    assert mermaid.stdout.startswith("flowchart TD")
+    assert 'start_here_danger -->|"yes"| flow_emergency_start' in mermaid.stdout
+    dot = run_cli(*FLOWS, "flows", "diagram", "start_here", "--format", "dot")
+    assert dot.stdout.startswith('digraph "start_here"') and "->" in dot.stdout
+    unknown = run_cli(*FLOWS, "flows", "diagram", "nope")
+    assert unknown.returncode == 2 and "unknown flow 'nope'" in unknown.stderr
+
+
+def test_log_list_table(run_cli, tmp_path: Path):
+    from bot.storage import Decision, Storage
+
+    store = Storage(tmp_path / "cli.db")
+    store.record_decision(Decision(channel="terminal", user_id="amy", flow_id="can_i_share",
+                                   flow_version="abc", guidance_edition="e", answers={}, outcome_id="O08",
+                                   verdict="share_with_consent", consent_position="given", rules=["GR7"],
+                                   gateways=[], dsl_alert="none", decision="shared", case_reference="CS-9"))
+    result = run_cli("log", "list", "--since", "7d")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["id", "created_at", "channel", "user_id", "flow_id", "outcome_id",
+                                "verdict", "decision", "dsl_alert", "case_reference"]
+    assert lines[2].split()[2:] == ["terminal", "amy", "can_i_share", "O08", "share_with_consent",
+                                    "shared", "none", "CS-9"]
+    assert "1 decision(s)" in result.stderr
+    bad = run_cli("log", "list", "--since", "last tuesday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_python_dash_m_bot_and_help(run_cli):
+    result = run_cli("--help")
+    assert result.returncode == 0 and "Exit codes" in result.stdout
