@@ -24,10 +24,10 @@ chat: install
 	$(BIN)/canishare chat
 
 lint: install-test
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot tests $(wildcard bench)
 
 test: install-test
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot tests $(wildcard bench)
 	$(BIN)/canishare flows check
 	$(BIN)/python -m pytest
 
