@@ -43,6 +43,14 @@ class IdentifiersFound(Exception):
         super().__init__(", ".join(findings))
 
 
+class AlreadyRecorded(Exception):
+    """This check's decision is already in the log; `decision_id` says which row."""
+
+    def __init__(self, decision_id: int):
+        self.decision_id = decision_id
+        super().__init__(f"already recorded as decision #{decision_id}")
+
+
 class RecordForm(BaseModel):
     """What the person records about their decision (golden rule 7)."""
 
@@ -150,18 +158,22 @@ class Conversations:
 
     # --- acting ---------------------------------------------------------------------------
     def act(
-        self, user_id: str, conversation_id: str, expected_version: int, action: Action
+        self, user_id: str, conversation_id: str, expected_version: int, action: Action,
+        known: dict[str, AnswerValue] | None = None,
     ) -> Turn:
         """Apply an action if the conversation is still at `expected_version`.
 
         Raises `StaleAction` for an old or repeated action (the adapter acknowledges quietly),
         and the engine's errors (`InvalidAnswer`, `StaleAnswer`, `NothingToUndo`) for the
-        adapter to explain."""
+        adapter to explain. `known` answers (a remembered profile) are filled in after an
+        answer, so a repeat check skips them."""
         turn = self.load(user_id, conversation_id)
         if turn.version != expected_version:
             raise StaleAction(f"version {expected_version} is not current ({turn.version})")
         if isinstance(action, Answer):
             state = self.engine.answer(turn.state, action.node_id, action.value)
+            if known:  # remembered profile answers are skipped going forward, never going back
+                state = self.engine.answer_known(state, known)
         elif isinstance(action, Back):
             state = self.engine.back(turn.state)
         else:
@@ -182,10 +194,14 @@ class Conversations:
     def record(
         self, user_id: str, conversation_id: str, form: RecordForm, when=None
     ) -> int:
-        """Write the decision to the log. Refuses free text that looks like an identifier."""
+        """Write the decision to the log. Refuses free text that looks like an identifier, and
+        returns the existing id if this check was already recorded (a retried submission)."""
         findings = form.identifier_findings()
         if findings:
             raise IdentifiersFound(findings)
+        existing = self.storage.decision_id_for(self.channel, user_id, conversation_id)
+        if existing is not None:
+            raise AlreadyRecorded(existing)
         turn = self.load(user_id, conversation_id)
         if not isinstance(turn.step, OutcomeStep):
             raise StaleAction("this check has not reached an answer yet")

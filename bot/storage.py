@@ -94,7 +94,12 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Find a check's decision quickly (duplicate submissions are refused)."""
+    db["decisions"].create_index(["channel", "user_id", "conversation_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
 
 
 class ConflictError(Exception):
@@ -224,6 +229,14 @@ class Storage:
             sql = f"INSERT INTO decisions ({columns}) VALUES ({marks})"
             cursor = db.execute(sql, list(row.values()))
             return int(cursor.lastrowid or 0)
+
+    def decision_id_for(self, channel: str, user_id: str, conversation_id: str) -> int | None:
+        with self.db() as db:
+            row = db.execute(
+                "SELECT id FROM decisions WHERE channel = ? AND user_id = ? AND conversation_id = ?",
+                [channel, user_id, conversation_id],
+            ).fetchone()
+        return int(row[0]) if row else None
 
     def decisions(
         self, since: datetime | None = None, until: datetime | None = None,

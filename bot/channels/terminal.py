@@ -9,6 +9,7 @@ from typing import TextIO
 
 from bot.conversations import (
     FREE_TEXT_FIELDS,
+    AlreadyRecorded,
     Answer,
     Back,
     Conversations,
@@ -195,6 +196,9 @@ class TerminalChat:
             )
         except IdentifiersFound as exc:  # the prompts above make this unreachable in practice
             self.say(f"Not saved: {', '.join(exc.findings)} still look like identifiers.")
+            return
+        except AlreadyRecorded as exc:
+            self.say(f"This check is already recorded as decision #{exc.decision_id}.")
             return
         self.say(f"Saved: decision #{decision_id} is in the log. Keep your own full record "
                  "in your organisation's case system.")

@@ -275,6 +275,10 @@ class Manifest(Strict):
     jurisdiction_question: str | None = Field(
         None, description="Question whose answer drops gateways that do not apply there."
     )
+    profile_questions: list[str] = Field(
+        default_factory=list,
+        description="Questions whose answers a channel may remember per person and skip.",
+    )
     guidance_edition: str
     disclaimer: str
     jurisdiction_covered: str
