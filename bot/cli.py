@@ -255,12 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=cmd_log_list)
 
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
+    slack.add_argument("--socket", action="store_true",
+                       help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
+    slack.set_defaults(handler=cmd_slack)
     return parser
 
 
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+def cmd_slack(app: App, args: argparse.Namespace) -> int:
+    from bot.channels.slack.server import cmd_slack as run
+
+    return run(app, args)
 
 
 def main(argv: list[str] | None = None) -> int:

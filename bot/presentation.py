@@ -116,3 +116,16 @@ def outcome_text(view: OutcomeView, width: int = 78) -> str:
     lines += ["Record (golden rule 7):"] + [f"  - {item}" for item in view.record]
     lines += ["", f"Covers: {view.jurisdiction}", view.disclaimer, bar]
     return "\n".join(lines)
+
+
+def answer_label(bundle: FlowBundle, key: str, value: str) -> str:
+    """The label a person saw for an answer id (the first question asking `key` that offers it)."""
+    from bot.flows.schema import Question
+
+    for flow in bundle.flows.values():
+        for node in flow.nodes:
+            if isinstance(node, Question) and node.key == key:
+                choice = node.choice(value)
+                if choice is not None:
+                    return choice.label
+    return value.replace("_", " ")

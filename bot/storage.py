@@ -240,9 +240,9 @@ class Storage:
 
     def decisions(
         self, since: datetime | None = None, until: datetime | None = None,
-        user_id: str | None = None, limit: int | None = None,
+        user_id: str | None = None, limit: int | None = None, newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        return list(self.iter_decisions(since, until, user_id, limit))
+        return list(self.iter_decisions(since, until, user_id, limit, newest_first))
 
     def iter_decisions(
         self, since: datetime | None = None, until: datetime | None = None,

@@ -19,6 +19,7 @@ class Call:
     method: str
     params: dict[str, Any]
     headers: dict[str, str]
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,9 +82,9 @@ class FakeSlack:
             params = {"_raw": raw}
         if "?" in handler.path:
             params.update({k: v[0] for k, v in parse_qs(handler.path.split("?", 1)[1]).items()})
-        with self._lock:
-            self.calls.append(Call(method, params, dict(handler.headers)))
         body = self.answer(method, params)
+        with self._lock:
+            self.calls.append(Call(method, params, dict(handler.headers), body))
         data = json.dumps(body).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")

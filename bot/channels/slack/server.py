@@ -1,0 +1,98 @@
+"""Run modes for the Slack app: HTTP under gunicorn (production, the Procfile's `web:`), or
+Socket Mode for workspaces that cannot expose a URL."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
+
+from bot.channels.slack.app import SlackChannel, create_app
+from bot.flows.loader import load_bundle
+from bot.settings import Settings, SettingsError, require
+from bot.storage import Storage
+
+EVENTS_PATH = "/slack/events"
+
+
+def build(settings: Settings, **options: Any) -> tuple[App, SlackChannel]:
+    """Check settings and flows, then build the app; every failure is one clear line."""
+    require(settings, "slack_bot_token", "slack_signing_secret")
+    bundle = load_bundle(settings.flows_dir)
+    storage = Storage(settings.database)
+    try:
+        app, channel = create_app(settings, bundle, storage, **options)
+    except BoltError as exc:
+        raise SettingsError(
+            f"SLACK_BOT_TOKEN: Slack did not accept the token at {settings.slack_api_base_url} "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
+    except OSError as exc:  # URLError and connection errors
+        raise SettingsError(
+            f"SLACK_API_BASE_URL: cannot reach {settings.slack_api_base_url} ({exc})"
+        ) from None
+    from bot.dsl.wiring import attach_dsl
+
+    attach_dsl(app, channel, settings, storage)
+    return app, channel
+
+
+def wsgi(app: App) -> Callable[[dict, Callable], Iterable[bytes]]:
+    """Bolt's WSGI handler for /slack/events, plus a health check at /healthz."""
+    handler = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return handler(environ, start_response)
+
+    return application
+
+
+def serve_http(settings: Settings) -> int:
+    """gunicorn with threaded workers: ack() returns within Slack's 3 seconds while slower
+    work continues on the worker's thread pool."""
+    from gunicorn.app.base import BaseApplication
+
+    build(settings)  # fail fast, once, with a clear message before forking workers
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"0.0.0.0:{settings.port}")
+            self.cfg.set("workers", settings.web_concurrency)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 8)
+            self.cfg.set("timeout", 30)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Callable:
+            return wsgi(build(settings)[0])
+
+    logging.getLogger("canishare").info("serving Slack on port %s%s", settings.port, EVENTS_PATH)
+    Server().run()
+    return 0
+
+
+def serve_socket(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    require(settings, "slack_app_token")
+    assert settings.slack_app_token is not None
+    token = settings.slack_app_token.get_secret_value()
+    if not token.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
+    app, _ = build(settings)
+    SocketModeHandler(app, token).start()
+    return 0
+
+
+def cmd_slack(app_ctx: Any, args: argparse.Namespace) -> int:
+    settings = app_ctx.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    return serve_socket(settings) if args.socket else serve_http(settings)

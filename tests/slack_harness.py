@@ -1,0 +1,188 @@
+"""Drive the real Bolt app over HTTP with correctly signed requests, its WebClient pointed at
+the fake Slack Web API. Listeners run inline, so each request's work is done when it returns."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import urlencode
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_sdk.signature import SignatureVerifier
+
+from bot.channels.slack.app import SlackChannel, create_app
+from bot.channels.slack.server import wsgi
+from bot.flows.loader import FlowBundle
+from bot.settings import Settings
+from bot.storage import Storage
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "test-signing-secret"
+
+
+class InlineExecutor(Executor):
+    """Run listeners on the request thread: deterministic tests, no sleeps."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - hand the error to the future, like a pool
+            future.set_exception(exc)
+        return future
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def settings_for(fake: FakeSlack, db: Path, **extra: Any) -> Settings:
+    return Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                    slack_api_base_url=fake.base_url, database=db, **extra)
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class SlackApp:
+    """A running app: `url` takes signed requests; `fake` records what it sent to Slack."""
+
+    fake: FakeSlack
+    channel: SlackChannel
+    storage: Storage
+    url: str
+    server: WSGIServer
+    _event_n: int = field(default=0)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- sending ---------------------------------------------------------------------------
+    def post(self, body: str, content_type: str, *, timestamp: int | None = None,
+             sign: bool = True, headers: dict[str, str] | None = None) -> Response:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        all_headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts}
+        if sign:
+            all_headers["X-Slack-Signature"] = SignatureVerifier(SECRET).generate_signature(
+                timestamp=ts, body=body)
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.url, data=body.encode(), headers=all_headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return Response(response.status, response.read().decode())
+        except urllib.error.HTTPError as exc:
+            return Response(exc.code, exc.read().decode())
+
+    def command(self, text: str = "", user: str = "U1", **kw: Any) -> Response:
+        body = urlencode({"command": "/canishare", "text": text, "user_id": user, "channel_id": "C1",
+                          "team_id": "T1", "trigger_id": "trig", "response_url": f"{self.fake.url}/respond"})
+        return self.post(body, "application/x-www-form-urlencoded", **kw)
+
+    def event(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None,
+              **kw: Any) -> Response:
+        self._event_n += 1
+        payload = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event": event,
+                   "event_id": event_id or f"Ev{self._event_n}", "event_time": int(time.time())}
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.post(json.dumps(payload), "application/json", headers=headers, **kw)
+
+    def dm(self, text: str, user: str = "U1", **kw: Any) -> Response:
+        return self.event({"type": "message", "channel_type": "im", "channel": f"D{user}", "user": user,
+                           "text": text, "ts": f"{time.time():.6f}"}, **kw)
+
+    def interact(self, payload: dict[str, Any], **kw: Any) -> Response:
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
+
+    # --- reading what the bot showed ------------------------------------------------------------
+    def last_message(self) -> dict[str, Any]:
+        """The latest check message (posted or updated) with its channel and ts."""
+        calls = [c for c in self.fake.calls if c.method in ("chat.postMessage", "chat.update")
+                 and "blocks" in c.params and not c.params.get("thread_ts")]
+        call = calls[-1]
+        ts = call.params.get("ts") or call.response["ts"]
+        return {"channel": call.params["channel"], "ts": ts, "blocks": call.params["blocks"]}
+
+    def click(self, action_id: str, user: str = "U1", message: dict[str, Any] | None = None,
+              picked: list[str] | None = None, **kw: Any) -> Response:
+        message = message or self.last_message()
+        element = find_element(message["blocks"], action_id)
+        state = {"values": {}}
+        if picked is not None:
+            state["values"]["multi"] = {"multi_pick": {"type": "checkboxes", "selected_options": [
+                {"value": v} for v in picked]}}
+        return self.interact({
+            "type": "block_actions", "user": {"id": user}, "api_app_id": "A1", "team": {"id": "T1"},
+            "trigger_id": "trigger-1", "token": "legacy",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
+            "channel": {"id": message["channel"]}, "state": state,
+            "actions": [{"action_id": action_id, "block_id": "b", "type": element["type"],
+                         "value": element.get("value"), "action_ts": "1"}],
+        }, **kw)
+
+    def submit_record(self, values: dict[str, str], metadata: str, user: str = "U1") -> Response:
+        state = {}
+        for block_id, value in values.items():
+            if block_id == "decision":
+                state[block_id] = {"value": {"type": "radio_buttons",
+                                             "selected_option": {"value": value} if value else None}}
+            else:
+                state[block_id] = {"value": {"type": "plain_text_input", "value": value}}
+        return self.interact({"type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
+                              "api_app_id": "A1", "trigger_id": "t2",
+                              "view": {"id": "V1", "type": "modal", "callback_id": "record_decision",
+                                       "private_metadata": metadata, "state": {"values": state}}})
+
+
+def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
+    for block in blocks:
+        for element in [*block.get("elements", []), block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return element
+    raise AssertionError(f"no element {action_id!r} in message: {actions_in(blocks)}")
+
+
+def actions_in(blocks: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for block in blocks:
+        for element in [*block.get("elements", []), block.get("accessory") or {}]:
+            if element.get("action_id"):
+                found.append(element["action_id"])
+    return found
+
+
+def text_of(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, **settings: Any) -> SlackApp:
+    config = settings_for(fake, db, **settings)
+    storage = Storage(db)
+    app, channel = create_app(config, bundle, storage, listener_executor=InlineExecutor())
+    from bot.dsl.wiring import attach_dsl
+
+    attach_dsl(app, channel, config, storage)
+    server = make_server("127.0.0.1", 0, wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    return SlackApp(fake, channel, storage, f"http://{host}:{port}/slack/events", server)
