@@ -80,6 +80,7 @@ class Turn:
     state: ConversationState
     step: Step
     notices: list[str] = field(default_factory=list)
+    previous: Step | None = None  # the step the last action was taken on (for answer trails)
 
     @property
     def finished(self) -> bool:
@@ -185,7 +186,8 @@ class Conversations:
             )
         except ConflictError as exc:
             raise StaleAction(str(exc)) from exc
-        return Turn(conversation_id, version, state, self.engine.current(state), turn.notices)
+        return Turn(conversation_id, version, state, self.engine.current(state), turn.notices,
+                    previous=turn.step)
 
     def _status(self, state: ConversationState) -> str:
         return "finished" if isinstance(self.engine.current(state), OutcomeStep) else "active"

@@ -8,7 +8,9 @@ sqlite3 connections belong to their thread. WAL mode and a busy timeout let seve
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -113,23 +115,43 @@ class Storage:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
         self.migrate()
+
+    def _connection(self) -> sqlite3.Connection:
+        """One connection per thread, kept open: opening and closing per call costs more than
+        the query (closing the last WAL connection checkpoints), and sqlite3 connections must
+        stay on their own thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=True)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is crash-safe in WAL mode; decision writes raise it to FULL (see below).
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
 
     @contextmanager
     def db(self) -> Iterator[sqlite_utils.Database]:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            yield sqlite_utils.Database(conn)
-        finally:
+        yield sqlite_utils.Database(self._connection())
+
+    def close(self) -> None:
+        """Close this thread's connection (tests and short-lived tools)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
             conn.close()
+            self._local.conn = None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """BEGIN IMMEDIATE: take the write lock up front so concurrent writers queue, not fail."""
+    def transaction(self, durable: bool = False) -> Iterator[sqlite_utils.Database]:
+        """BEGIN IMMEDIATE: take the write lock up front so concurrent writers queue, not fail.
+        `durable` syncs to disk on commit: a logged decision must survive a power cut."""
         with self.db() as db:
+            if durable:
+                db.conn.execute("PRAGMA synchronous = FULL")
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -137,6 +159,8 @@ class Storage:
                 db.conn.execute("ROLLBACK")
                 raise
             db.conn.execute("COMMIT")
+            if durable:
+                db.conn.execute("PRAGMA synchronous = NORMAL")
 
     # --- schema ---------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -225,7 +249,7 @@ class Storage:
             row[key] = json.dumps(row[key])
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self.transaction() as db:
+        with self.transaction(durable=True) as db:
             sql = f"INSERT INTO decisions ({columns}) VALUES ({marks})"
             cursor = db.execute(sql, list(row.values()))
             return int(cursor.lastrowid or 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +21,7 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     response: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0  # time.perf_counter() when the call arrived (for latency benchmarks)
 
 
 @dataclass
@@ -30,7 +32,7 @@ class FakeSlack:
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     fail_methods: dict[str, str] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self) -> FakeSlack:
         fake = self
@@ -84,7 +86,8 @@ class FakeSlack:
             params.update({k: v[0] for k, v in parse_qs(handler.path.split("?", 1)[1]).items()})
         body = self.answer(method, params)
         with self._lock:
-            self.calls.append(Call(method, params, dict(handler.headers), body))
+            self.calls.append(Call(method, params, dict(handler.headers), body, time.perf_counter()))
+            self._lock.notify_all()
         data = json.dumps(body).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -128,6 +131,18 @@ class FakeSlack:
         found = self.of(method)
         assert found, f"no {method} call; calls: {[c.method for c in self.calls]}"
         return found[-1]
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> Call | None:
+        """Block until a recorded call satisfies `predicate` (newest first); None on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for call in reversed(self.calls):
+                    if predicate(call):
+                        return call
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._lock.wait(remaining):
+                    return None
 
     def clear(self) -> None:
         with self._lock:

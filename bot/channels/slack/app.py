@@ -73,20 +73,21 @@ class SlackChannel:
     def profile(self, user: str) -> dict[str, str]:
         return self.storage.load_profile(CHANNEL, user)
 
-    def remember(self, user: str, turn: Turn) -> None:
+    def remember(self, user: str, turn: Turn, profile: dict[str, str]) -> None:
         answers = {k: v for k, v in turn.state.answers.items()
                    if k in self.profile_keys and isinstance(v, str)}
-        if answers and answers != self.profile(user):
+        if answers and answers != profile:
             self.storage.save_profile(CHANNEL, user, answers)
 
-    def profile_line(self, user: str, turn: Turn) -> str | None:
-        profile = self.profile(user)
+    def profile_line(self, user: str, turn: Turn, profile: dict[str, str] | None = None) -> str | None:
+        profile = self.profile(user) if profile is None else profile
         if not profile or any(turn.state.answers.get(k) != v for k, v in profile.items()):
             return None
         return ", ".join(answer_label(self.bundle, k, v) for k, v in profile.items())
 
     # --- rendering ---------------------------------------------------------------------------
-    def render(self, user: str, turn: Turn, show_help: bool = False) -> list[blocks.Block]:
+    def render(self, user: str, turn: Turn, show_help: bool = False,
+               profile: dict[str, str] | None = None) -> list[blocks.Block]:
         notice = None
         if "flows_changed" in turn.notices:
             notice = ("The guidance was updated since you began: your answers were checked "
@@ -98,7 +99,7 @@ class SlackChannel:
         assert isinstance(turn.step, QuestionStep)
         return blocks.question_blocks(
             turn.step, turn.conversation_id, turn.version, can_go_back=bool(turn.state.history),
-            profile_line=self.profile_line(user, turn), show_help=show_help, notice=notice,
+            profile_line=self.profile_line(user, turn, profile), show_help=show_help, notice=notice,
         )
 
     @staticmethod
@@ -121,14 +122,15 @@ class SlackChannel:
         return turn
 
     def update(self, client: WebClient, body: dict[str, Any], user: str, turn: Turn,
-               show_help: bool = False) -> None:
+               show_help: bool = False, profile: dict[str, str] | None = None) -> None:
         container = body["container"]
         client.chat_update(channel=container["channel_id"], ts=container["message_ts"],
-                           text=self.fallback_text(turn), blocks=self.render(user, turn, show_help))
+                           text=self.fallback_text(turn),
+                           blocks=self.render(user, turn, show_help, profile))
 
-    def trail(self, client: WebClient, body: dict[str, Any], before: Turn, value: Any) -> None:
+    def trail(self, client: WebClient, body: dict[str, Any], turn: Turn, value: Any) -> None:
         """A compact record of each answer in the thread under the check message."""
-        step = before.step
+        step = turn.previous
         if not isinstance(step, QuestionStep):
             return
         values = value if isinstance(value, list) else [value]
@@ -140,20 +142,28 @@ class SlackChannel:
         )
 
     # --- listeners: entry points -----------------------------------------------------------
-    def on_command(self, ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+    def ack_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        """Answer the slash command within Slack's 3 seconds; the work follows lazily."""
         text = (command.get("text") or "").strip().lower()
-        user = command["user_id"]
         if text == "help":
             ack(HELP_TEXT)
-            return
-        if text.startswith("export"):
+        elif text.startswith("export"):
             if self.escalations is None:
                 ack("Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
-                return
-            self.escalations.on_export_command(ack, command, client)
+            else:
+                ack(self.escalations.export_ack_text(command))
+        else:
+            ack("I've started a check in your direct messages with me. :point_left:")
+
+    def on_command(self, command: dict[str, Any], client: WebClient) -> None:
+        text = (command.get("text") or "").strip().lower()
+        if text == "help":
             return
-        ack("I've started a check in your direct messages with me. :point_left:")
-        self.start_check(client, user)
+        if text.startswith("export"):
+            if self.escalations is not None:
+                self.escalations.on_export_command(command, client)
+            return
+        self.start_check(client, command["user_id"])
 
     def on_message(self, event: dict[str, Any], client: WebClient, say: Any) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
@@ -185,18 +195,17 @@ class SlackChannel:
         labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
         client.views_publish(user_id=user, view=blocks.home_view(recent, labels))
 
-    def on_start_check(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_start_check(self, body: dict[str, Any], client: WebClient) -> None:
         self.start_check(client, user_of(body) or "")
 
     # --- listeners: moving through a check -------------------------------------------------
     def _act(self, body: dict[str, Any], client: WebClient, action: Any) -> None:
         user = user_of(body) or ""
         ref = ref_of(body)
+        profile = self.profile(user)
         try:
-            before = self.conv.load(user, ref["c"])
-            known = self.profile(user) if isinstance(action, Answer) else None
-            turn = self.conv.act(user, ref["c"], int(ref["v"]), action, known=known)
+            known = profile if isinstance(action, Answer) else None
+            turn = self.conv.act(user, ref["c"], int(ref["v"]), action, known=known or None)
         except (StaleAction, UnknownConversation):
             return  # a double click, a retry or an old message: nothing changes
         except NothingToUndo:
@@ -205,18 +214,16 @@ class SlackChannel:
             client.chat_postEphemeral(channel=body["container"]["channel_id"], user=user,
                                       text=f"Sorry, that answer did not fit: {exc}")
             return
-        self.update(client, body, user, turn)
+        self.update(client, body, user, turn, profile=profile)
         if isinstance(action, Answer):
-            self.trail(client, body, before, action.value)
-            self.remember(user, turn)
+            self.trail(client, body, turn, action.value)
+            self.remember(user, turn, profile)
 
-    def on_answer(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
         self._act(body, client, Answer(ref["n"], ref["a"]))
 
-    def on_multi_continue(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_multi_continue(self, body: dict[str, Any], client: WebClient) -> None:
         picked = (((body.get("state") or {}).get("values") or {}).get("multi") or {}).get(
             "multi_pick") or {}
         values = [o["value"] for o in picked.get("selected_options") or []]
@@ -227,12 +234,10 @@ class SlackChannel:
             return
         self._act(body, client, Answer(ref_of(body)["n"], values))
 
-    def on_back(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_back(self, body: dict[str, Any], client: WebClient) -> None:
         self._act(body, client, Back())
 
-    def on_restart(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_restart(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
         ref = ref_of(body)
         turn = self.conv.load(user, ref["c"]) if ref.get("c") else None
@@ -241,22 +246,19 @@ class SlackChannel:
             return
         self._act(body, client, Restart())
 
-    def on_help(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_help(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
         turn = self.conv.load(user, ref_of(body)["c"])
         if turn.version == int(ref_of(body)["v"]):
             self.update(client, body, user, turn, show_help=True)
 
-    def on_profile_change(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_profile_change(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
         self.storage.save_profile(CHANNEL, user, {})
         turn = self.conv.start(user)
         self.update(client, body, user, turn)
 
-    def on_talk_to_dsl(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_talk_to_dsl(self, body: dict[str, Any], client: WebClient) -> None:
         if self.escalations is None:
             client.chat_postEphemeral(
                 channel=body["container"]["channel_id"], user=user_of(body) or "",
@@ -266,14 +268,13 @@ class SlackChannel:
         self.escalations.on_talk_to_dsl(body, client)
 
     # --- recording ------------------------------------------------------------------------
-    def on_record_open(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_record_open(self, body: dict[str, Any], client: WebClient) -> None:
         container = body["container"]
         client.views_open(trigger_id=body["trigger_id"], view=blocks.record_modal(
             ref_of(body)["c"], container["channel_id"], container["message_ts"]))
 
-    def on_record_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                         client: WebClient) -> None:
+    def ack_record(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Validate and save inside the ack, so errors show inline in the modal."""
         user = user_of(body) or ""
         meta = json.loads(view.get("private_metadata") or "{}")
         values = blocks.modal_values(view)
@@ -283,7 +284,7 @@ class SlackChannel:
             ack(response_action="errors", errors={"decision": "Choose shared, not shared or deferred."})
             return
         try:
-            decision_id = self.conv.record(user, meta["c"], form)
+            self.conv.record(user, meta["c"], form)
         except IdentifiersFound as exc:
             ack(response_action="errors", errors={
                 name: f"This looks like it holds {describe(found)}. The log must not identify "
@@ -298,6 +299,13 @@ class SlackChannel:
             ack(response_action="errors", errors={"decision": "This check has no answer to record yet."})
             return
         ack()
+
+    def on_record_saved(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user = user_of(body) or ""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        decision_id = self.storage.decision_id_for(CHANNEL, user, meta.get("c", ""))
+        if decision_id is None:
+            return  # the submission was refused inline
         client.chat_postMessage(channel=meta.get("ch") or self.dm_channel(client, user),
                                 thread_ts=meta.get("ts"),
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
@@ -313,6 +321,8 @@ class SlackChannel:
             try:
                 return listener(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - every failure must reach the person
+                if "ack" in kwargs:
+                    kwargs["ack"]()
                 self.report_error(error, kwargs.get("body") or {}, kwargs.get("client"))
                 return None
 
@@ -334,6 +344,10 @@ class SlackChannel:
     def on_error(self, error: Exception, body: dict[str, Any], context: Any) -> None:
         """Bolt's global handler, for errors before a listener runs (our listeners are guarded)."""
         self.report_error(error, body or {}, getattr(context, "client", None))
+
+
+def ack_now(ack: Ack) -> None:
+    ack()
 
 
 def dedupe_events(storage: Storage):
@@ -363,24 +377,31 @@ def create_app(
     options: dict[str, Any] = {}
     if listener_executor is not None:
         options["listener_executor"] = listener_executor
+    # process_before_response: the HTTP response is the ack itself, sent as soon as the small
+    # ack function returns; slow work runs in lazy listeners afterwards (Bolt's recommended
+    # shape under a production WSGI server).
     app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value(),
-              name="canishare", **options)
+              name="canishare", process_before_response=True, **options)
     channel = SlackChannel(bundle, storage, settings)
     app.use(dedupe_events(storage))
-    guard = channel.guard
-    app.command("/canishare")(guard(channel.on_command))
-    app.event("message")(guard(channel.on_message))
-    app.event("app_home_opened")(guard(channel.on_home_opened))
-    app.action("start_check")(guard(channel.on_start_check))
-    app.action({"action_id": re.compile(r"^answer:")})(guard(channel.on_answer))
-    app.action("multi_pick")(lambda ack: ack())
-    app.action("multi_continue")(guard(channel.on_multi_continue))
-    app.action("back")(guard(channel.on_back))
-    app.action("restart")(guard(channel.on_restart))
-    app.action("help")(guard(channel.on_help))
-    app.action("profile_change")(guard(channel.on_profile_change))
-    app.action("record_open")(guard(channel.on_record_open))
-    app.view("record_decision")(guard(channel.on_record_submit))
-    app.action("talk_to_dsl")(guard(channel.on_talk_to_dsl))
+    def lazily(work: Callable[..., Any]) -> dict[str, Any]:
+        return {"ack": ack_now, "lazy": [channel.guard(work)]}
+
+    app.command("/canishare")(ack=channel.guard(channel.ack_command),
+                              lazy=[channel.guard(channel.on_command)])
+    app.event("message")(**lazily(channel.on_message))
+    app.event("app_home_opened")(**lazily(channel.on_home_opened))
+    app.action("start_check")(**lazily(channel.on_start_check))
+    app.action({"action_id": re.compile(r"^answer:")})(**lazily(channel.on_answer))
+    app.action("multi_pick")(ack_now)
+    app.action("multi_continue")(**lazily(channel.on_multi_continue))
+    app.action("back")(**lazily(channel.on_back))
+    app.action("restart")(**lazily(channel.on_restart))
+    app.action("help")(**lazily(channel.on_help))
+    app.action("profile_change")(**lazily(channel.on_profile_change))
+    app.action("record_open")(**lazily(channel.on_record_open))
+    app.action("talk_to_dsl")(**lazily(channel.on_talk_to_dsl))
+    app.view("record_decision")(ack=channel.guard(channel.ack_record),
+                                lazy=[channel.guard(channel.on_record_saved)])
     app.error(channel.on_error)
     return app, channel

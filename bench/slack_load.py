@@ -1,0 +1,239 @@
+"""Load benchmark: complete checks by signed requests against canishare under gunicorn, and the
+same request mix against a bare Bolt app whose handlers only ack(). Loopback only; bounded in
+requests and time. Reports ack latency p50/p95/p99 and throughput for both, their ratio, and
+click-to-updated-message latency for canishare (time until the fake Slack receives chat.update).
+
+    .venv/bin/python bench/slack_load.py --users 10 --checks 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from slack_sdk.signature import SignatureVerifier  # noqa: E402
+
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+
+SECRET = "bench-secret"
+CLICKS = ["answer:no", "answer:england", "answer:public_body", "answer:share_concern", "answer:child",
+          "answer:childrens_social_care", "answer:observations_disclosures", "answer:significant_harm"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(target: str, fake: FakeSlack, db: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CANISHARE_"))}
+    env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET,
+               SLACK_API_BASE_URL=fake.base_url, CANISHARE_DATABASE=str(db), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "8",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
+        env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return proc, url + "/slack/events"
+        except OSError:  # refused while binding, or timed out while workers boot
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"server {target} did not start")
+
+
+class Pacer:
+    """Spaces requests evenly at `rate` per second across all threads (None: as fast as possible)."""
+
+    def __init__(self, rate: float | None):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = self.next = max(self.next + self.interval, time.perf_counter())
+        delay = slot - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+
+PACER = Pacer(None)
+
+
+def signed_post(url: str, body: str, content_type: str) -> float:
+    PACER.wait()
+    ts = str(int(time.time()))
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+               "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)}
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+        assert response.status == 200, response.status
+    return time.perf_counter() - start
+
+
+def command_body(user: str) -> str:
+    return urlencode({"command": "/canishare", "text": "", "user_id": user, "channel_id": "C1",
+                      "team_id": "T1", "trigger_id": "t", "response_url": "http://127.0.0.1:9/none"})
+
+
+def click_body(user: str, channel: str, ts: str, action_id: str, value: str, picked=None) -> str:
+    state = {"values": {}}
+    if picked:
+        state["values"]["multi"] = {"multi_pick": {"selected_options": [{"value": v} for v in picked]}}
+    payload = {"type": "block_actions", "user": {"id": user}, "api_app_id": "A1", "team": {"id": "T1"},
+               "trigger_id": "t", "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+               "channel": {"id": channel}, "state": state,
+               "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]}
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def wait_for(fake: FakeSlack, channel: str, after: float, timeout: float = 10.0):
+    """The first check message for `channel` that arrived after `after` (no busy polling)."""
+    def is_update(call) -> bool:
+        return (call.method in ("chat.postMessage", "chat.update") and call.at > after
+                and call.params.get("channel") == channel and "blocks" in call.params
+                and not call.params.get("thread_ts"))
+
+    call = fake.wait_for(is_update, timeout)
+    if call is None:
+        raise TimeoutError(f"no message for {channel}")
+    return call
+
+
+def element(blocks, action_id):
+    for block in blocks:
+        for el in block.get("elements", []):
+            if el.get("action_id") == action_id:
+                return el
+    raise KeyError(action_id)
+
+
+def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, updates: list) -> None:
+    channel = f"D{user}"
+    sent = time.perf_counter()
+    acks.append(signed_post(url, command_body(user), "application/x-www-form-urlencoded"))
+    call = wait_for(fake, channel, sent)
+    ts = call.params.get("ts") or call.response["ts"]
+    for action in [*CLICKS, "multi_continue"]:
+        value = element(call.params["blocks"], action)["value"]
+        picked = ["sexual_abuse"] if action == "multi_continue" else None
+        sent = time.perf_counter()
+        acks.append(signed_post(url, click_body(user, channel, ts, action, value, picked),
+                                "application/x-www-form-urlencoded"))
+        call = wait_for(fake, channel, sent)
+        updates.append(call.at - sent)
+
+
+def run_bare_check(url: str, user: str, acks: list) -> None:
+    acks.append(signed_post(url, command_body(user), "application/x-www-form-urlencoded"))
+    for action in [*CLICKS, "multi_continue"]:
+        acks.append(signed_post(url, click_body(user, f"D{user}", "1.0", action, "{}"),
+                                "application/x-www-form-urlencoded"))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+def summary(name: str, acks: list[float], elapsed: float) -> dict:
+    return {"server": name, "requests": len(acks), "throughput_rps": round(len(acks) / elapsed, 1),
+            "ack_p50_ms": round(pct(acks, 50), 1), "ack_p95_ms": round(pct(acks, 95), 1),
+            "ack_p99_ms": round(pct(acks, 99), 1)}
+
+
+def drive(users: int, checks: int, fn) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        list(pool.map(fn, [f"U{u:03d}" for u in range(users * checks)]))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10, help="concurrent people (default 10)")
+    parser.add_argument("--checks", type=int, default=3, help="checks per person (default 3)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="requests/s for canishare (default: as fast as users click); the "
+                             "bare app is then driven at the rate canishare achieved")
+    args = parser.parse_args()
+    if args.users * args.checks > 500:
+        raise SystemExit("bounded: at most 500 checks")
+    fake = FakeSlack().start()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        target = "bot.channels.slack.wsgi_app:create()"
+        proc, url = start_server(target, fake, Path(tmp) / "b.db", args.workers)
+        try:
+            acks: list[float] = []
+            updates: list[float] = []
+            lock = threading.Lock()
+
+            def one(user: str) -> None:
+                mine_a: list[float] = []
+                mine_u: list[float] = []
+                run_canishare_check(url, fake, user, mine_a, mine_u)
+                with lock:
+                    acks.extend(mine_a)
+                    updates.extend(mine_u)
+
+            global PACER
+            PACER = Pacer(args.rate)
+            elapsed = drive(args.users, args.checks, one)
+            app = summary("canishare", acks, elapsed)
+            app["click_to_update_p50_ms"] = round(pct(updates, 50), 1)
+            app["click_to_update_p99_ms"] = round(pct(updates, 99), 1)
+            results.append(app)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        proc, url = start_server("bench.bare_app:create()", fake, Path(tmp) / "bare.db", args.workers)
+        try:
+            bare_acks: list[float] = []
+            PACER = Pacer(results[0]["throughput_rps"])  # the same load as canishare had
+            elapsed = drive(args.users, args.checks, lambda user: run_bare_check(url, user, bare_acks))
+            results.append(summary("bare bolt (ack only)", bare_acks, elapsed))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    fake.stop()
+    ratio = results[0]["ack_p99_ms"] / max(results[1]["ack_p99_ms"], 0.001)
+    report = {"users": args.users, "rate_rps": args.rate, "checks": args.users * args.checks,
+              "workers": args.workers,
+              "results": results, "ack_p99_ratio": round(ratio, 2),
+              "goal": "ack p99 within 1.5x bare; click-to-update p99 < 100 ms"}
+    print(json.dumps(report, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "slack_load.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

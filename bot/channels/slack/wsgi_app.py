@@ -1,0 +1,17 @@
+"""WSGI entry point for any WSGI server: `gunicorn 'bot.channels.slack.wsgi_app:create()'`.
+Settings come from the environment (and `.env` in the working directory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+
+def create() -> Callable:
+    from dotenv import load_dotenv
+
+    from bot.channels.slack.server import build, wsgi
+    from bot.settings import load_settings
+
+    load_dotenv(Path.cwd() / ".env")
+    return wsgi(build(load_settings())[0])
