@@ -83,13 +83,16 @@ class Pacer:
 PACER = Pacer(None)
 
 
-def signed_post(url: str, body: str, content_type: str) -> float:
+def signed_post(url: str, body: str, content_type: str, started: list | None = None) -> float:
+    """POST a signed request; returns the ack latency. `started` receives the send time."""
     PACER.wait()
     ts = str(int(time.time()))
     headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
                "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)}
     request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     start = time.perf_counter()
+    if started is not None:
+        started.append(start)
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
         assert response.status == 200, response.status
@@ -142,11 +145,11 @@ def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, update
     for action in [*CLICKS, "multi_continue"]:
         value = element(call.params["blocks"], action)["value"]
         picked = ["sexual_abuse"] if action == "multi_continue" else None
-        sent = time.perf_counter()
+        started: list[float] = []
         acks.append(signed_post(url, click_body(user, channel, ts, action, value, picked),
-                                "application/x-www-form-urlencoded"))
-        call = wait_for(fake, channel, sent)
-        updates.append(call.at - sent)
+                                "application/x-www-form-urlencoded", started))
+        call = wait_for(fake, channel, started[0])
+        updates.append(call.at - started[0])
 
 
 def run_bare_check(url: str, user: str, acks: list) -> None:
