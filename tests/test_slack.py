@@ -283,3 +283,19 @@ def test_button_values_fit_slack_limits(slack, fake):
                 assert len(block["text"]["text"]) <= 3000
         assert len(call.params.get("blocks") or []) <= 50
     assert json.loads(find_element(fake.last("chat.update").params["blocks"], "record_open")["value"])["c"]
+
+
+def test_app_manifest_matches_what_the_app_listens_to():
+    import yaml
+
+    from tests.conftest import ROOT
+
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yaml").read_text())
+    settings = manifest["settings"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/canishare"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
+    assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "im:history", "im:write", "files:write", "channels:read"} <= scopes
+    for url in (settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
+        assert url.endswith("/slack/events")
