@@ -255,11 +255,78 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=cmd_log_list)
 
+    verify = log.add_parser("verify", help="check the decision log's hash chain; exit 1 if broken")
+    verify.set_defaults(handler=cmd_log_verify)
+
+    exp = sub.add_parser("export", help="export decisions (default: the last full week)")
+    exp.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (local time)")
+    exp.add_argument("--to", dest="end", help="last day, YYYY-MM-DD, inclusive (default: --from + 6)")
+    exp.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
+    exp.add_argument("--out", help="file to write (default: canishare-decisions-FROM-to-TO.FORMAT)")
+    exp.set_defaults(handler=cmd_export)
+
+    purge = sub.add_parser("purge", help="delete decisions older than the retention period")
+    purge.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    purge.set_defaults(handler=cmd_purge)
+
+    clock = sub.add_parser("clock", help="the scheduler: reminders, weekly export, daily purge")
+    clock.add_argument("--once", action="store_true", help="run one tick and exit")
+    clock.set_defaults(handler=cmd_clock)
+
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
                        help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
     slack.set_defaults(handler=cmd_slack)
     return parser
+
+
+def cmd_log_verify(app: App, args: argparse.Namespace) -> int:
+    count, problem = app.storage.verify_chain()
+    if problem:
+        print(f"broken: {problem} ({count} rows read)")
+        return EXIT_PROBLEMS
+    print(f"ok: {count} decisions, hash chain intact")
+    return EXIT_OK
+
+
+def cmd_export(app: App, args: argparse.Namespace) -> int:
+    from bot.dsl.export import export, last_full_week, parse_day
+
+    tz = app.settings.timezone
+    try:
+        if args.start:
+            start = parse_day(args.start, tz)
+            end = parse_day(args.end, tz) + timedelta(days=1) if args.end else start + timedelta(days=7)
+        elif args.end:
+            raise CommandError("--to needs --from")
+        else:
+            start, end = last_full_week(datetime.now(UTC), tz)
+    except ValueError as exc:
+        raise CommandError(f"--from/--to: expected YYYY-MM-DD ({exc})") from None
+    if end <= start:
+        raise CommandError("--to is before --from")
+    last = (end - timedelta(days=1)).date()
+    out = Path(args.out or f"canishare-decisions-{start.date()}-to-{last}.{args.format}")
+    summary = export(app.storage, start, end, args.format, out)
+    app.storage.audit(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
+    print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last}")
+    return EXIT_OK
+
+
+def cmd_purge(app: App, args: argparse.Namespace) -> int:
+    days = app.settings.retention_days
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    count, last = app.storage.purge(cutoff, actor=getpass.getuser(), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {count} decisions logged before {cutoff.date()} (retention {days} days)"
+          + (f", up to #{last}" if count else ""))
+    return EXIT_OK
+
+
+def cmd_clock(app: App, args: argparse.Namespace) -> int:
+    from bot.dsl.clock import run_clock
+
+    return run_clock(app, once=args.once)
 
 
 def cmd_slack(app: App, args: argparse.Namespace) -> int:

@@ -129,3 +129,14 @@ def answer_label(bundle: FlowBundle, key: str, value: str) -> str:
                 if choice is not None:
                     return choice.label
     return value.replace("_", " ")
+
+
+def question_text(bundle: FlowBundle, key: str) -> str:
+    """The text of the (first) question that asks `key`."""
+    from bot.flows.schema import Question
+
+    for flow in bundle.flows.values():
+        for node in flow.nodes:
+            if isinstance(node, Question) and node.key == key:
+                return node.text
+    return key.replace("_", " ")

@@ -104,6 +104,29 @@ class Settings(BaseSettings):
             cls._hh_mm(part)
         return value
 
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        from bot.dsl.hours import working_days
+
+        try:
+            if not working_days(value):
+                raise ValueError
+        except ValueError:
+            raise ValueError("must be days like mon-fri or mon,wed,fri") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except Exception:  # noqa: BLE001 - ZoneInfo raises several kinds
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from None
+        return value
+
     @property
     def dsl_ids(self) -> set[str]:
         return {item.strip() for item in self.dsl_user_ids.split(",") if item.strip()}

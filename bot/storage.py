@@ -7,11 +7,12 @@ sqlite3 connections belong to their thread. WAL mode and a busy timeout let seve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,7 +102,53 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db["decisions"].create_index(["channel", "user_id", "conversation_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """DSL side: escalations, an audit log, exactly-once scheduled jobs, and a hash chain over
+    decisions (existing rows are chained in id order)."""
+    db["escalations"].create(
+        {
+            "id": int, "created_at": str, "channel": str, "requester": str, "conversation_id": str,
+            "dedupe_key": str, "kind": str, "urgency": str, "flow_id": str, "outcome_id": str,
+            "verdict": str, "rules": str, "gateways": str, "answers": str, "case_reference": str,
+            "status": str, "card_channel": str, "card_ts": str, "claimed_by": str, "claimed_at": str,
+            "resolved_by": str, "resolved_at": str, "resolution_note": str, "reminders_sent": int,
+            "next_reminder_at": str,
+        },
+        pk="id",
+    )
+    db["escalations"].create_index(["dedupe_key"], unique=True)
+    db["escalations"].create_index(["status", "next_reminder_at"])
+    db["audit"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "target": str, "detail": str}, pk="id"
+    )
+    db["job_runs"].create({"job": str, "period": str, "ran_at": str}, pk=("job", "period"))
+    db["chain_anchor"].create({"id": int, "hash": str, "purged_through": int, "at": str}, pk="id")
+    db.execute("ALTER TABLE decisions ADD COLUMN prev_hash TEXT")
+    db.execute("ALTER TABLE decisions ADD COLUMN row_hash TEXT")
+    prev = GENESIS
+    for row in list(db.query("SELECT * FROM decisions ORDER BY id")):
+        digest = chain_hash(prev, row)
+        db.execute("UPDATE decisions SET prev_hash = ?, row_hash = ? WHERE id = ?",
+                   [prev, digest, row["id"]])
+        prev = digest
+
+
+GENESIS = "0" * 64
+CHAINED_FIELDS = (
+    "id", "created_at", "channel", "user_id", "conversation_id", "flow_id", "flow_version",
+    "guidance_edition", "jurisdiction", "answers", "outcome_id", "verdict", "consent_position",
+    "rules", "gateways", "dsl_alert", "decision", "what", "with_whom", "purpose", "reasons",
+    "case_reference",
+)
+
+
+def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """The row's hash covers its id (so order and deletions show) and every recorded field."""
+    content = json.dumps([row.get(k) for k in CHAINED_FIELDS], separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}|{content}".encode()).hexdigest()
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 class ConflictError(Exception):
@@ -243,16 +290,49 @@ class Storage:
 
     # --- decisions ------------------------------------------------------------------------
     def record_decision(self, decision: Decision) -> int:
+        """Append a decision to the hash chain (inside one write transaction, so concurrent
+        writers chain in order)."""
         row = decision.model_dump(mode="json")
         row["created_at"] = iso(decision.created_at)
         for key in ("answers", "rules", "gateways"):
             row[key] = json.dumps(row[key])
+        with self.transaction(durable=True) as db:
+            return self._append(db, row)
+
+    def _append(self, db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+        last = db.execute("SELECT id, row_hash FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
+        if last is None:
+            anchor = db.execute("SELECT hash, purged_through FROM chain_anchor ORDER BY id DESC "
+                                "LIMIT 1").fetchone()
+            prev, next_id = (anchor[0], anchor[1] + 1) if anchor else (GENESIS, 1)
+        else:
+            prev, next_id = last[1], last[0] + 1
+        row = {**row, "id": next_id}
+        row["prev_hash"], row["row_hash"] = prev, chain_hash(prev, row)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
+        db.execute(f"INSERT INTO decisions ({columns}) VALUES ({marks})", list(row.values()))
+        return next_id
+
+    def bulk_record(self, decisions: Iterable[Decision], batch: int = 10_000) -> int:
+        """Append many decisions quickly (benchmarks, imports): one transaction per batch."""
+        count, pending = 0, []
+        for decision in decisions:
+            pending.append(decision)
+            if len(pending) >= batch:
+                count += self._bulk(pending)
+                pending = []
+        return count + (self._bulk(pending) if pending else 0)
+
+    def _bulk(self, decisions: list[Decision]) -> int:
         with self.transaction(durable=True) as db:
-            sql = f"INSERT INTO decisions ({columns}) VALUES ({marks})"
-            cursor = db.execute(sql, list(row.values()))
-            return int(cursor.lastrowid or 0)
+            for decision in decisions:
+                row = decision.model_dump(mode="json")
+                row["created_at"] = iso(decision.created_at)
+                for key in ("answers", "rules", "gateways"):
+                    row[key] = json.dumps(row[key])
+                self._append(db, row)
+        return len(decisions)
 
     def decision_id_for(self, channel: str, user_id: str, conversation_id: str) -> int | None:
         with self.db() as db:
@@ -324,3 +404,122 @@ class Storage:
                 "updated_at = excluded.updated_at",
                 [channel, user_id, json.dumps(answers, sort_keys=True), iso(utcnow())],
             )
+
+    # --- tamper evidence --------------------------------------------------------------------
+    def verify_chain(self) -> tuple[int, str | None]:
+        """Walk the decision chain. Returns (rows checked, first problem or None)."""
+        with self.db() as db:
+            anchor = db.execute("SELECT hash, purged_through FROM chain_anchor ORDER BY id DESC "
+                                "LIMIT 1").fetchone()
+            expected, previous_id = (anchor[0], anchor[1]) if anchor else (GENESIS, 0)
+            cursor = db.execute("SELECT * FROM decisions ORDER BY id")
+            names = [d[0] for d in cursor.description]
+            count = 0
+            for values in cursor:
+                row = dict(zip(names, values, strict=True))
+                count += 1
+                if chain_hash(row["prev_hash"] or "", row) != row["row_hash"]:
+                    return count, f"row {row['id']}: its content was changed after it was logged"
+                if row["prev_hash"] != expected or row["id"] != previous_id + 1:
+                    return count, (f"row {row['id']}: does not follow row {previous_id} (a row was "
+                                   "deleted or rows were reordered)")
+                expected, previous_id = row["row_hash"], row["id"]
+        return count, None
+
+    # --- retention --------------------------------------------------------------------------
+    def purge(self, cutoff: datetime, actor: str, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the oldest decisions logged before `cutoff` (a prefix of the chain, so it stays
+        verifiable: the last purged hash becomes the new anchor). Returns (rows, last id)."""
+        with self.transaction(durable=True) as db:
+            first_kept = db.execute("SELECT MIN(id) FROM decisions WHERE created_at >= ?",
+                                    [iso(cutoff)]).fetchone()[0]
+            limit_sql, params = ("id < ?", [first_kept]) if first_kept else ("1 = 1", [])
+            count, last = db.execute(
+                f"SELECT COUNT(*), MAX(id) FROM decisions WHERE {limit_sql}", params).fetchone()
+            if dry_run or not count:
+                return int(count or 0), int(last or 0)
+            last_hash = db.execute("SELECT row_hash FROM decisions WHERE id = ?", [last]).fetchone()[0]
+            db.execute("INSERT INTO chain_anchor (hash, purged_through, at) VALUES (?, ?, ?)",
+                       [last_hash, last, iso(utcnow())])
+            db.execute(f"DELETE FROM decisions WHERE {limit_sql}", params)
+            self._audit(db, actor, "purge", f"decisions 1-{last}",
+                        f"{count} decisions logged before {iso(cutoff)}")
+            return int(count), int(last)
+
+    # --- audit ------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
+        with self.transaction() as db:
+            self._audit(db, actor, action, target, detail)
+
+    @staticmethod
+    def _audit(db: sqlite_utils.Database, actor: str, action: str, target: str, detail: str) -> None:
+        db.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+                   [iso(utcnow()), actor, action, target, detail])
+
+    def audit_rows(self, action: str | None = None) -> list[dict[str, Any]]:
+        with self.db() as db:
+            sql = "SELECT * FROM audit" + (" WHERE action = ?" if action else "") + " ORDER BY id"
+            return list(db.query(sql, [action] if action else []))
+
+    # --- scheduled jobs -----------------------------------------------------------------------
+    def claim_job(self, job: str, period: str) -> bool:
+        """True exactly once per (job, period), across restarts and processes."""
+        with self.db() as db:
+            cursor = db.execute(
+                "INSERT INTO job_runs (job, period, ran_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [job, period, iso(utcnow())])
+            return cursor.rowcount == 1
+
+    # --- escalations ------------------------------------------------------------------------
+    def create_escalation(self, row: dict[str, Any]) -> int | None:
+        """Insert unless the same escalation (dedupe_key) exists; returns the new id or None."""
+        data = {**row}
+        for key in ("rules", "gateways", "answers"):
+            data[key] = json.dumps(data.get(key) or ([] if key != "answers" else {}))
+        columns = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        with self.db() as db:
+            cursor = db.execute(
+                f"INSERT INTO escalations ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                list(data.values()))
+            return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+
+    def escalation(self, escalation_id: int) -> dict[str, Any] | None:
+        with self.db() as db:
+            rows = list(db.query("SELECT * FROM escalations WHERE id = ?", [escalation_id]))
+        return self._escalation(rows[0]) if rows else None
+
+    @staticmethod
+    def _escalation(row: dict[str, Any]) -> dict[str, Any]:
+        for key in ("rules", "gateways", "answers"):
+            row[key] = json.loads(row[key] or "null")
+        return row
+
+    def update_escalation(self, escalation_id: int, when_status: tuple[str, ...] | None = None,
+                          **changes: Any) -> bool:
+        """Change fields; with `when_status`, only if the status is one of those (compare-and-set:
+        two DSLs pressing Claim at once cannot both win)."""
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        sql = f"UPDATE escalations SET {sets} WHERE id = ?"
+        params = [*changes.values(), escalation_id]
+        if when_status:
+            sql += f" AND status IN ({', '.join('?' for _ in when_status)})"
+            params.extend(when_status)
+        with self.db() as db:
+            return db.execute(sql, params).rowcount == 1
+
+    def due_reminders(self, now: datetime) -> list[dict[str, Any]]:
+        with self.db() as db:
+            rows = db.query("SELECT * FROM escalations WHERE status = 'open' AND next_reminder_at "
+                            "IS NOT NULL AND next_reminder_at <= ? ORDER BY id", [iso(now)])
+            return [self._escalation(r) for r in rows]
+
+    def escalations_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        with self.db() as db:
+            rows = db.query("SELECT * FROM escalations WHERE created_at >= ? AND created_at < ? "
+                            "ORDER BY id", [iso(since), iso(until)])
+            return [self._escalation(r) for r in rows]
+
+    def release_job(self, job: str, period: str) -> None:
+        with self.db() as db:
+            db.execute("DELETE FROM job_runs WHERE job = ? AND period = ?", [job, period])

@@ -72,6 +72,8 @@ class SlackApp:
     storage: Storage
     url: str
     server: WSGIServer
+    desk: Any = None
+    settings: Any = None
     _event_n: int = field(default=0)
 
     def stop(self) -> None:
@@ -175,14 +177,15 @@ def text_of(blocks: list[dict[str, Any]]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
-def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, **settings: Any) -> SlackApp:
+def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Any = None, **settings: Any) -> SlackApp:
     config = settings_for(fake, db, **settings)
     storage = Storage(db)
     app, channel = create_app(config, bundle, storage, listener_executor=InlineExecutor())
     from bot.dsl.wiring import attach_dsl
 
-    attach_dsl(app, channel, config, storage)
+    desk = attach_dsl(app, channel, config, storage, **({"clock": clock} if clock else {}))
     server = make_server("127.0.0.1", 0, wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    return SlackApp(fake, channel, storage, f"http://{host}:{port}/slack/events", server)
+    return SlackApp(fake, channel, storage, f"http://{host}:{port}/slack/events", server, desk=desk,
+                    settings=config)

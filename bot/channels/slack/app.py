@@ -68,6 +68,7 @@ class SlackChannel:
         self.conv = Conversations(Engine(bundle), storage, CHANNEL)
         self.profile_keys = bundle.manifest.profile_questions
         self.escalations: Any = None  # set by the DSL side when it is configured
+        self.client_for_ack: WebClient | None = None  # the app's client, for checks inside acks
 
     # --- profile ---------------------------------------------------------------------------
     def profile(self, user: str) -> dict[str, str]:
@@ -147,6 +148,11 @@ class SlackChannel:
         text = (command.get("text") or "").strip().lower()
         if text == "help":
             ack(HELP_TEXT)
+        elif text == "log":
+            if self.escalations is None:
+                ack("The decision log is not set up for Slack here: ask your administrator.")
+            else:
+                ack(self.escalations.on_log_command(command, self.client_for_ack))
         elif text.startswith("export"):
             if self.escalations is None:
                 ack("Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
@@ -157,7 +163,7 @@ class SlackChannel:
 
     def on_command(self, command: dict[str, Any], client: WebClient) -> None:
         text = (command.get("text") or "").strip().lower()
-        if text == "help":
+        if text in ("help", "log"):
             return
         if text.startswith("export"):
             if self.escalations is not None:
@@ -218,6 +224,8 @@ class SlackChannel:
         if isinstance(action, Answer):
             self.trail(client, body, turn, action.value)
             self.remember(user, turn, profile)
+            if self.escalations is not None and turn.finished:
+                self.escalations.on_outcome(client, user, turn)
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
@@ -265,7 +273,8 @@ class SlackChannel:
                 text="No DSL channel is set up for this bot yet: please contact your DSL or "
                      "safeguarding lead directly. If a child is in immediate danger, call 999.")
             return
-        self.escalations.on_talk_to_dsl(body, client)
+        turn = self.conv.load(user_of(body) or "", ref_of(body)["c"])
+        self.escalations.on_talk_to_dsl(body, client, turn)
 
     # --- recording ------------------------------------------------------------------------
     def on_record_open(self, body: dict[str, Any], client: WebClient) -> None:
@@ -383,6 +392,7 @@ def create_app(
     app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value(),
               name="canishare", process_before_response=True, **options)
     channel = SlackChannel(bundle, storage, settings)
+    channel.client_for_ack = client
     app.use(dedupe_events(storage))
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(work)]}

@@ -109,6 +109,7 @@ def question_blocks(
     if can_go_back:
         nav.append(button("Back", "back", ref))
     nav.append(button("Start again", "restart", ref))
+    nav.append(button("Talk to a DSL now", "talk_to_dsl", ref))
     blocks.append({"type": "actions", "elements": nav})
     return blocks
 
