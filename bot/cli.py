@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -307,7 +308,7 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
         raise CommandError("--to is before --from")
     last = (end - timedelta(days=1)).date()
     out = Path(args.out or f"canishare-decisions-{start.date()}-to-{last}.{args.format}")
-    summary = export(app.storage, start, end, args.format, out)
+    summary = export(app.storage, start, end, args.format, out, workers=os.cpu_count() or 1)
     app.storage.audit(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
     print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last}")
     return EXIT_OK

@@ -314,7 +314,8 @@ class Storage:
         db.execute(f"INSERT INTO decisions ({columns}) VALUES ({marks})", list(row.values()))
         return next_id
 
-    def bulk_record(self, decisions: Iterable[Decision], batch: int = 10_000) -> int:
+    def bulk_record(self, decisions: Iterable[Decision] | Iterable[dict[str, Any]],
+                    batch: int = 10_000) -> int:
         """Append many decisions quickly (benchmarks, imports): one transaction per batch."""
         count, pending = 0, []
         for decision in decisions:
@@ -324,13 +325,16 @@ class Storage:
                 pending = []
         return count + (self._bulk(pending) if pending else 0)
 
-    def _bulk(self, decisions: list[Decision]) -> int:
+    def _bulk(self, decisions: list[Decision] | list[dict[str, Any]]) -> int:
         with self.transaction(durable=True) as db:
             for decision in decisions:
-                row = decision.model_dump(mode="json")
-                row["created_at"] = iso(decision.created_at)
-                for key in ("answers", "rules", "gateways"):
-                    row[key] = json.dumps(row[key])
+                if isinstance(decision, Decision):
+                    row = decision.model_dump(mode="json")
+                    row["created_at"] = iso(decision.created_at)
+                    for key in ("answers", "rules", "gateways"):
+                        row[key] = json.dumps(row[key])
+                else:
+                    row = decision  # already a stored row (answers, rules, gateways as JSON)
                 self._append(db, row)
         return len(decisions)
 
@@ -523,3 +527,22 @@ class Storage:
     def release_job(self, job: str, period: str) -> None:
         with self.db() as db:
             db.execute("DELETE FROM job_runs WHERE job = ? AND period = ?", [job, period])
+
+    def iter_decision_rows(self, columns: list[str], since: datetime, until: datetime,
+                           ids: tuple[int, int] | None = None) -> Iterator[tuple]:
+        """Raw tuples in id order for exports (no per-row dicts or JSON decoding); `ids` limits
+        the scan to an id range, so parallel exports split the table by rowid."""
+        assert all(c.isidentifier() for c in columns)
+        first, last = ids or self.id_range(since, until)
+        with self.db() as db:
+            yield from db.execute(
+                f"SELECT {', '.join(columns)} FROM decisions WHERE id BETWEEN ? AND ? "
+                "AND created_at >= ? AND created_at < ? ORDER BY id",
+                [first, last, iso(since), iso(until)])
+
+    def id_range(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """Lowest and highest decision id logged in [since, until) ((0, -1) when none)."""
+        with self.db() as db:
+            low, high = db.execute("SELECT MIN(id), MAX(id) FROM decisions WHERE created_at >= ? "
+                                   "AND created_at < ?", [iso(since), iso(until)]).fetchone()
+        return (low, high) if low is not None else (0, -1)

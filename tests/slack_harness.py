@@ -120,7 +120,8 @@ class SlackApp:
     def last_message(self) -> dict[str, Any]:
         """The latest check message (posted or updated) with its channel and ts."""
         calls = [c for c in self.fake.calls if c.method in ("chat.postMessage", "chat.update")
-                 and "blocks" in c.params and not c.params.get("thread_ts")]
+                 and "blocks" in c.params and not c.params.get("thread_ts")
+                 and str(c.params.get("channel", "")).startswith("D")]
         call = calls[-1]
         ts = call.params.get("ts") or call.response["ts"]
         return {"channel": call.params["channel"], "ts": ts, "blocks": call.params["blocks"]}
@@ -141,6 +142,12 @@ class SlackApp:
             "actions": [{"action_id": action_id, "block_id": "b", "type": element["type"],
                          "value": element.get("value"), "action_ts": "1"}],
         }, **kw)
+
+    def submit_modal(self, view: dict[str, Any], values: dict[str, str], user: str = "U1") -> Response:
+        state = {block: {"value": {"type": "plain_text_input", "value": v}} for block, v in values.items()}
+        return self.interact({"type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
+                              "api_app_id": "A1", "trigger_id": "t3",
+                              "view": {**view, "id": "V2", "state": {"values": state}}})
 
     def submit_record(self, values: dict[str, str], metadata: str, user: str = "U1") -> Response:
         state = {}

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
@@ -24,26 +25,41 @@ COLUMNS = ["id", "created_at", "channel", "user_id", "flow_id", "flow_version", 
            "jurisdiction", "outcome_id", "verdict", "consent_position", "dsl_alert", "decision",
            "rules", "gateways", "answers", "what", "with_whom", "purpose", "reasons",
            "case_reference", "row_hash"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset("=+-@\t\r")
+JSON_LIST_COLUMNS = ("rules", "gateways")
+# Free text, people's ids and JSON: quoted and neutralised. Everything else is system-made.
+TEXT_COLUMNS = ("user_id", "answers", "what", "with_whom", "purpose", "reasons", "case_reference")
+VERDICT, FLOW, GATEWAYS = COLUMNS.index("verdict"), COLUMNS.index("flow_id"), COLUMNS.index("gateways")
 
 
 def neutralise(value: Any) -> Any:
     """Stop a spreadsheet treating text as a formula (CSV/formula injection, OWASP)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and value and value[0] in FORMULA_STARTS:
         return "'" + value
     return value
 
 
-def flat(row: dict[str, Any]) -> list[Any]:
-    out = []
-    for column in COLUMNS:
-        value = row.get(column)
-        if column in ("rules", "gateways"):
-            value = "; ".join(value or [])
-        elif column == "answers":
-            value = json.dumps(value, sort_keys=True)
-        out.append(neutralise(value) if isinstance(value, str) else value)
+@lru_cache(maxsize=8192)
+def _list(json_text: str | None) -> tuple[str, ...]:
+    """Rules and gateways are stored as JSON lists; most rows share a handful of them."""
+    return tuple(json.loads(json_text)) if json_text else ()
+
+
+def flat(row: tuple) -> list[Any]:
+    """A stored row (in COLUMNS order) as export cells: lists joined, text neutralised."""
+    out = list(row)
+    for index in LIST_INDEXES:
+        out[index] = "; ".join(_list(out[index]))
+    for index in TEXT_INDEXES:
+        value = out[index]
+        if value and value[0] in FORMULA_STARTS:
+            out[index] = "'" + value
     return out
+
+
+LIST_INDEXES = [COLUMNS.index(c) for c in JSON_LIST_COLUMNS]
+QUOTED_INDEXES = [COLUMNS.index(c) for c in TEXT_COLUMNS]
+TEXT_INDEXES = [i for i, c in enumerate(COLUMNS) if c not in ("id",)]
 
 
 @dataclass
@@ -58,11 +74,17 @@ class Summary:
     unclaimed: int = 0
     minutes_to_claim: list[float] = field(default_factory=list)
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: tuple) -> None:
         self.decisions += 1
-        self.by_verdict[row["verdict"]] += 1
-        self.by_flow[row["flow_id"]] += 1
-        self.by_gateway.update(row.get("gateways") or [])
+        self.by_verdict[row[VERDICT]] += 1
+        self.by_flow[row[FLOW]] += 1
+        self.by_gateway.update(_list(row[GATEWAYS]))
+
+    def merge(self, other: Summary) -> None:
+        self.decisions += other.decisions
+        self.by_verdict.update(other.by_verdict)
+        self.by_flow.update(other.by_flow)
+        self.by_gateway.update(other.by_gateway)
 
     def add_escalations(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
@@ -111,13 +133,21 @@ def _minutes(value: float | None) -> str:
     return "n/a" if value is None else f"{value:g} min"
 
 
-def export(storage: Storage, start: datetime, end: datetime, fmt: Format, out: Path | BinaryIO) -> Summary:
-    """Write decisions logged in [start, end) to `out`; return the period's summary."""
+def export(storage: Storage, start: datetime, end: datetime, fmt: Format, out: Path | BinaryIO,
+           workers: int = 1) -> Summary:
+    """Write decisions logged in [start, end) to `out`; return the period's summary.
+    `workers` > 1 splits a large CSV file export across processes (one per core)."""
     summary = Summary()
-    rows = _counted(storage.iter_decisions(since=start, until=end), summary)
     if fmt == "csv":
-        _csv(rows, out)
-    elif fmt == "json":
+        first, last = storage.id_range(start, end)
+        if workers > 1 and isinstance(out, Path) and last - first > PARALLEL_FROM:
+            summary = _csv_parallel(storage, start, end, out, workers, (first, last))
+        else:
+            _csv(_counted(storage.iter_decision_rows(COLUMNS, start, end), summary), out)
+        summary.add_escalations(storage.escalations_between(start, end))
+        return summary
+    rows = _counted(storage.iter_decision_rows(COLUMNS, start, end), summary)
+    if fmt == "json":
         _json(rows, out)
     else:
         _xlsx(rows, out, summary, storage, start, end)
@@ -126,7 +156,77 @@ def export(storage: Storage, start: datetime, end: datetime, fmt: Format, out: P
     return summary
 
 
-def _counted(rows: Iterable[dict[str, Any]], summary: Summary) -> Iterator[dict[str, Any]]:
+PARALLEL_FROM = 100_000
+
+
+def _csv_part(db_path: str, start: datetime, end: datetime, ids: tuple[int, int],
+              part: str) -> Summary:
+    storage, summary = Storage(db_path), Summary()
+    with open(part, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
+        _write_lines(_counted(storage.iter_decision_rows(COLUMNS, start, end, ids), summary), handle)
+    return summary
+
+
+def _csv_parallel(storage: Storage, start: datetime, end: datetime, out: Path, workers: int,
+                  ids: tuple[int, int]) -> Summary:
+    """Each process writes the lines of one id range; the parts are joined in order."""
+    import multiprocessing
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+
+    first, last = ids
+    step = (last - first + workers) // workers
+    ranges = [(lo, min(lo + step - 1, last)) for lo in range(first, last + 1, step)]
+    parts = [f"{out}.part{n}" for n in range(len(ranges))]
+    try:
+        with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+            partials = list(pool.map(_csv_part, [str(storage.path)] * len(ranges),
+                                     [start] * len(ranges), [end] * len(ranges), ranges, parts))
+        with open(out, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow(COLUMNS)
+            for part in parts:
+                with open(part, encoding="utf-8", newline="") as source:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+    finally:
+        for part in parts:
+            Path(part).unlink(missing_ok=True)
+    summary = Summary()
+    for partial in partials:
+        summary.merge(partial)
+    return summary
+
+
+def _line(row: tuple) -> str:
+    """One CSV line, built by hand: the csv module inspects every field and is the slowest part
+    of a million-row export. Free text is quoted and neutralised; system values never need it."""
+    out = [("" if v is None else str(v)) for v in row]
+    for index in LIST_INDEXES:
+        out[index] = _joined(row[index])
+    for index in QUOTED_INDEXES:
+        value = out[index]
+        if value and value[0] in FORMULA_STARTS:
+            value = "'" + value
+        out[index] = '"' + value.replace('"', '""') + '"'
+    return ",".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _joined(json_text: str | None) -> str:
+    return "; ".join(_list(json_text))
+
+
+def _write_lines(rows: Iterable[tuple], handle: Any) -> None:
+    batch: list[str] = []
+    for row in rows:
+        batch.append(_line(row))
+        if len(batch) >= 4096:
+            handle.write("\r\n".join(batch) + "\r\n")
+            batch = []
+    if batch:
+        handle.write("\r\n".join(batch) + "\r\n")
+
+
+def _counted(rows: Iterable[tuple], summary: Summary) -> Iterator[tuple]:
     for row in rows:
         summary.add(row)
         yield row
@@ -136,16 +236,15 @@ def _open_text(out: Path | BinaryIO):
     import io
 
     if isinstance(out, Path):
-        return open(out, "w", newline="", encoding="utf-8")
+        return open(out, "w", newline="", encoding="utf-8", buffering=1 << 20)
     return io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
 
 
-def _csv(rows: Iterable[dict[str, Any]], out: Path | BinaryIO) -> None:
+def _csv(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
     handle = _open_text(out)
     try:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(flat(row) for row in rows)
+        csv.writer(handle).writerow(COLUMNS)
+        _write_lines(rows, handle)
     finally:
         handle.flush()
         if isinstance(out, Path):
@@ -154,12 +253,15 @@ def _csv(rows: Iterable[dict[str, Any]], out: Path | BinaryIO) -> None:
             handle.detach()
 
 
-def _json(rows: Iterable[dict[str, Any]], out: Path | BinaryIO) -> None:
+def _json(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
     handle = _open_text(out)
+    decoded = {"rules", "gateways", "answers"}
     try:
         handle.write("[")
         for number, row in enumerate(rows):
-            handle.write(("," if number else "") + "\n" + json.dumps({k: row.get(k) for k in COLUMNS}))
+            pairs = zip(COLUMNS, row, strict=True)
+            item = {k: (json.loads(v) if k in decoded and v else v) for k, v in pairs}
+            handle.write(("," if number else "") + "\n" + json.dumps(item))
         handle.write("\n]\n")
     finally:
         handle.flush()
@@ -169,21 +271,24 @@ def _json(rows: Iterable[dict[str, Any]], out: Path | BinaryIO) -> None:
             handle.detach()
 
 
-def _xlsx(rows: Iterable[dict[str, Any]], out: Path | BinaryIO, summary: Summary, storage: Storage,
+def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, storage: Storage,
           start: datetime, end: datetime) -> None:
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    workbook = Workbook(write_only=True)  # rows go straight to a temp file, not memory
-    sheet = workbook.create_sheet("Decisions")
-    sheet.append(COLUMNS)
-    for row in rows:
-        sheet.append(flat(row))
+    # constant_memory flushes each row to disk; no automatic formulas, numbers or links from text
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_numbers": False, "strings_to_urls": False,
+                                         "in_memory": not isinstance(out, Path)})
+    sheet = workbook.add_worksheet("Decisions")
+    sheet.write_row(0, 0, COLUMNS)
+    for number, row in enumerate(rows, 1):
+        sheet.write_row(number, 0, flat(row))
     summary.add_escalations(storage.escalations_between(start, end))
-    weekly = workbook.create_sheet("Weekly summary")
-    weekly.append(["Period", f"{start.isoformat()} to {end.isoformat()}"])
-    for line in summary.rows():
-        weekly.append(line)
-    workbook.save(out)
+    weekly = workbook.add_worksheet("Weekly summary")
+    weekly.write_row(0, 0, ["Period", f"{start.isoformat()} to {end.isoformat()}"])
+    for number, line in enumerate(summary.rows(), 1):
+        weekly.write_row(number, 0, line)
+    workbook.close()
 
 
 def last_full_week(now: datetime, timezone: str) -> tuple[datetime, datetime]:

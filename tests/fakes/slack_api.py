@@ -77,7 +77,9 @@ class FakeSlack:
         method = path.removeprefix("/api/").strip("/")
         content_type = handler.headers.get("Content-Type", "")
         params: dict[str, Any]
-        if "json" in content_type:
+        if method.startswith("upload/"):
+            params = {"_bytes": len(raw)}
+        elif "json" in content_type:
             params = json.loads(raw or b"{}")
         elif "x-www-form-urlencoded" in content_type:
             params = {k: v[0] for k, v in parse_qs(raw.decode()).items()}

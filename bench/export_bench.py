@@ -1,0 +1,95 @@
+"""Export benchmark: 1,000,000 generated decisions exported to CSV and XLSX, each in its own
+process, reporting wall time and peak memory (max RSS of that process).
+
+    .venv/bin/python bench/export_bench.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.storage import Storage, iso  # noqa: E402
+
+VERDICTS = ["refer_to_childrens_social_care", "share_with_consent", "do_not_share",
+            "share_without_consent", "do_not_share_yet_seek_advice"]
+EXPORT = """
+import sys, time, resource
+from datetime import datetime
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from bot.dsl.export import export
+from bot.storage import Storage
+start = time.perf_counter()
+summary = export(Storage({db!r}), datetime.fromisoformat({since!r}), datetime.fromisoformat({until!r}),
+                 {fmt!r}, Path({out!r}), workers={workers})
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+print(time.perf_counter() - start, summary.decisions, peak)
+"""
+
+
+def generate(storage: Storage, rows: int, start: datetime) -> None:
+    rng = random.Random(7)
+    step = timedelta(days=7) / rows
+
+    def make(n: int) -> dict:
+        return {"created_at": iso(start + step * n), "channel": "slack", "user_id": f"U{n % 500}",
+                "conversation_id": f"c{n}", "flow_id": "can_i_share", "flow_version": "abc123",
+                "guidance_edition": "2026-11", "jurisdiction": "england",
+                "answers": json.dumps({"harm_level": "significant_harm", "concern_type": ["none"]}),
+                "outcome_id": "O04", "verdict": rng.choice(VERDICTS), "consent_position": "given",
+                "rules": json.dumps(["GR1", "GR6", "GR7"]),
+                "gateways": json.dumps(["uk-gdpr-art6-1e", "dpa2018-sch1-para18"]),
+                "dsl_alert": "routine", "decision": "shared", "what": "summary of concerns",
+                "with_whom": "duty social worker", "purpose": "referral",
+                "reasons": "risk of significant harm", "case_reference": f"CS-{n}"}
+
+    storage.bulk_record((make(n) for n in range(rows)), batch=50_000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,xlsx", help="comma-separated: csv,xlsx,json")
+    args = parser.parse_args()
+    start = datetime(2026, 11, 9, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        began = time.perf_counter()
+        generate(Storage(db), args.rows, start)
+        print(f"generated {args.rows} decisions in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+        report = {"rows": args.rows, "cores": os.cpu_count(),
+                  "goal": "CSV under 10 s, peak memory under 200 MB"}
+        for fmt in args.formats.split(","):
+            code = EXPORT.format(root=str(ROOT), db=str(db), since=start.isoformat(),
+                                 until=(start + timedelta(days=7)).isoformat(), fmt=fmt,
+                                 workers=os.cpu_count() or 1,
+                                 out=str(Path(tmp) / f"out.{fmt}"))
+            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            seconds, count, peak = result.stdout.split()
+            size = (Path(tmp) / f"out.{fmt}").stat().st_size / 1e6
+            report[fmt] = {"seconds": round(float(seconds), 1), "rows": int(count),
+                           "peak_memory_mb": round(float(peak), 1), "file_mb": round(size, 1)}
+            print(fmt, report[fmt], file=sys.stderr)
+    print(json.dumps(report, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "export.json").write_text(json.dumps(report, indent=2))
+
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
