@@ -37,3 +37,16 @@ def test_cli_reports_a_bad_setting_in_one_line(run_cli):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("canishare: settings: PORT:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_env_example_lists_every_setting_with_a_comment():
+    from bot.settings import Settings, _alias_of
+    from tests.conftest import ROOT
+
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    for name in Settings.model_fields:
+        alias = _alias_of(name)
+        index = next((i for i, line in enumerate(lines) if line.lstrip("# ").startswith(f"{alias}=")), None)
+        assert index is not None, f"{alias} missing from .env.example"
+        above = lines[max(0, index - 3):index]
+        assert any(line.startswith("#") for line in above), f"{alias} has no comment"
