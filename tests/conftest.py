@@ -89,3 +89,21 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 def outcome_json(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(result.stdout)
+
+
+@pytest.fixture
+def no_slack_env(monkeypatch):
+    """Bolt reads SLACK_* implicitly: tests must not pick up a developer's real tokens."""
+    for name in list(os.environ):
+        if name.startswith("SLACK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def fake(no_slack_env):
+    """A fake Slack Web API on 127.0.0.1 that records every call."""
+    from tests.fakes.slack_api import FakeSlack
+
+    server = FakeSlack().start()
+    yield server
+    server.stop()

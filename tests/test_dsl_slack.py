@@ -4,7 +4,6 @@ Time is a manual clock: reminders fire by advancing it, never by sleeping."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,20 +29,6 @@ class ManualClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
-
-
-@pytest.fixture(autouse=True)
-def no_slack_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("SLACK_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def fake():
-    server = FakeSlack().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
-from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import SlackApp, actions_in, find_element, start_app, text_of
 
 TO_REFERRAL = ["answer:no", "answer:england", "answer:public_body", "answer:share_concern",
                "answer:child", "answer:childrens_social_care", "answer:observations_disclosures",
                "answer:significant_harm"]
-
-
-@pytest.fixture(autouse=True)
-def no_slack_env(monkeypatch):
-    """Bolt reads SLACK_* implicitly: tests must not pick up a developer's real tokens."""
-    for name in list(os.environ):
-        if name.startswith("SLACK_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def fake():
-    server = FakeSlack().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,15 +7,17 @@ spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) is neut
 from __future__ import annotations
 
 import csv
+import io
 import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.storage import Storage
@@ -232,43 +234,36 @@ def _counted(rows: Iterable[tuple], summary: Summary) -> Iterator[tuple]:
         yield row
 
 
-def _open_text(out: Path | BinaryIO):
-    import io
-
+@contextmanager
+def _text_output(out: Path | BinaryIO) -> Iterator[TextIO]:
+    """A text handle on a file path (closed after) or on a caller's binary stream (left open)."""
     if isinstance(out, Path):
-        return open(out, "w", newline="", encoding="utf-8", buffering=1 << 20)
-    return io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        with open(out, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
+            yield handle
+        return
+    handle = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        yield handle
+    finally:
+        handle.flush()
+        handle.detach()
 
 
 def _csv(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
-    handle = _open_text(out)
-    try:
+    with _text_output(out) as handle:
         csv.writer(handle).writerow(COLUMNS)
         _write_lines(rows, handle)
-    finally:
-        handle.flush()
-        if isinstance(out, Path):
-            handle.close()
-        else:
-            handle.detach()
 
 
 def _json(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
-    handle = _open_text(out)
     decoded = {"rules", "gateways", "answers"}
-    try:
+    with _text_output(out) as handle:
         handle.write("[")
         for number, row in enumerate(rows):
             pairs = zip(COLUMNS, row, strict=True)
             item = {k: (json.loads(v) if k in decoded and v else v) for k, v in pairs}
             handle.write(("," if number else "") + "\n" + json.dumps(item))
         handle.write("\n]\n")
-    finally:
-        handle.flush()
-        if isinstance(out, Path):
-            handle.close()
-        else:
-            handle.detach()
 
 
 def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, storage: Storage,

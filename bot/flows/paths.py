@@ -117,6 +117,20 @@ def single_choices(question: Question, atoms: Iterable[Atom]) -> list[tuple[str,
     return [(ids[0], tuple(ids[1:])) for ids in groups.values()]
 
 
+def choice_table(bundle: FlowBundle, atoms: list[Atom]):
+    """Per question node, the answers worth trying: (answer, answers equivalent to it)."""
+
+    @cache
+    def choices_for(flow: str, node_id: str) -> list[tuple[AnswerValue, tuple[str, ...]]]:
+        question = bundle.node(flow, node_id)
+        assert isinstance(question, Question)
+        if question.multi:
+            return [(v, ()) for v in multi_choices(question, atoms)]
+        return single_choices(question, atoms)
+
+    return choices_for
+
+
 def referenced_keys(bundle: FlowBundle) -> frozenset[str]:
     return frozenset(atom.question for atom in all_atoms(bundle))
 
@@ -131,14 +145,7 @@ def explore(bundle: FlowBundle, flow_id: str, coverage: Coverage) -> int:
     keys = referenced_keys(bundle)
     seen: set[tuple[Position, tuple]] = set()
     start = Position(flow=flow_id, node=bundle.flows[flow_id].start)
-
-    @cache
-    def choices_for(flow: str, node_id: str) -> list[tuple[AnswerValue, tuple[str, ...]]]:
-        question = bundle.node(flow, node_id)
-        assert isinstance(question, Question)
-        if question.multi:
-            return [(v, ()) for v in multi_choices(question, atoms)]
-        return single_choices(question, atoms)
+    choices_for = choice_table(bundle, atoms)
 
     stack: list[tuple[Position, dict[str, AnswerValue]]] = [(start, {})]
     while stack:
@@ -182,14 +189,7 @@ def enumerate_paths(
     atoms = all_atoms(bundle) + list(extra_atoms)
     flow_id = flow_id or bundle.entry
     start = Position(flow=flow_id, node=start_at or bundle.flows[flow_id].start)
-
-    @cache
-    def choices_for(flow: str, node: str) -> list[tuple[AnswerValue, tuple[str, ...]]]:
-        question = bundle.node(flow, node)
-        assert isinstance(question, Question)
-        if question.multi:
-            return [(v, ()) for v in multi_choices(question, atoms)]
-        return single_choices(question, atoms)
+    choices_for = choice_table(bundle, atoms)
 
     count = 0
     stack: list[tuple[Position, tuple[PathStep, ...], dict[str, AnswerValue]]] = [
