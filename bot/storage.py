@@ -512,6 +512,12 @@ class Storage:
         with self.db() as db:
             return db.execute(sql, params).rowcount == 1
 
+    def escalations_for(self, channel: str, requester: str, conversation_id: str) -> list[dict[str, Any]]:
+        with self.db() as db:
+            rows = db.query("SELECT * FROM escalations WHERE channel = ? AND requester = ? AND "
+                            "conversation_id = ? ORDER BY id", [channel, requester, conversation_id])
+            return [self._escalation(r) for r in rows]
+
     def due_reminders(self, now: datetime) -> list[dict[str, Any]]:
         with self.db() as db:
             rows = db.query("SELECT * FROM escalations WHERE status = 'open' AND next_reminder_at "

@@ -91,6 +91,15 @@ def test_escalation_card_has_the_facts_and_no_free_text(slack, fake):
     assert len(card_posts(fake)) == 1  # one card per outcome, not per click
 
 
+def test_case_reference_reaches_the_card_when_recorded(slack, fake):
+    reach_referral(slack)
+    slack.click("record_open")
+    meta = fake.last("views.open").params["view"]["private_metadata"]
+    slack.submit_record({"decision": "shared", "what": "summary", "with_whom": "duty SW",
+                         "purpose": "referral", "reasons": "risk", "case_reference": "CS-4410"}, meta)
+    assert "*Case reference*\nCS-4410" in text_of(card_message(fake)["blocks"])
+
+
 def test_claim_by_a_dsl_and_the_requester_is_told(slack, fake, clock):
     reach_referral(slack)
     clock.advance(minutes=4)

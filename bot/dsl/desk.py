@@ -104,6 +104,16 @@ class DslDesk:
                                        card_ts=posted["ts"])
         return escalation_id
 
+    def on_recorded(self, client: WebClient, user: str, conversation_id: str,
+                    case_reference: str) -> None:
+        """The person recorded their decision: show its case reference on their open cards."""
+        if not case_reference:
+            return
+        for row in self.storage.escalations_for("slack", user, conversation_id):
+            if row["card_ts"] and not row["case_reference"]:
+                self.storage.update_escalation(row["id"], case_reference=case_reference)
+                self.refresh(client, row["id"])
+
     # --- the card -------------------------------------------------------------------------
     def local(self, stamp: str) -> str:
         return datetime.fromisoformat(stamp).astimezone(self.tz).strftime("%a %d %b %H:%M")

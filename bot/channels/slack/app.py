@@ -315,6 +315,9 @@ class SlackChannel:
         decision_id = self.storage.decision_id_for(CHANNEL, user, meta.get("c", ""))
         if decision_id is None:
             return  # the submission was refused inline
+        if self.escalations is not None:
+            case_reference = (blocks.modal_values(view).get("case_reference") or "").strip()
+            self.escalations.on_recorded(client, user, meta.get("c", ""), case_reference)
         client.chat_postMessage(channel=meta.get("ch") or self.dm_channel(client, user),
                                 thread_ts=meta.get("ts"),
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
