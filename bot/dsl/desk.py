@@ -179,6 +179,13 @@ class DslDesk:
                            blocks=self.card(row))
         return row
 
+    def changed(self, client: WebClient, dsl: str, escalation_id: int, action: str,
+                message: str) -> None:
+        """After a DSL changes an escalation: audit it, redraw the card, tell the requester."""
+        self.storage.audit(dsl, action, f"escalation {escalation_id}")
+        row = self.refresh(client, escalation_id)
+        client.chat_postMessage(channel=row["requester"], text=message)
+
     # --- DSL actions ------------------------------------------------------------------------
     def _guarded(self, body: dict[str, Any], client: WebClient, action: str) -> int | None:
         user = body["user"]["id"]
@@ -198,11 +205,9 @@ class DslDesk:
                                               claimed_by=user, claimed_at=iso(self.clock()),
                                               next_reminder_at=None):
             return  # someone else claimed it first, or a double click
-        self.storage.audit(user, "claim", f"escalation {escalation_id}")
-        row = self.refresh(client, escalation_id)
-        client.chat_postMessage(channel=row["requester"],
-                                text=f":raising_hand: Your escalation #{escalation_id} was claimed by "
-                                     f"<@{user}>. They will be in touch.")
+        self.changed(client, user, escalation_id, "claim",
+                     f":raising_hand: Your escalation #{escalation_id} was claimed by <@{user}>. "
+                     "They will be in touch.")
 
     def on_resolve_open(self, body: dict[str, Any], client: WebClient) -> None:
         escalation_id = self._guarded(body, client, "resolve an escalation")
@@ -241,11 +246,9 @@ class DslDesk:
             ack(response_action="errors", errors={"note": "This escalation is already resolved."})
             return
         ack()
-        self.storage.audit(user, "resolve", f"escalation {escalation_id}")
-        row = self.refresh(client, escalation_id)
-        client.chat_postMessage(channel=row["requester"],
-                                text=f":white_check_mark: Your escalation #{escalation_id} was "
-                                     f"resolved by <@{user}>: {note}")
+        self.changed(client, user, escalation_id, "resolve",
+                     f":white_check_mark: Your escalation #{escalation_id} was resolved by "
+                     f"<@{user}>: {note}")
 
     def on_more_info(self, body: dict[str, Any], client: WebClient) -> None:
         escalation_id = self._guarded(body, client, "ask for more information")
