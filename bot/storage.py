@@ -552,3 +552,12 @@ class Storage:
             low, high = db.execute("SELECT MIN(id), MAX(id) FROM decisions WHERE created_at >= ? "
                                    "AND created_at < ?", [iso(since), iso(until)]).fetchone()
         return (low, high) if low is not None else (0, -1)
+
+    def prune(self, events_before: datetime, conversations_before: datetime) -> tuple[int, int]:
+        """Housekeeping: retry-dedupe ids older than a day or so are never needed again, and
+        conversation states (ids only, no free text) are kept only while a check could resume."""
+        with self.db() as db:
+            events = db.execute("DELETE FROM events WHERE received_at < ?", [iso(events_before)]).rowcount
+            conversations = db.execute("DELETE FROM conversations WHERE updated_at < ?",
+                                       [iso(conversations_before)]).rowcount
+        return events, conversations

@@ -87,3 +87,17 @@ def test_two_processes_writing_lose_nothing(tmp_path: Path):
     for who in ("writer-a", "writer-b"):
         mine = [r["answers"]["n"] for r in rows if r["user_id"] == who]
         assert sorted(mine, key=int) == [str(n) for n in range(count)]
+
+
+def test_prune_old_events_and_conversations(storage):
+    from datetime import UTC, datetime, timedelta
+
+    storage.first_delivery("EvOld")
+    storage.save_conversation("c", "u", "old", {"n": 1}, 0)
+    future = datetime.now(UTC) + timedelta(seconds=5)
+    assert storage.prune(events_before=future, conversations_before=future) == (1, 1)
+    assert storage.first_delivery("EvOld") is True
+    assert storage.load_conversation("c", "u", "old") is None
+    storage.save_conversation("c", "u", "new", {"n": 1}, 0)
+    past = datetime.now(UTC) - timedelta(days=1)
+    assert storage.prune(events_before=past, conversations_before=past) == (0, 0)

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.storage import Storage
 
 log = logging.getLogger("canishare.clock")
+CONVERSATION_DAYS = 90  # an unfinished check can be resumed for this long
 
 
 class Scheduler:
@@ -59,6 +60,8 @@ class Scheduler:
             return 0
         cutoff = now - timedelta(days=self.settings.retention_days)
         count, _ = self.storage.purge(cutoff, actor="scheduler")
+        self.storage.prune(events_before=now - timedelta(days=2),
+                           conversations_before=now - timedelta(days=CONVERSATION_DAYS))
         return count
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
