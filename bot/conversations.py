@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -104,7 +103,6 @@ class Restart:
 
 
 Action = Answer | Back | Restart
-Notice = Literal["flows_changed"]
 
 
 class Conversations:

@@ -7,10 +7,12 @@ All words come from the flow files; this module only arranges them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.engine import ResolvedOutcome
 from bot.flows.loader import FlowBundle
+from bot.flows.schema import Question
 
 
 @dataclass(frozen=True)
@@ -118,25 +120,24 @@ def outcome_text(view: OutcomeView, width: int = 78) -> str:
     return "\n".join(lines)
 
 
-def answer_label(bundle: FlowBundle, key: str, value: str) -> str:
-    """The label a person saw for an answer id (the first question asking `key` that offers it)."""
-    from bot.flows.schema import Question
-
+def questions_asking(bundle: FlowBundle, key: str) -> Iterator[Question]:
+    """Every question node whose answer key is `key`, in flow order."""
     for flow in bundle.flows.values():
         for node in flow.nodes:
             if isinstance(node, Question) and node.key == key:
-                choice = node.choice(value)
-                if choice is not None:
-                    return choice.label
+                yield node
+
+
+def answer_label(bundle: FlowBundle, key: str, value: str) -> str:
+    """The label a person saw for an answer id (the first question asking `key` that offers it)."""
+    for question in questions_asking(bundle, key):
+        choice = question.choice(value)
+        if choice is not None:
+            return choice.label
     return value.replace("_", " ")
 
 
 def question_text(bundle: FlowBundle, key: str) -> str:
     """The text of the (first) question that asks `key`."""
-    from bot.flows.schema import Question
-
-    for flow in bundle.flows.values():
-        for node in flow.nodes:
-            if isinstance(node, Question) and node.key == key:
-                return node.text
-    return key.replace("_", " ")
+    question = next(questions_asking(bundle, key), None)
+    return question.text if question else key.replace("_", " ")

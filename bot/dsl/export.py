@@ -36,7 +36,7 @@ VERDICT, FLOW, GATEWAYS = COLUMNS.index("verdict"), COLUMNS.index("flow_id"), CO
 
 def neutralise(value: Any) -> Any:
     """Stop a spreadsheet treating text as a formula (CSV/formula injection, OWASP)."""
-    if isinstance(value, str) and value and value[0] in FORMULA_STARTS:
+    if value and isinstance(value, str) and value[0] in FORMULA_STARTS:
         return "'" + value
     return value
 
@@ -53,9 +53,7 @@ def flat(row: tuple) -> list[Any]:
     for index in LIST_INDEXES:
         out[index] = "; ".join(_list(out[index]))
     for index in TEXT_INDEXES:
-        value = out[index]
-        if value and value[0] in FORMULA_STARTS:
-            out[index] = "'" + value
+        out[index] = neutralise(out[index])
     return out
 
 
@@ -205,10 +203,7 @@ def _line(row: tuple) -> str:
     for index in LIST_INDEXES:
         out[index] = _joined(row[index])
     for index in QUOTED_INDEXES:
-        value = out[index]
-        if value and value[0] in FORMULA_STARTS:
-            value = "'" + value
-        out[index] = '"' + value.replace('"', '""') + '"'
+        out[index] = '"' + neutralise(out[index]).replace('"', '""') + '"'
     return ",".join(out)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.channels.slack.app import ack_now
 from bot.dsl.desk import Clock, DslDesk, system_clock
 from bot.settings import Settings
 from bot.storage import Storage
@@ -19,10 +20,6 @@ def attach_dsl(app: App, channel: Any, settings: Settings, storage: Storage,
     desk = DslDesk(settings, storage, channel.bundle, clock)
     channel.escalations = desk
     guard = channel.guard
-
-    def ack_now(ack: Any) -> None:
-        ack()
-
     app.action("dsl_claim")(ack=ack_now, lazy=[guard(desk.on_claim)])
     app.action("dsl_resolve")(ack=ack_now, lazy=[guard(desk.on_resolve_open)])
     app.action("dsl_more_info")(ack=ack_now, lazy=[guard(desk.on_more_info)])

@@ -68,7 +68,6 @@ class SlackChannel:
         self.conv = Conversations(Engine(bundle), storage, CHANNEL)
         self.profile_keys = bundle.manifest.profile_questions
         self.escalations: Any = None  # set by the DSL side when it is configured
-        self.client_for_ack: WebClient | None = None  # the app's client, for checks inside acks
 
     # --- profile ---------------------------------------------------------------------------
     def profile(self, user: str) -> dict[str, str]:
@@ -143,7 +142,7 @@ class SlackChannel:
         )
 
     # --- listeners: entry points -----------------------------------------------------------
-    def ack_command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def ack_command(self, ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         """Answer the slash command within Slack's 3 seconds; the work follows lazily."""
         text = (command.get("text") or "").strip().lower()
         if text == "help":
@@ -152,7 +151,7 @@ class SlackChannel:
             if self.escalations is None:
                 ack("The decision log is not set up for Slack here: ask your administrator.")
             else:
-                ack(self.escalations.on_log_command(command, self.client_for_ack))
+                ack(self.escalations.on_log_command(command, client))
         elif text.startswith("export"):
             if self.escalations is None:
                 ack("Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
@@ -395,7 +394,6 @@ def create_app(
     app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value(),
               name="canishare", process_before_response=True, **options)
     channel = SlackChannel(bundle, storage, settings)
-    channel.client_for_ack = client
     app.use(dedupe_events(storage))
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(work)]}
