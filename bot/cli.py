@@ -8,8 +8,8 @@ import getpass
 import json
 import os
 import re
+import sqlite3
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.engine import Engine
 from bot.evaluate import EXIT_CODES, evaluate
 from bot.flows.loader import FlowBundle, FlowError, load_bundle
+from bot.flows.paths import PathLimitExceeded
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Storage
 
@@ -45,7 +46,11 @@ class App:
 
     @cached_property
     def storage(self) -> Storage:
-        return Storage(self.settings.database)
+        try:
+            return Storage(self.settings.database)
+        except (OSError, sqlite3.Error) as exc:
+            raise CommandError(f"CANISHARE_DATABASE={self.settings.database}: cannot open the "
+                               f"decision log ({exc})") from None
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -82,18 +87,12 @@ def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
         print(exc, flush=True)
         print(f"{len(exc.problems)} problem(s) in {path}", file=sys.stderr)
         return EXIT_PROBLEMS
-    from bot.flows.paths import enumerate_paths
+    from bot.flows.paths import enumerate_paths, outcomes
 
     count = sum(1 for _ in enumerate_paths(bundle))
-    print(f"ok: {len(bundle.flows)} flows, {len(list(_outcomes(bundle)))} outcomes, "
+    print(f"ok: {len(bundle.flows)} flows, {len(list(outcomes(bundle)))} outcomes, "
           f"{count} paths from '{bundle.entry}', version {bundle.version_hash}")
     return EXIT_OK
-
-
-def _outcomes(bundle: FlowBundle):
-    from bot.flows.paths import outcomes
-
-    return outcomes(bundle)
 
 
 def _flow(app: App, flow_id: str | None) -> str:
@@ -203,9 +202,6 @@ def cmd_log_list(app: App, args: argparse.Namespace) -> int:
 
 
 # --- parser --------------------------------------------------------------------------------
-Handler = Callable[[App, argparse.Namespace], int]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="canishare",
@@ -308,7 +304,10 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
         raise CommandError("--to is before --from")
     last = (end - timedelta(days=1)).date()
     out = Path(args.out or f"canishare-decisions-{start.date()}-to-{last}.{args.format}")
-    summary = export(app.storage, start, end, args.format, out, workers=os.cpu_count() or 1)
+    try:
+        summary = export(app.storage, start, end, args.format, out, workers=os.cpu_count() or 1)
+    except OSError as exc:
+        raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
     app.storage.audit(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
     print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last}")
     return EXIT_OK
@@ -354,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except CommandError as exc:
         print(f"canishare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PathLimitExceeded as exc:
+        print(f"canishare: {exc}: split the flow, or review it with --no-follow", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except sqlite3.Error as exc:
+        print(f"canishare: decision log error: {exc} (check CANISHARE_DATABASE)", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

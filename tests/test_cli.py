@@ -91,3 +91,17 @@ def test_log_list_table(run_cli, tmp_path: Path):
 def test_python_dash_m_bot_and_help(run_cli):
     result = run_cli("--help")
     assert result.returncode == 0 and "Exit codes" in result.stdout
+
+
+def test_unusable_database_and_output_get_one_line(run_cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("log", "list", env={"CANISHARE_DATABASE": str(blocker / "log.db")})
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"canishare: CANISHARE_DATABASE={blocker / 'log.db'}: cannot open")
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_text("garbage" * 200)
+    result = run_cli("log", "list", env={"CANISHARE_DATABASE": str(corrupt)})
+    assert result.returncode == 2 and "not a database" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("export", "--out", str(blocker / "x.csv"))
+    assert result.returncode == 2 and result.stderr.startswith("canishare: --out: cannot write")
