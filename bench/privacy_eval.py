@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.privacy import scan  # noqa: E402
+from bot.core.privacy import scan  # noqa: E402
 
 
 def main() -> int:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from bot.engine import Engine
-from bot.evaluate import EXIT_CODES, evaluate
+from bot.core.engine import Engine
+from bot.core.evaluate import EXIT_CODES, evaluate
 from bot.flows.loader import FlowBundle, FlowError, load_bundle
 from bot.flows.paths import PathLimitExceeded
 from bot.settings import Settings, SettingsError, load_settings
@@ -72,7 +72,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 # --- commands ------------------------------------------------------------------------------
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
-    from bot.conversations import Conversations
+    from bot.core.conversations import Conversations
 
     conversations = Conversations(app.engine, app.storage, CHANNEL)
     user = args.user or getpass.getuser()
@@ -175,7 +175,7 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_privacy_scan(app: App, args: argparse.Namespace) -> int:
-    from bot.privacy import scan
+    from bot.core.privacy import scan
 
     for line in sys.stdin:
         findings = scan(line.rstrip("\r\n"))

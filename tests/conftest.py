@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.flows.loader import FlowBundle, load_bundle
 from bot.storage import Storage
 

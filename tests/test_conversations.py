@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversations import (
+from bot.core.conversations import (
     Answer,
     Back,
     Conversations,
@@ -14,7 +14,7 @@ from bot.conversations import (
     Restart,
     StaleAction,
 )
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.flows.loader import load_bundle
 from bot.storage import Storage
 from tests.conftest import SAMPLE_FLOWS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import (
+from bot.core.engine import (
     ConversationState,
     Engine,
     FlowChanged,

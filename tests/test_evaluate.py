@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.evaluate import evaluate
+from bot.core.evaluate import evaluate
 from tests.conftest import SAMPLE_FLOWS, outcome_json
 
 FLOWS = ("--flows", str(SAMPLE_FLOWS))

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.conversations import Answer, Conversations, RecordForm
-from bot.engine import Engine, ResolvedOutcome
+from bot.core.conversations import Answer, Conversations, RecordForm
+from bot.core.engine import Engine, ResolvedOutcome
+from bot.core.presentation import OutcomeView, outcome_view
 from bot.flows.conditions import Atom
 from bot.flows.loader import FlowBundle
 from bot.flows.paths import FlowPath, enumerate_paths
 from bot.flows.schema import Outcome
-from bot.presentation import OutcomeView, outcome_view
 from bot.storage import Storage
 
 CR3 = {"sexual_abuse", "fii", "carer_may_harm_or_react", "investigation_risk"}

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.privacy import nhs_number_valid, scan
+from bot.core.privacy import nhs_number_valid, scan
 
 TODAY = date(2026, 11, 21)
 

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import TextIO
 
-from bot.conversations import (
+from bot.core.conversations import (
     FREE_TEXT_FIELDS,
     AlreadyRecorded,
     Answer,
@@ -19,9 +19,9 @@ from bot.conversations import (
     StaleAction,
     Turn,
 )
-from bot.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.presentation import outcome_text, outcome_view
-from bot.privacy import KIND_LABELS, scan
+from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
+from bot.core.presentation import outcome_text, outcome_view
+from bot.core.privacy import KIND_LABELS, scan
 
 CHANNEL = "terminal"
 KEYS_HELP = "Type a number to answer, b = back, r = restart, ? = help, q = quit."

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 
 from bot.channels.slack import blocks
-from bot.conversations import Turn
+from bot.core.conversations import Turn
+from bot.core.engine import OutcomeStep
+from bot.core.presentation import answer_label, question_text
+from bot.core.privacy import describe, scan
 from bot.dsl import export
 from bot.dsl.hours import in_working_hours
-from bot.engine import OutcomeStep
 from bot.flows.loader import FlowBundle
-from bot.presentation import answer_label, question_text
-from bot.privacy import describe, scan
 from bot.settings import Settings
 from bot.storage import Storage, iso
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import combinations
 
-from bot.engine import AnswerValue, Engine, Position
+from bot.core.engine import AnswerValue, Engine, Position
 from bot.flows.conditions import Atom
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import Outcome, Question

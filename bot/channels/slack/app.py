@@ -20,7 +20,7 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.channels.slack import blocks
-from bot.conversations import (
+from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
     Back,
@@ -32,10 +32,10 @@ from bot.conversations import (
     Turn,
     UnknownConversation,
 )
-from bot.engine import Engine, EngineError, NothingToUndo, OutcomeStep, QuestionStep
+from bot.core.engine import Engine, EngineError, NothingToUndo, OutcomeStep, QuestionStep
+from bot.core.presentation import answer_label, outcome_view
+from bot.core.privacy import describe, scan
 from bot.flows.loader import FlowBundle
-from bot.presentation import answer_label, outcome_view
-from bot.privacy import describe, scan
 from bot.settings import Settings
 from bot.storage import Storage
 

@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from bot.engine import QuestionStep
-from bot.presentation import OutcomeView
+from bot.core.engine import QuestionStep
+from bot.core.presentation import OutcomeView
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000

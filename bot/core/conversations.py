@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, field_validator
 
-from bot.engine import (
+from bot.core.engine import (
     AnswerValue,
     ConversationState,
     Engine,
@@ -20,7 +20,7 @@ from bot.engine import (
     OutcomeStep,
     Step,
 )
-from bot.privacy import Finding, scan
+from bot.core.privacy import Finding, scan
 from bot.storage import ConflictError, Decision, DecisionChoice, Storage
 
 FREE_TEXT_FIELDS = ("what", "with_whom", "purpose", "reasons", "case_reference")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.engine import Engine, EngineError, OutcomeStep, QuestionStep
+from bot.core.engine import Engine, EngineError, OutcomeStep, QuestionStep
 
 
 def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = None) -> dict:

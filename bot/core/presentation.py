@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.engine import ResolvedOutcome
+from bot.core.engine import ResolvedOutcome
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import Question
 
