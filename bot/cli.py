@@ -6,21 +6,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import re
-import sqlite3
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 
-from bot.core.engine import Engine
+from bot.core.clock import Clock
 from bot.core.evaluate import EXIT_CODES, evaluate
-from bot.flows.loader import FlowBundle, FlowError, load_bundle
+from bot.flows.loader import FlowError, load_bundle
 from bot.flows.paths import PathLimitExceeded
-from bot.settings import Settings, SettingsError, load_settings
-from bot.storage import Storage
+from bot.services import Services
+from bot.settings import SettingsError, load_settings
+from bot.storage import StorageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -29,37 +28,15 @@ class CommandError(Exception):
     """A user mistake: printed as one line, exit code 2."""
 
 
-@dataclass
-class App:
-    """Lazily built shared parts: a command only pays for what it uses."""
-
-    settings: Settings
-    flows_override: Path | None = None
-
-    @cached_property
-    def bundle(self) -> FlowBundle:
-        return load_bundle(self.flows_override or self.settings.flows_dir)
-
-    @cached_property
-    def engine(self) -> Engine:
-        return Engine(self.bundle)
-
-    @cached_property
-    def storage(self) -> Storage:
-        try:
-            return Storage(self.settings.database)
-        except (OSError, sqlite3.Error) as exc:
-            raise CommandError(f"CANISHARE_DATABASE={self.settings.database}: cannot open the "
-                               f"decision log ({exc})") from None
+App = Services  # each command takes the composition root (`app`) and its arguments
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
+def parse_since(text: str, clock: Clock) -> datetime:
     """'7d', '24h', '2w' or an ISO date such as 2026-11-01."""
-    now = now or datetime.now(UTC)
     match = re.fullmatch(r"(\d+)\s*([hdw])", text.strip().lower())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+        return clock.now() - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -72,15 +49,13 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 # --- commands ------------------------------------------------------------------------------
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
-    from bot.core.conversations import Conversations
 
-    conversations = Conversations(app.engine, app.storage, CHANNEL)
     user = args.user or getpass.getuser()
-    return TerminalChat(conversations, user).run()
+    return TerminalChat(app.conversations(CHANNEL), user).run()
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else (app.flows_override or app.settings.flows_dir)
+    path = Path(args.path) if args.path else app.flows_dir
     try:
         bundle = load_bundle(path)
     except FlowError as exc:
@@ -184,7 +159,9 @@ def cmd_privacy_scan(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_log_list(app: App, args: argparse.Namespace) -> int:
-    rows = app.storage.decisions(since=parse_since(args.since))
+    storage = app.existing_storage()
+    with storage.read() as tx:
+        rows = list(tx.decisions.iter(since=parse_since(args.since, app.clock)))
     if args.format == "json":
         for row in rows:
             print(json.dumps(row))
@@ -197,7 +174,7 @@ def cmd_log_list(app: App, args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if number == 0:
             print("  ".join("-" * w for w in widths))
-    print(f"{len(rows)} decision(s) since {args.since}", file=sys.stderr)
+    print(f"{len(rows)} decision(s) since {args.since} in {storage.where}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -266,9 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
     purge.set_defaults(handler=cmd_purge)
 
-    clock = sub.add_parser("clock", help="the scheduler: reminders, weekly export, daily purge")
+    clock = sub.add_parser("clock", help="the scheduler: deliveries, reminders, weekly export, purge")
     clock.add_argument("--once", action="store_true", help="run one tick and exit")
+    clock.add_argument("--interval", type=float, help="seconds between ticks (default: "
+                       "CANISHARE_CLOCK_INTERVAL, 10)")
     clock.set_defaults(handler=cmd_clock)
+
+    db = sub.add_parser("db", help="the database").add_subparsers(
+        dest="db_command", required=True, metavar="SUBCOMMAND")
+    migrate = db.add_parser("migrate", help="create the database or bring its schema up to date")
+    migrate.add_argument("-q", "--quiet", action="store_true", help="say nothing when already current")
+    migrate.set_defaults(handler=cmd_db_migrate)
 
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
@@ -278,11 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_log_verify(app: App, args: argparse.Namespace) -> int:
-    count, problem = app.storage.verify_chain()
+    storage = app.existing_storage()
+    with storage.read() as tx:
+        count, problem = tx.decisions.verify()
     if problem:
-        print(f"broken: {problem} ({count} rows read)")
+        print(f"broken: {problem} ({count} rows read in {storage.where})")
         return EXIT_PROBLEMS
-    print(f"ok: {count} decisions, hash chain intact")
+    print(f"ok: {count} decisions, hash chain intact ({storage.where})")
     return EXIT_OK
 
 
@@ -297,42 +284,67 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
         elif args.end:
             raise CommandError("--to needs --from")
         else:
-            start, end = last_full_week(datetime.now(UTC), tz)
+            start, end = last_full_week(app.clock.now(), tz)
     except ValueError as exc:
         raise CommandError(f"--from/--to: expected YYYY-MM-DD ({exc})") from None
     if end <= start:
         raise CommandError("--to is before --from")
+    storage = app.existing_storage()
     last = (end - timedelta(days=1)).date()
     out = Path(args.out or f"canishare-decisions-{start.date()}-to-{last}.{args.format}")
     try:
-        summary = export(app.storage, start, end, args.format, out, workers=os.cpu_count() or 1)
+        summary = export(storage, start, end, args.format, out, workers=os.cpu_count() or 1)
     except OSError as exc:
         raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
-    app.storage.audit(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
-    print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last}")
+    with storage.transaction() as tx:
+        tx.audit.add(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
+    print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last} ({storage.where})")
     return EXIT_OK
 
 
 def cmd_purge(app: App, args: argparse.Namespace) -> int:
     days = app.settings.retention_days
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    count, last = app.storage.purge(cutoff, actor=getpass.getuser(), dry_run=args.dry_run)
+    cutoff = app.clock.now() - timedelta(days=days)
+    storage = app.existing_storage()
+    with storage.transaction(durable=True) as tx:
+        count, last = tx.decisions.purge(cutoff, dry_run=args.dry_run)
+        if count and not args.dry_run:
+            tx.audit.add(getpass.getuser(), "purge", f"decisions up to {last}",
+                         f"{count} decisions logged before {cutoff.date()} (cli)")
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {count} decisions logged before {cutoff.date()} (retention {days} days)"
-          + (f", up to #{last}" if count else ""))
+          + (f", up to #{last}" if count else "") + f" in {storage.where}")
     return EXIT_OK
 
 
 def cmd_clock(app: App, args: argparse.Namespace) -> int:
-    from bot.dsl.clock import run_clock
-
-    return run_clock(app, once=args.once)
+    logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    scheduler = app.scheduler()
+    if args.interval:
+        scheduler.interval = args.interval
+    if args.once:
+        print(json.dumps(scheduler.tick()))
+        return EXIT_OK
+    scheduler.run_forever()
+    return EXIT_OK
 
 
 def cmd_slack(app: App, args: argparse.Namespace) -> int:
-    from bot.channels.slack.server import cmd_slack as run
+    from bot.channels.slack.server import serve_http, serve_socket
 
-    return run(app, args)
+    logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return serve_socket(app) if args.socket else serve_http(app)
+
+
+def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Storage
+
+    storage = Storage(app.settings.database, app.clock, check_schema=False)
+    before, after = storage.migrate()
+    if not args.quiet or before != after:
+        state = "created" if before == 0 else ("already current" if before == after else f"from {before}")
+        print(f"database schema {after} ({state}): {storage.where}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -341,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env")
     args = build_parser().parse_args(argv)
     try:
-        app = App(load_settings(), Path(args.flows) if args.flows else None)
+        app = Services(load_settings(), flows_dir=Path(args.flows) if args.flows else None)
         return args.handler(app, args)
     except SettingsError as exc:
         print(f"canishare: settings: {exc}", file=sys.stderr)
@@ -357,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     except PathLimitExceeded as exc:
         print(f"canishare: {exc}: split the flow, or review it with --no-follow", file=sys.stderr)
         return EXIT_PROBLEMS
-    except sqlite3.Error as exc:
-        print(f"canishare: decision log error: {exc} (check CANISHARE_DATABASE)", file=sys.stderr)
+    except StorageError as exc:
+        print(f"canishare: {exc} (check DATABASE_URL / CANISHARE_DATABASE)", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

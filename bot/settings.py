@@ -17,6 +17,13 @@ SLACK_DEFAULT_API = "https://slack.com/api/"
 SHIPPED_FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
+def default_database() -> Path:
+    """One database per user, wherever a command is run from (not ./data in the current folder)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("canishare", appauthor=False) / "canishare.db"
+
+
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
@@ -30,10 +37,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    database: Path = Field(
-        Path("data/canishare.db"),
-        validation_alias=_env("CANISHARE_DATABASE"),
-        description="SQLite file for the decision log and conversation state.",
+    database: str = Field(
+        default_factory=lambda: str(default_database()),
+        validation_alias=AliasChoices("DATABASE_URL", "CANISHARE_DATABASE"),
+        description="Where the decision log and conversation state live: a SQLite file path "
+        "(the default, in your user data folder) or a postgresql:// URL.",
     )
     flows_dir: Path = Field(
         SHIPPED_FLOWS,
@@ -78,6 +86,24 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         2190, ge=1, validation_alias=_env("CANISHARE_RETENTION_DAYS")
     )
+    # --- deliveries (the outbox) -------------------------------------------------------------
+    delivery_fallback_attempts: int = Field(
+        3, ge=1, le=50, validation_alias=_env("CANISHARE_DELIVERY_FALLBACK_ATTEMPTS")
+    )
+    delivery_fallback_minutes: int = Field(
+        5, ge=1, le=1440, validation_alias=_env("CANISHARE_DELIVERY_FALLBACK_MINUTES")
+    )
+    delivery_lease_seconds: float = Field(
+        60.0, ge=0.5, le=3600, validation_alias=_env("CANISHARE_DELIVERY_LEASE_SECONDS")
+    )
+    clock_interval: float = Field(
+        10.0, ge=0.05, le=600, validation_alias=_env("CANISHARE_CLOCK_INTERVAL")
+    )
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, Path) else value
 
     @field_validator("slack_api_base_url")
     @classmethod
@@ -126,6 +152,11 @@ class Settings(BaseSettings):
         except Exception:  # noqa: BLE001 - ZoneInfo raises several kinds
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from None
         return value
+
+    @property
+    def slack_desk_configured(self) -> bool:
+        """Slack escalations go to a DSL channel only when the bot can post there."""
+        return bool(self.slack_bot_token and self.dsl_channel)
 
     @property
     def dsl_ids(self) -> set[str]:

@@ -8,13 +8,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.core.clock import FrozenClock
+from bot.core.conversations import Conversations
 from bot.core.engine import Engine
 from bot.flows.loader import FlowBundle, load_bundle
-from bot.storage import Storage
+from bot.storage import Decision, Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "tests" / "fixtures" / "sample_flows"
@@ -41,9 +45,40 @@ def real_engine(real_bundle: FlowBundle) -> Engine:
     return Engine(real_bundle)
 
 
+MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # Europe/London is on UTC in November
+
+
 @pytest.fixture
-def storage(tmp_path: Path) -> Storage:
-    return Storage(tmp_path / "log.db")
+def clock() -> FrozenClock:
+    """Tests never read the wall clock: time moves when a test moves it."""
+    return FrozenClock(MONDAY_10AM)
+
+
+@pytest.fixture
+def storage(tmp_path: Path, clock: FrozenClock) -> Storage:
+    store = Storage(tmp_path / "log.db", clock)
+    yield store
+    store.close()
+
+
+# --- one-line helpers over the unit-of-work API ------------------------------------------------
+def record(storage: Storage, decision: Decision) -> int:
+    with storage.transaction() as tx:
+        return tx.decisions.record(decision)
+
+
+def decisions(storage: Storage, **filters: Any) -> list[dict[str, Any]]:
+    with storage.read() as tx:
+        return list(tx.decisions.iter(**filters))
+
+
+def verify(storage: Storage) -> tuple[int, str | None]:
+    with storage.read() as tx:
+        return tx.decisions.verify()
+
+
+def conversations(engine: Engine, storage: Storage, channel: str = "test", **kw: Any) -> Conversations:
+    return Conversations(engine, storage, channel, storage.clock, **kw)
 
 
 @pytest.fixture

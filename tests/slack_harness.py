@@ -3,11 +3,13 @@ the fake Slack Web API. Listeners run inline, so each request's work is done whe
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.channels.slack.app import SlackChannel, create_app
+from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
 from bot.channels.slack.server import wsgi
+from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.flows.loader import FlowBundle
+from bot.services import Services
 from bot.settings import Settings
 from bot.storage import Storage
 from tests.fakes.slack_api import FakeSlack
@@ -72,9 +76,14 @@ class SlackApp:
     storage: Storage
     url: str
     server: WSGIServer
+    services: Services
     desk: Any = None
     settings: Any = None
     _event_n: int = field(default=0)
+    _trigger_n: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def trigger(self) -> str:
+        return f"trig-{next(self._trigger_n)}-{uuid.uuid4().hex[:6]}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -96,9 +105,10 @@ class SlackApp:
         except urllib.error.HTTPError as exc:
             return Response(exc.code, exc.read().decode())
 
-    def command(self, text: str = "", user: str = "U1", **kw: Any) -> Response:
+    def command(self, text: str = "", user: str = "U1", trigger: str | None = None, **kw: Any) -> Response:
         body = urlencode({"command": "/canishare", "text": text, "user_id": user, "channel_id": "C1",
-                          "team_id": "T1", "trigger_id": "trig", "response_url": f"{self.fake.url}/respond"})
+                          "team_id": "T1", "trigger_id": trigger or self.trigger(),
+                          "response_url": f"{self.fake.url}/respond"})
         return self.post(body, "application/x-www-form-urlencoded", **kw)
 
     def event(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None,
@@ -136,7 +146,7 @@ class SlackApp:
                 {"value": v} for v in picked]}}
         return self.interact({
             "type": "block_actions", "user": {"id": user}, "api_app_id": "A1", "team": {"id": "T1"},
-            "trigger_id": "trigger-1", "token": "legacy",
+            "trigger_id": kw.pop("trigger", None) or self.trigger(), "token": "legacy",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
             "channel": {"id": message["channel"]}, "state": state,
             "actions": [{"action_id": action_id, "block_id": "b", "type": element["type"],
@@ -146,10 +156,11 @@ class SlackApp:
     def submit_modal(self, view: dict[str, Any], values: dict[str, str], user: str = "U1") -> Response:
         state = {block: {"value": {"type": "plain_text_input", "value": v}} for block, v in values.items()}
         return self.interact({"type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
-                              "api_app_id": "A1", "trigger_id": "t3",
+                              "api_app_id": "A1", "trigger_id": self.trigger(),
                               "view": {**view, "id": "V2", "state": {"values": state}}})
 
-    def submit_record(self, values: dict[str, str], metadata: str, user: str = "U1") -> Response:
+    def submit_record(self, values: dict[str, str], metadata: str, user: str = "U1",
+                      trigger: str | None = None) -> Response:
         state = {}
         for block_id, value in values.items():
             if block_id == "decision":
@@ -158,7 +169,7 @@ class SlackApp:
             else:
                 state[block_id] = {"value": {"type": "plain_text_input", "value": value}}
         return self.interact({"type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
-                              "api_app_id": "A1", "trigger_id": "t2",
+                              "api_app_id": "A1", "trigger_id": trigger or self.trigger(),
                               "view": {"id": "V1", "type": "modal", "callback_id": "record_decision",
                                        "private_metadata": metadata, "state": {"values": state}}})
 
@@ -184,15 +195,17 @@ def text_of(blocks: list[dict[str, Any]]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
-def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Any = None, **settings: Any) -> SlackApp:
+def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None = None,
+              **settings: Any) -> SlackApp:
+    """The real app over HTTP on 127.0.0.1, wired by the composition root as in production."""
     config = settings_for(fake, db, **settings)
-    storage = Storage(db)
-    app, channel = create_app(config, bundle, storage, listener_executor=InlineExecutor())
-    from bot.dsl.wiring import attach_dsl
-
-    desk = attach_dsl(app, channel, config, storage, **({"clock": clock} if clock else {}))
+    clock = clock or SYSTEM_CLOCK
+    services = Services(config, clock, storage=Storage(db, clock))
+    services.__dict__["bundle"] = bundle
+    app, channel = create_app(config, services.conversations(CHANNEL), services.desk,
+                              listener_executor=InlineExecutor())
     server = make_server("127.0.0.1", 0, wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    return SlackApp(fake, channel, storage, f"http://{host}:{port}/slack/events", server, desk=desk,
-                    settings=config)
+    return SlackApp(fake, channel, services.storage, f"http://{host}:{port}/slack/events", server,
+                    services, desk=services.desk, settings=config)

@@ -70,13 +70,16 @@ def test_paths_and_diagrams(run_cli):
 
 
 def test_log_list_table(run_cli, tmp_path: Path):
+    from bot.core.clock import SYSTEM_CLOCK
     from bot.storage import Decision, Storage
+    from tests.conftest import record
 
     store = Storage(tmp_path / "cli.db")
-    store.record_decision(Decision(channel="terminal", user_id="amy", flow_id="can_i_share",
-                                   flow_version="abc", guidance_edition="e", answers={}, outcome_id="O08",
-                                   verdict="share_with_consent", consent_position="given", rules=["GR7"],
-                                   gateways=[], dsl_alert="none", decision="shared", case_reference="CS-9"))
+    record(store, Decision(created_at=SYSTEM_CLOCK.now(), channel="terminal", user_id="amy",
+                           flow_id="can_i_share", flow_version="abc", guidance_edition="e", answers={},
+                           outcome_id="O08", verdict="share_with_consent", consent_position="given",
+                           rules=["GR7"], gateways=[], dsl_alert="none", decision="shared",
+                           case_reference="CS-9"))
     result = run_cli("log", "list", "--since", "7d")
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["id", "created_at", "channel", "user_id", "flow_id", "outcome_id",
@@ -98,10 +101,12 @@ def test_unusable_database_and_output_get_one_line(run_cli, tmp_path):
     blocker.write_text("not a folder")
     result = run_cli("log", "list", env={"CANISHARE_DATABASE": str(blocker / "log.db")})
     assert result.returncode == 2
-    assert result.stderr.startswith(f"canishare: CANISHARE_DATABASE={blocker / 'log.db'}: cannot open")
+    assert result.stderr.startswith(f"canishare: no database at {blocker / 'log.db'}")
+    assert "Traceback" not in result.stderr
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_text("garbage" * 200)
     result = run_cli("log", "list", env={"CANISHARE_DATABASE": str(corrupt)})
     assert result.returncode == 2 and "not a database" in result.stderr and "Traceback" not in result.stderr
+    assert run_cli("db", "migrate").returncode == 0
     result = run_cli("export", "--out", str(blocker / "x.csv"))
     assert result.returncode == 2 and result.stderr.startswith("canishare: --out: cannot write")

@@ -1,5 +1,5 @@
-"""DSL escalations, reminders and the weekly post, through the real Bolt app and fake Slack.
-Time is a manual clock: reminders fire by advancing it, never by sleeping."""
+"""The DSL desk through the real Bolt app and the fake Slack: escalation cards, claim, resolve,
+need more info, reminders, the deputy step, exports. Time is a frozen clock that tests move."""
 
 from __future__ import annotations
 
@@ -7,35 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from slack_sdk import WebClient
 
-from bot.dsl.desk import DslDesk
-from bot.dsl.scheduler import Scheduler
+from bot.core.clock import FrozenClock
+from tests.conftest import MONDAY_10AM
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import SlackApp, actions_in, start_app, text_of
 from tests.test_slack import TO_REFERRAL, walk
 
 DSL, DEPUTY, STAFF = "UDSL", "UDEP", "U1"
-MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # Europe/London is UTC in November
-
-
-class ManualClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(MONDAY_10AM)
-
-
 DSL_SETTINGS = dict(dsl_channel="CDSL", dsl_user_ids=DSL, deputy_dsl_user_ids=DEPUTY,
                     dsl_group_mention="<!subteam^S1|dsl-team>")
 
@@ -54,8 +33,7 @@ def reach_referral(slack: SlackApp, user: str = STAFF) -> None:
 
 
 def card_posts(fake: FakeSlack):
-    return [c for c in fake.of("chat.postMessage") if c.params.get("channel") == "CDSL"
-            and not c.params.get("thread_ts")]
+    return fake.posts_to("CDSL", thread=False)
 
 
 def card_message(fake: FakeSlack) -> dict:
@@ -65,22 +43,30 @@ def card_message(fake: FakeSlack) -> dict:
     return {"channel": "CDSL", "ts": call.response["ts"], "blocks": blocks}
 
 
-def scheduler_for(slack: SlackApp, fake: FakeSlack, clock) -> Scheduler:
-    desk = DslDesk(slack.settings, slack.storage, slack.channel.bundle, clock)
-    return Scheduler(slack.settings, slack.storage, desk, WebClient(token="x", base_url=fake.base_url))
+def dms_to(fake: FakeSlack, user: str):
+    return [c for c in fake.of("chat.postMessage") if c.params["channel"] == user]
+
+
+def escalation(slack: SlackApp, escalation_id: int = 1):
+    with slack.storage.read() as tx:
+        return tx.escalations.get(escalation_id)
 
 
 def test_escalation_card_has_the_facts_and_no_free_text(slack, fake):
     reach_referral(slack)
     [card] = card_posts(fake)
     text = text_of(card.params["blocks"])
-    assert "Urgent escalation #1" in text and "<@U1>" in text
-    assert "Refer to children's social care* (outcome O03, flow can_i_share)" in text
-    assert "GR1, GR2, GR3, GR5, GR6, GR7" in text and "dpa2018-sch1-para18" in text
+    assert "Urgent safeguarding escalation #1" in text and "<@U1>" in text
+    assert "*Refer to children's social care*" in text
+    assert "GR1 protection first" in text and "(DPA 2018 Sch 1 para 18)" in text
+    assert "dpa2018-sch1-para18" not in text and "O03" not in text  # no internal ids
     assert "Is a child, or anyone else, in immediate danger right now? — *No*" in text
     assert "What is the concern about? Choose all that apply. — *Sexual abuse*" in text
-    assert "Mon 16 Nov 10:00" in text and ":hourglass: Unclaimed" in text
+    assert "Mon 16 Nov 10:00" in text and "Unclaimed" in text
     assert {"dsl_claim", "dsl_resolve", "dsl_more_info"} <= set(actions_in(card.params["blocks"]))
+    # the person's answer says the DSLs were alerted, because the card was delivered
+    outcome = text_of(fake.last("chat.update").params["blocks"])
+    assert "Your DSLs have been alerted (escalation #1)" in outcome
     # the person records free text afterwards: it never reaches the card
     slack.click("record_open")
     meta = fake.last("views.open").params["view"]["private_metadata"]
@@ -106,12 +92,14 @@ def test_claim_by_a_dsl_and_the_requester_is_told(slack, fake, clock):
     clock.advance(minutes=4)
     assert slack.click("dsl_claim", user=DSL, message=card_message(fake)).status == 200
     card = card_message(fake)
-    assert "Claimed by <@UDSL> at Mon 16 Nov 10:04" in text_of(card["blocks"])
+    status = next(b for b in card["blocks"] if b["type"] == "rich_text")
+    elements = status["elements"][0]["elements"]
+    assert elements[0]["text"] == "Claimed by " and elements[1] == {"type": "user", "user_id": DSL}
+    assert "Mon 16 Nov 10:04" in text_of(card["blocks"])
     assert "dsl_claim" not in actions_in(card["blocks"])
-    dm = [c for c in fake.of("chat.postMessage") if c.params["channel"] == STAFF]
-    assert "was claimed by <@UDSL>" in dm[-1].params["text"]
-    row = slack.storage.escalation(1)
-    assert row["status"] == "claimed" and row["next_reminder_at"] is None
+    assert "was claimed by <@UDSL>" in dms_to(fake, STAFF)[-1].params["text"]
+    row = escalation(slack)
+    assert row.status.value == "claimed" and row.next_reminder_at is None
 
 
 def test_claim_refused_for_a_non_dsl_and_logged(slack, fake):
@@ -119,8 +107,9 @@ def test_claim_refused_for_a_non_dsl_and_logged(slack, fake):
     slack.click("dsl_claim", user="UNOPE", message=card_message(fake))
     refusal = fake.last("chat.postEphemeral").params
     assert refusal["user"] == "UNOPE" and "Only a Designated Safeguarding Lead can claim" in refusal["text"]
-    assert slack.storage.escalation(1)["status"] == "open"
-    [audit] = slack.storage.audit_rows("refused")
+    assert escalation(slack).status.value == "open"
+    with slack.storage.read() as tx:
+        [audit] = tx.audit.rows("refused")
     assert audit["actor"] == "UNOPE" and "claim" in audit["detail"]
 
 
@@ -128,7 +117,7 @@ def test_channel_members_count_as_dsls(slack, fake):
     fake.channel_members["CDSL"] = ["UMEMBER"]
     reach_referral(slack)
     slack.click("dsl_claim", user="UMEMBER", message=card_message(fake))
-    assert slack.storage.escalation(1)["claimed_by"] == "UMEMBER"
+    assert escalation(slack).claimed_by == "UMEMBER"
 
 
 def test_resolve_with_a_note(slack, fake, clock):
@@ -138,23 +127,41 @@ def test_resolve_with_a_note(slack, fake, clock):
     view = fake.last("views.open").params["view"]
     refused = slack.submit_modal(view, {"note": "spoke to Jane Smith"}, user=DSL)
     assert "a person's name" in refused.json()["errors"]["note"]
+    too_long = slack.submit_modal(view, {"note": "x" * 501}, user=DSL)
+    assert "Too long: 501 characters, the limit is 500" in too_long.json()["errors"]["note"]
     clock.advance(minutes=30)
     assert slack.submit_modal(view, {"note": "referred to MASH; strategy meeting booked"}, user=DSL).body == ""
-    text = text_of(card_message(fake)["blocks"])
-    assert "Resolved by <@UDSL> at Mon 16 Nov 10:30: referred to MASH; strategy meeting booked" in text
-    assert not {"dsl_claim", "dsl_resolve"} & set(actions_in(card_message(fake)["blocks"]))
-    dm = [c for c in fake.of("chat.postMessage") if c.params["channel"] == STAFF]
-    assert "was resolved by <@UDSL>" in dm[-1].params["text"]
+    blocks = card_message(fake)["blocks"]
+    assert "Mon 16 Nov 10:30" in text_of(blocks) and "referred to MASH; strategy meeting booked" in text_of(blocks)
+    assert not {"dsl_claim", "dsl_resolve"} & set(actions_in(blocks))
+    assert "was resolved by <@UDSL>" in dms_to(fake, STAFF)[-1].params["text"]
 
 
-def test_need_more_info_opens_a_thread_with_the_requester(slack, fake):
+def test_resolve_modal_refuses_a_non_dsl_and_tampered_metadata(slack, fake):
+    reach_referral(slack)
+    slack.click("dsl_resolve", user="UNOPE", message=card_message(fake))
+    assert "Only a Designated Safeguarding Lead" in fake.last("chat.postEphemeral").params["text"]
+    assert not fake.of("views.open")
+    slack.click("dsl_resolve", user=DSL, message=card_message(fake))
+    view = fake.last("views.open").params["view"]
+    borrowed = slack.submit_modal(view, {"note": "closing"}, user="UOTHER")  # another person's modal
+    assert "could not be checked" in borrowed.json()["errors"]["note"]
+    forged = slack.submit_modal({**view, "private_metadata": json.dumps({"e": 1})}, {"note": "closing"}, user=DSL)
+    assert "could not be checked" in forged.json()["errors"]["note"]
+    assert escalation(slack).status.value == "open"
+
+
+def test_need_more_info_opens_a_thread_with_the_requester_once(slack, fake):
     reach_referral(slack)
     card = card_message(fake)
-    slack.click("dsl_more_info", user=DSL, message=card)
-    thread = fake.last("chat.postMessage")
-    posts = [c for c in fake.of("chat.postMessage") if c.params.get("thread_ts") == card["ts"]]
-    assert posts and "<@U1>, <@UDSL> needs more information" in posts[-1].params["text"]
-    assert thread.params["channel"] == STAFF and "needs more information" in thread.params["text"]
+    for _ in range(3):  # pressed again on the same card: one request
+        slack.click("dsl_more_info", user=DSL, message=card)
+    posts = fake.posts_to("CDSL", thread=True)
+    assert len(posts) == 1 and "<@U1>, <@UDSL> needs more information" in posts[0].params["text"]
+    [dm] = [c for c in dms_to(fake, STAFF) if "needs more information" in c.params["text"]]
+    assert "more information asked by" in text_of(card_message(fake)["blocks"])
+    slack.click("dsl_more_info", user=DSL, message=card_message(fake))  # the redrawn card: asks again
+    assert len(fake.posts_to("CDSL", thread=True)) == 2
 
 
 def test_talk_to_a_dsl_now_mid_flow(slack, fake):
@@ -162,24 +169,44 @@ def test_talk_to_a_dsl_now_mid_flow(slack, fake):
     walk(slack, ["answer:no", "answer:england"])
     slack.click("talk_to_dsl")
     text = text_of(card_posts(fake)[-1].params["blocks"])
-    assert "Asked to talk to a DSL now" in text and "Urgent escalation" in text
+    assert "Asked to talk to a DSL now" in text and "Urgent safeguarding escalation" in text
     assert "Where is the child, or where do you work? — *England*" in text
-    assert "DSLs have been asked to contact you now" in fake.last("chat.postEphemeral").params["text"]
+    assert "Your DSLs have been alerted (escalation #1)" in fake.last("chat.postEphemeral").params["text"]
+    slack.click("talk_to_dsl")  # pressed again at the same step
+    assert len(card_posts(fake)) == 1
+    assert "Your DSLs have already been alerted" in fake.last("chat.postEphemeral").params["text"]
+
+
+def test_talk_to_a_dsl_tells_the_truth_when_the_card_did_not_arrive(slack, fake):
+    slack.command()
+    fake.fail("chat.postMessage", "500", times=5, when=lambda p: p.get("channel") == "CDSL")
+    slack.click("talk_to_dsl")
+    text = fake.last("chat.postEphemeral").params["text"]
+    assert "We have not reached your DSLs yet (escalation #1)" in text and "emergency duty team" in text
+    slack.click("talk_to_dsl")
+    assert "have already been alerted" not in fake.last("chat.postEphemeral").params["text"]
 
 
 def test_reminder_then_deputy_by_advancing_the_clock(slack, fake, clock):
     reach_referral(slack)
-    scheduler = scheduler_for(slack, fake, clock)
+    scheduler = slack.services.scheduler()
     card_ts = card_posts(fake)[0].response["ts"]
-    assert scheduler.desk.send_reminders(scheduler.client, clock.advance(minutes=9)) == 0
-    assert scheduler.desk.send_reminders(scheduler.client, clock.advance(minutes=1)) == 1
+    clock.advance(minutes=9)
+    assert scheduler.tick()["reminders"] == 0
+    clock.advance(minutes=1)
+    assert scheduler.tick()["reminders"] == 1
     reminder = fake.last("chat.postMessage").params
     assert reminder["thread_ts"] == card_ts and reminder["reply_broadcast"] in (True, "true", "1")
     assert reminder["text"].startswith("<!subteam^S1|dsl-team> Reminder: urgent escalation #1")
-    assert scheduler.desk.send_reminders(scheduler.client, clock.advance(minutes=9)) == 0
-    assert scheduler.desk.send_reminders(scheduler.client, clock.advance(minutes=1)) == 1
-    assert any(c.params["channel"] == DEPUTY and "unclaimed" in c.params["text"] for c in fake.of("chat.postMessage"))
-    assert scheduler.desk.send_reminders(scheduler.client, clock.advance(hours=5)) == 0
+    assert reminder["blocks"][0]["elements"][0]["elements"][0] == {"type": "usergroup", "usergroup_id": "S1"}
+    clock.advance(minutes=9)
+    assert scheduler.tick()["reminders"] == 0
+    clock.advance(minutes=1)
+    assert scheduler.tick()["reminders"] == 1
+    assert any("unclaimed" in c.params["text"] for c in dms_to(fake, DEPUTY))
+    assert fake.posts_to("CDSL", thread=True)[-1].params["text"].startswith("<@UDEP> Escalated to the deputy")
+    clock.advance(hours=5)
+    assert scheduler.tick()["reminders"] == 0
 
 
 def test_restart_between_escalation_and_reminder(fake, real_bundle, tmp_path, clock):
@@ -189,14 +216,14 @@ def test_restart_between_escalation_and_reminder(fake, real_bundle, tmp_path, cl
     first.stop()
     second = start_app(fake, real_bundle, db, clock=clock, **DSL_SETTINGS)
     try:
-        scheduler = scheduler_for(second, fake, clock)
-        assert scheduler.tick(clock.advance(minutes=11))["reminders"] == 1
+        clock.advance(minutes=11)
+        assert second.services.scheduler().tick()["reminders"] == 1
     finally:
         second.stop()
 
 
 def test_out_of_hours_card_carries_the_route(fake, real_bundle, tmp_path):
-    saturday = ManualClock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC))
+    saturday = FrozenClock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC))
     app = start_app(fake, real_bundle, tmp_path / "ooh.db", clock=saturday, **DSL_SETTINGS)
     try:
         reach_referral(app)
@@ -205,29 +232,39 @@ def test_out_of_hours_card_carries_the_route(fake, real_bundle, tmp_path):
         app.stop()
 
 
-def test_weekly_post_once_after_a_missed_run(slack, fake, clock):
-    reach_referral(slack)  # a decision-worthy week: one escalation
-    slack.click("record_open")
-    meta = fake.last("views.open").params["view"]["private_metadata"]
-    slack.submit_record({"decision": "shared", "what": "summary", "with_whom": "SW", "purpose": "referral",
-                         "reasons": "risk"}, meta)
-    # the clock process was down on Monday 23 Nov at 08:00 and starts on Tuesday
-    tuesday = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    scheduler = scheduler_for(slack, fake, ManualClock(tuesday))
-    assert scheduler.tick(tuesday)["weekly_export"] == 1
-    [complete] = fake.of("files.completeUploadExternal")
-    params = complete.params
-    assert params["channel_id"] == "CDSL"
-    assert "Decisions 16 Nov 2026 to 22 Nov 2026*: 1" in params["initial_comment"]
-    assert "Escalations: 1 (unclaimed: 1" in params["initial_comment"]
-    assert len(fake.of("files.getUploadURLExternal")) == 1
-    assert [c for c in fake.calls if c.method.startswith("upload/")]
-    assert scheduler.tick(tuesday + timedelta(hours=1))["weekly_export"] == 0
-    restarted = scheduler_for(slack, fake, ManualClock(tuesday))
-    assert restarted.tick(tuesday + timedelta(hours=2))["weekly_export"] == 0
-    assert len(fake.of("files.completeUploadExternal")) == 1
-    # the next Monday's run happens, once
-    assert restarted.tick(datetime(2026, 11, 30, 8, 1, tzinfo=UTC))["weekly_export"] == 1
+@pytest.mark.parametrize("monday", [MONDAY_10AM, datetime(2027, 6, 7, 10, 0, tzinfo=UTC)],
+                         ids=["november-2026", "june-2027"])
+def test_weekly_post_once_after_a_missed_run(fake, real_bundle, tmp_path, monday):
+    """Runs at two different frozen "todays": nothing depends on the real date."""
+    clock = FrozenClock(monday)
+    slack = start_app(fake, real_bundle, tmp_path / "weekly.db", clock=clock, **DSL_SETTINGS)
+    try:
+        reach_referral(slack)  # a decision-worthy week: one escalation
+        slack.click("record_open")
+        meta = fake.last("views.open").params["view"]["private_metadata"]
+        slack.submit_record({"decision": "shared", "what": "summary", "with_whom": "SW", "purpose": "referral",
+                             "reasons": "risk"}, meta)
+        # the clock process was down at the next Monday 08:00 (local) and starts on Tuesday
+        clock.set(monday + timedelta(days=8))
+        scheduler = slack.services.scheduler()
+        assert scheduler.tick()["weekly_export"] == 1
+        [complete] = fake.of("files.completeUploadExternal")
+        params = complete.params
+        first, last = monday.date(), (monday + timedelta(days=6)).date()
+        assert params["channel_id"] == "CDSL"
+        assert f"Decisions {first:%d %b %Y} to {last:%d %b %Y}: 1*" in params["initial_comment"]
+        assert "Escalations: 1 (unclaimed: 1" in params["initial_comment"]
+        assert len(fake.of("files.getUploadURLExternal")) == 1
+        clock.advance(hours=1)
+        assert scheduler.tick()["weekly_export"] == 0
+        restarted = slack.services.scheduler()
+        clock.advance(hours=1)
+        assert restarted.tick()["weekly_export"] == 0
+        assert len(fake.of("files.completeUploadExternal")) == 1
+        clock.set(monday + timedelta(days=14, hours=-1, minutes=1))  # the Monday after, 09:01
+        assert restarted.tick()["weekly_export"] == 1
+    finally:
+        slack.stop()
 
 
 def test_export_command_refused_for_non_dsl_and_works_for_dsl(slack, fake):
@@ -236,10 +273,14 @@ def test_export_command_refused_for_non_dsl_and_works_for_dsl(slack, fake):
     refusal = fake.last("chat.postEphemeral").params
     assert "Only a Designated Safeguarding Lead can export" in refusal["text"]
     assert not fake.of("files.completeUploadExternal")
-    assert slack.storage.audit_rows("refused")[0]["actor"] == "UNOPE"
+    with slack.storage.read() as tx:
+        assert tx.audit.rows("refused")[0]["actor"] == "UNOPE"
     slack.command("export 2026-11-09 2026-11-15", user=DSL)
     comment = fake.last("files.completeUploadExternal").params["initial_comment"]
     assert "Decisions 09 Nov 2026 to 15 Nov 2026" in comment and "<@UDSL>" in comment
+    assert "The export is in the DSL channel" in fake.last("chat.postEphemeral").params["text"]
+    slack.command("export 2026-11-15 2026-11-09", user=DSL)
+    assert "Usage:" in fake.last("chat.postEphemeral").params["text"]
 
 
 def test_log_command_is_for_dsls(slack, fake):

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
+from bot.core.clock import SYSTEM_CLOCK
 from bot.dsl.export import export, last_full_week, neutralise
-from bot.storage import Decision, Storage, iso
+from bot.storage import Decision, Storage
+from tests.conftest import record
 
 WEEK_START = datetime(2026, 11, 9, tzinfo=UTC)  # Monday; London is on UTC in November
 WEEK_END = WEEK_START + timedelta(days=7)
@@ -28,24 +30,24 @@ def decision(day: float, **extra) -> Decision:
 
 @pytest.fixture
 def week(storage: Storage) -> Storage:
-    storage.record_decision(decision(-1, what="last week's"))  # outside the week
-    storage.record_decision(decision(0.5, what="=HYPERLINK(\"http://evil\")", reasons="+1", purpose="-2",
+    record(storage, decision(-1, what="last week's"))  # outside the week
+    record(storage, decision(0.5, what="=HYPERLINK(\"http://evil\")", reasons="+1", purpose="-2",
                                      with_whom="@SUM(A1)", case_reference="\tCS-1"))
-    storage.record_decision(decision(1, verdict="share_with_consent", outcome_id="O08",
+    record(storage, decision(1, verdict="share_with_consent", outcome_id="O08",
                                      gateways=["common-law-consent", "uk-gdpr-art6-1e"], flow_id="consent"))
-    storage.record_decision(decision(2, verdict="do_not_share", outcome_id="O12", gateways=[],
+    record(storage, decision(2, verdict="do_not_share", outcome_id="O12", gateways=[],
                                      dsl_alert="none", decision="not_shared"))
-    storage.record_decision(decision(6.9))
-    storage.record_decision(decision(7, what="next week's"))  # outside: the end is exclusive
+    record(storage, decision(6.9))
+    record(storage, decision(7, what="next week's"))  # outside: the end is exclusive
     created = [WEEK_START + timedelta(days=d) for d in (0.5, 1, 3)]
     claims = [timedelta(minutes=5), timedelta(minutes=25), None]
-    for n, (at, claim) in enumerate(zip(created, claims, strict=True)):
-        storage.create_escalation({
-            "created_at": iso(at), "channel": "slack", "requester": "U1", "conversation_id": f"c{n}",
-            "dedupe_key": f"k{n}", "kind": "outcome", "urgency": "urgent", "flow_id": "can_i_share",
-            "outcome_id": "O03", "verdict": "refer_to_childrens_social_care", "rules": [], "gateways": [],
-            "answers": {}, "case_reference": "", "status": "claimed" if claim else "open",
-            "claimed_at": iso(at + claim) if claim else None, "reminders_sent": 0})
+    with storage.transaction() as tx:
+        for n, (at, claim) in enumerate(zip(created, claims, strict=True)):
+            tx.escalations.create(
+                f"k{n}", created_at=at, channel="slack", requester="U1", conversation_id=f"c{n}",
+                kind="outcome", urgency="urgent", flow_id="can_i_share", outcome_id="O03",
+                verdict="refer_to_childrens_social_care", status="claimed" if claim else "open",
+                claimed_at=at + claim if claim else None)
     return storage
 
 
@@ -104,8 +106,8 @@ def test_last_full_week_in_london():
 
 def test_cli_export_defaults_and_errors(run_cli, tmp_path):
     store = Storage(tmp_path / "cli.db")
-    now = datetime.now(UTC)
-    store.record_decision(decision(0, created_at=now - timedelta(days=3)))
+    now = SYSTEM_CLOCK.now()  # the CLI runs on the real clock
+    record(store, decision(0, created_at=now - timedelta(days=3)))
     result = run_cli("export", "--from", (now - timedelta(days=4)).date().isoformat(),
                      "--to", now.date().isoformat(), "--format", "xlsx", "--out", str(tmp_path / "x.xlsx"))
     assert result.returncode == 0, result.stderr
@@ -121,7 +123,7 @@ def test_parallel_csv_matches_single_process(week, tmp_path, monkeypatch):
     import bot.dsl.export as export_module
 
     for n in range(20):
-        week.record_decision(decision(3 + n / 100, what=f"=row {n}", reasons='said "no"'))
+        record(week, decision(3 + n / 100, what=f"=row {n}", reasons='said "no"'))
     single, split = tmp_path / "one.csv", tmp_path / "two.csv"
     export(week, WEEK_START, WEEK_END, "csv", single)
     monkeypatch.setattr(export_module, "PARALLEL_FROM", 5)

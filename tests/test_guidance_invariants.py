@@ -11,14 +11,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.core.conversations import Answer, Conversations, RecordForm
+from bot.core.conversations import Answer
 from bot.core.engine import Engine, ResolvedOutcome
 from bot.core.presentation import OutcomeView, outcome_view
+from bot.core.record import RecordForm
 from bot.flows.conditions import Atom
 from bot.flows.loader import FlowBundle
 from bot.flows.paths import FlowPath, enumerate_paths
 from bot.flows.schema import Outcome
 from bot.storage import Storage
+from tests.conftest import conversations, decisions
 
 CR3 = {"sexual_abuse", "fii", "carer_may_harm_or_react", "investigation_risk"}
 SHARING = {"refer_to_childrens_social_care", "report_to_police", "refer_to_lado",
@@ -226,7 +228,7 @@ def test_invariant_checks_can_fail(real_bundle, flow_id):
 def test_inv12_the_log_holds_ids_not_free_text(real_bundle, tmp_path):
     """INV12: a logged decision keeps answers as ids and enums; identifiers are refused."""
     engine = Engine(real_bundle)
-    conv = Conversations(engine, Storage(tmp_path / "inv12.db"), "test")
+    conv = conversations(engine, Storage(tmp_path / "inv12.db"))
     first_to: dict[str, FlowPath] = {}
     for path in enumerate_paths(real_bundle, real_bundle.entry):
         first_to.setdefault(path.end.node, path)
@@ -236,7 +238,7 @@ def test_inv12_the_log_holds_ids_not_free_text(real_bundle, tmp_path):
             turn = conv.act(f"user-{outcome_id}", turn.conversation_id, turn.version,
                             Answer(step.node, step.answer))
         conv.record(f"user-{outcome_id}", turn.conversation_id, RecordForm(decision="deferred"))
-    rows = conv.storage.decisions()
+    rows = decisions(conv.storage)
     assert len(rows) == len(first_to)
     for row in rows:
         for key, value in row["answers"].items():

@@ -6,14 +6,21 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+from bot.core.clock import SYSTEM_CLOCK
 from bot.storage import Storage
+from tests.conftest import decisions, record, verify
 from tests.test_export import decision
 
 
 def five(storage: Storage) -> Storage:
     for day in range(5):
-        storage.record_decision(decision(day, what=f"row {day + 1}"))
+        record(storage, decision(day, what=f"row {day + 1}"))
     return storage
+
+
+def purge(storage: Storage, cutoff: datetime, dry_run: bool = False) -> tuple[int, int]:
+    with storage.transaction() as tx:
+        return tx.decisions.purge(cutoff, dry_run=dry_run)
 
 
 def raw(storage: Storage, sql: str, *params) -> None:
@@ -25,20 +32,20 @@ def raw(storage: Storage, sql: str, *params) -> None:
 
 def test_intact_chain(storage, run_cli):
     five(storage)
-    assert storage.verify_chain() == (5, None)
+    assert verify(storage) == (5, None)
 
 
 def test_edited_row(storage):
     five(storage)
     raw(storage, "UPDATE decisions SET verdict = 'do_not_share' WHERE id = 3")
-    count, problem = storage.verify_chain()
+    count, problem = verify(storage)
     assert problem == "row 3: its content was changed after it was logged"
 
 
 def test_deleted_row(storage):
     five(storage)
     raw(storage, "DELETE FROM decisions WHERE id = 3")
-    assert storage.verify_chain()[1] == ("row 4: does not follow row 2 (a row was deleted or rows "
+    assert verify(storage)[1] == ("row 4: does not follow row 2 (a row was deleted or rows "
                                          "were reordered)")
 
 
@@ -48,7 +55,7 @@ def test_reordered_rows(storage):
     raw(storage, "UPDATE decisions SET id = 100 WHERE id = 2")
     raw(storage, "UPDATE decisions SET id = 2 WHERE id = 3")
     raw(storage, "UPDATE decisions SET id = 3 WHERE id = 100")
-    problem = storage.verify_chain()[1]
+    problem = verify(storage)[1]
     assert problem is not None and problem.startswith("row 2:")
 
 
@@ -64,32 +71,34 @@ def test_cli_verify_exit_codes(storage, run_cli):
 def test_purge_keeps_the_chain_verifiable_and_is_logged(storage):
     five(storage)
     cutoff = datetime(2026, 11, 11, 12, tzinfo=UTC)  # rows 1-3 (9th, 10th, 11th at 00:00) go
-    assert storage.purge(cutoff, actor="tester", dry_run=True) == (3, 3)
-    assert len(storage.decisions()) == 5
-    assert storage.purge(cutoff, actor="tester") == (3, 3)
-    assert [r["id"] for r in storage.decisions()] == [4, 5]
-    assert storage.verify_chain() == (2, None)
-    storage.record_decision(decision(6))
-    assert storage.verify_chain() == (3, None)
-    [audit] = storage.audit_rows("purge")
-    assert audit["actor"] == "tester" and "3 decisions" in audit["detail"]
+    assert purge(storage, cutoff, dry_run=True) == (3, 3)
+    assert len(decisions(storage)) == 5
+    assert purge(storage, cutoff) == (3, 3)
+    assert [r["id"] for r in decisions(storage)] == [4, 5]
+    assert verify(storage) == (2, None)
+    record(storage, decision(6))
+    assert verify(storage) == (3, None)
     raw(storage, "DELETE FROM decisions WHERE id = 4")  # tampering after a purge still shows
-    assert storage.verify_chain()[1].startswith("row 5:")
+    assert verify(storage)[1].startswith("row 5:")
 
 
 def test_purge_everything_then_continue(storage):
     five(storage)
-    assert storage.purge(datetime(2030, 1, 1, tzinfo=UTC), actor="t") == (5, 5)
-    storage.record_decision(decision(10))
-    assert storage.decisions()[0]["id"] == 6 and storage.verify_chain() == (1, None)
+    assert purge(storage, datetime(2030, 1, 1, tzinfo=UTC)) == (5, 5)
+    record(storage, decision(10))
+    assert decisions(storage)[0]["id"] == 6 and verify(storage) == (1, None)
 
 
-def test_cli_purge(run_cli, tmp_path):
+def test_cli_purge_is_logged(run_cli, tmp_path):
     store = Storage(tmp_path / "cli.db")
-    store.record_decision(decision(0, created_at=datetime.now(UTC) - timedelta(days=4000)))
-    store.record_decision(decision(0, created_at=datetime.now(UTC)))
+    now = SYSTEM_CLOCK.now()  # the CLI runs on the real clock
+    record(store, decision(0, created_at=now - timedelta(days=4000)))
+    record(store, decision(0, created_at=now))
     dry = run_cli("purge", "--dry-run")
-    assert "would delete 1 decisions" in dry.stdout and len(store.decisions()) == 2
+    assert "would delete 1 decisions" in dry.stdout and len(decisions(store)) == 2
     done = run_cli("purge")
-    assert "deleted 1 decisions" in done.stdout and len(store.decisions()) == 1
+    assert "deleted 1 decisions" in done.stdout and len(decisions(store)) == 1
     assert run_cli("log", "verify").returncode == 0
+    with store.read() as tx:
+        [audit] = tx.audit.rows("purge")
+    assert "1 decisions" in audit["detail"]

@@ -7,11 +7,14 @@ import pytest
 from bot.settings import SettingsError, load_settings, require
 
 
-def test_defaults_need_nothing(monkeypatch):
-    for name in ("CANISHARE_DATABASE", "PORT", "SLACK_BOT_TOKEN"):
+def test_defaults_need_nothing(monkeypatch, tmp_path):
+    for name in ("CANISHARE_DATABASE", "DATABASE_URL", "PORT", "SLACK_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert str(settings.database) == "data/canishare.db"
+    # one database per user, whatever folder a command runs from
+    assert settings.database == str(tmp_path / "xdg" / "canishare" / "canishare.db")
     assert settings.port == 3000 and settings.slack_bot_token is None
     assert (settings.flows_dir / "manifest.yaml").exists()
 

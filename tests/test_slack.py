@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.conftest import decisions
 from tests.slack_harness import SlackApp, actions_in, find_element, start_app, text_of
 
 TO_REFERRAL = ["answer:no", "answer:england", "answer:public_body", "answer:share_concern",
@@ -125,9 +126,9 @@ def test_click_on_a_stale_message(slack, fake):
 
 def test_record_modal_valid_submission_writes_the_log(slack, fake):
     check_to_outcome(slack)
-    slack.click("record_open")
+    slack.click("record_open", trigger="trigger-open-1")
     opened = fake.last("views.open")
-    assert opened.params["trigger_id"] == "trigger-1"
+    assert opened.params["trigger_id"] == "trigger-open-1"
     view = opened.params["view"]
     assert view["callback_id"] == "record_decision" and len(view["title"]["text"]) <= 24
     response = slack.submit_record({"decision": "shared", "what": "summary of the disclosure",
@@ -136,7 +137,7 @@ def test_record_modal_valid_submission_writes_the_log(slack, fake):
                                     "reasons": "suspected sexual abuse; family not told",
                                     "case_reference": "CS-2231"}, view["private_metadata"])
     assert response.status == 200 and response.body == ""
-    [row] = slack.storage.decisions()
+    [row] = decisions(slack.storage)
     assert row["channel"] == "slack" and row["user_id"] == "U1"
     assert row["outcome_id"] == "O03" and row["consent_position"] == "not_sought_unsafe"
     assert row["case_reference"] == "CS-2231" and row["decision"] == "shared"
@@ -145,7 +146,7 @@ def test_record_modal_valid_submission_writes_the_log(slack, fake):
     again = slack.submit_record({"decision": "shared", "what": "x", "with_whom": "y", "purpose": "z",
                                  "reasons": "r"}, view["private_metadata"])
     assert "already recorded as decision #1" in again.json()["errors"]["decision"]
-    assert len(slack.storage.decisions()) == 1
+    assert len(decisions(slack.storage)) == 1
 
 
 def test_record_refused_for_an_identifier(slack, fake):
@@ -159,7 +160,7 @@ def test_record_refused_for_an_identifier(slack, fake):
     assert body["response_action"] == "errors"
     assert 'a person\'s name ("Jane Smith")' in body["errors"]["what"]
     assert "a phone number" in body["errors"]["reasons"]
-    assert slack.storage.decisions() == []
+    assert decisions(slack.storage) == []
 
 
 def test_direct_message_starts_then_resumes(slack, fake):
@@ -250,7 +251,7 @@ def test_error_in_a_handler_gets_an_apology_with_a_reference(slack, fake, caplog
     assert response.status == 200
     apology = fake.last("chat.postMessage")
     assert "Sorry, something went wrong" in apology.params["text"]
-    ref = apology.params["text"].split("ref ")[1].rstrip(").")
+    ref = apology.params["text"].split("reference ")[1].split(")")[0]
     assert "start_check" in actions_in(apology.params["blocks"])
     assert any(ref in record.getMessage() for record in caplog.records)
 
@@ -279,6 +280,7 @@ def test_app_manifest_matches_what_the_app_listens_to():
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write", "im:history", "im:write", "files:write", "channels:read"} <= scopes
+    assert {"commands", "chat:write", "im:history", "im:write", "files:write", "channels:read",
+            "channels:history"} <= scopes
     for url in (settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
         assert url.endswith("/slack/events")

@@ -1,103 +1,217 @@
-"""The decision log: versioned migrations, WAL, compare-and-set, and concurrent writers."""
+"""Storage: versioned migrations (including a database made by the previous release), WAL,
+compare-and-set, one decision per check, the outbox, the lease, and concurrent writers."""
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from bot.storage import MIGRATIONS, ConflictError, Decision, Storage
+from bot.dsl.model import DeliveryKind
+from bot.storage import LATEST, ConflictError, Decision, DuplicateDecision, Storage, StorageError
+from tests.conftest import MONDAY_10AM, ROOT, decisions, record, verify
 
 
 def decision(**extra) -> Decision:
-    base = dict(channel="test", user_id="u", flow_id="f", flow_version="v", guidance_edition="e",
-                answers={"q": "a"}, outcome_id="O07", verdict="do_not_share_yet_seek_advice",
-                consent_position="not_applicable", rules=["GR7"], gateways=[], dsl_alert="routine",
-                decision="deferred")
+    base = dict(created_at=MONDAY_10AM, channel="test", user_id="u", flow_id="f", flow_version="v",
+                guidance_edition="e", answers={"q": "a"}, outcome_id="O07",
+                verdict="do_not_share_yet_seek_advice", consent_position="not_applicable",
+                rules=["GR7"], gateways=[], dsl_alert="routine", decision="deferred")
     return Decision(**{**base, **extra})
 
 
-def test_migrations_are_versioned_and_idempotent(tmp_path):
-    path = tmp_path / "m.db"
-    store = Storage(path)
-    assert store.schema_version() == len(MIGRATIONS)
-    Storage(path).migrate()  # a second start-up changes nothing
-    assert store.schema_version() == len(MIGRATIONS)
-    with store.db() as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert {"decisions", "conversations", "events", "profiles", "schema_migrations"} <= set(db.table_names())
+def test_a_new_database_is_created_current_private_and_in_wal(tmp_path, clock):
+    path = tmp_path / "data" / "m.db"
+    store = Storage(path, clock)
+    assert store.schema_version() == LATEST
+    Storage(path, clock).migrate()  # a second start-up changes nothing
+    assert store.schema_version() == LATEST
+    with store.read() as tx:
+        assert tx.conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def old_release(tmp_path: Path) -> Path:
+    """A database as the previous release left it (schema 3), from its SQL dump."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((ROOT / "tests" / "fixtures" / "release_schema3.sql").read_text())
+    conn.close()
+    return path
+
+
+def test_an_older_schema_is_refused_until_migrated(tmp_path, clock):
+    path = old_release(tmp_path)
+    with pytest.raises(StorageError, match="schema is version 3, older than this code's .*canishare db migrate"):
+        Storage(path, clock)
+    before, after = Storage(path, clock, check_schema=False).migrate()
+    assert (before, after) == (3, LATEST)
+    store = Storage(path, clock)
+    assert verify(store) == (4, None)  # the old chain still verifies
+    with store.read() as tx:
+        # an escalation whose card never reached Slack is healed: its card is queued now
+        lost = tx.escalations.get(2)
+        assert lost.card_state.value == "pending"
+        assert [d.key for d in tx.outbox.pending()] == ["card:2"]
+        posted = tx.escalations.get(1)
+        assert posted.card_state.value == "delivered" and posted.card_ref["ts"] == "1700000000.000100"
+        assert tx.profiles.load("slack", "U1") == {"jurisdiction": "england"}
+
+
+def test_one_decision_per_check_even_on_a_migrated_log(tmp_path, clock):
+    path = old_release(tmp_path)
+    Storage(path, clock, check_schema=False).migrate()
+    store = Storage(path, clock)
+    with pytest.raises(DuplicateDecision) as info:  # c1 already had (two) decisions
+        record(store, decision(channel="slack", user_id="U1", conversation_id="c1"))
+    assert info.value.decision_id == 1
+    assert record(store, decision(channel="slack", user_id="U1", conversation_id="c9")) == 5
+    with pytest.raises(DuplicateDecision):
+        record(store, decision(channel="slack", user_id="U1", conversation_id="c9"))
+    # checks without a conversation id (imports, benchmarks) are not limited
+    assert record(store, decision(conversation_id="")) == 6
+    assert record(store, decision(conversation_id="")) == 7
+
+
+def test_a_newer_schema_is_refused(tmp_path, clock):
+    path = tmp_path / "n.db"
+    store = Storage(path, clock)
+    with store.transaction() as tx:
+        tx.conn.execute(text("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')"))
+    with pytest.raises(StorageError, match="newer than this code"):
+        Storage(path, clock)
+
+
+def test_no_database_is_an_error_when_not_creating(tmp_path, clock):
+    with pytest.raises(StorageError, match="no database at"):
+        Storage(tmp_path / "missing.db", clock, create=False)
+    assert not (tmp_path / "missing.db").exists()
 
 
 def test_compare_and_set(storage):
-    assert storage.save_conversation("c", "u", "id1", {"n": 1}, 0) == 1
-    with pytest.raises(ConflictError):
-        storage.save_conversation("c", "u", "id1", {"n": 1}, 0)
-    assert storage.save_conversation("c", "u", "id1", {"n": 2}, 1) == 2
-    with pytest.raises(ConflictError):
-        storage.save_conversation("c", "u", "id1", {"n": 3}, 1)
-    assert storage.load_conversation("c", "u", "id1").state == {"n": 2}
+    with storage.transaction() as tx:
+        assert tx.conversations.save("c", "u", "id1", {"n": 1}, 0) == 1
+    with pytest.raises(ConflictError), storage.transaction() as tx:
+        tx.conversations.save("c", "u", "id1", {"n": 1}, 0)
+    with storage.transaction() as tx:
+        assert tx.conversations.save("c", "u", "id1", {"n": 2}, 1) == 2
+    with pytest.raises(ConflictError), storage.transaction() as tx:
+        tx.conversations.save("c", "u", "id1", {"n": 3}, 1)
+    with storage.read() as tx:
+        assert tx.conversations.load("c", "u", "id1").state == {"n": 2}
+
+
+def test_a_failed_transaction_leaves_nothing(storage):
+    with pytest.raises(RuntimeError), storage.transaction() as tx:
+        tx.conversations.save("c", "u", "id1", {"n": 1}, 0)
+        tx.escalations.create("k1", channel="slack", requester="u", conversation_id="id1",
+                              kind="outcome", urgency="urgent")
+        raise RuntimeError("crash before commit")
+    with storage.read() as tx:
+        assert tx.conversations.load("c", "u", "id1") is None
+        assert tx.escalations.by_dedupe_key("k1") is None
 
 
 def test_event_ids_are_seen_once(storage):
-    assert storage.first_delivery("Ev1") is True
-    assert storage.first_delivery("Ev1") is False
+    with storage.transaction() as tx:
+        assert tx.housekeeping.first_delivery("Ev1") is True
+        assert tx.housekeeping.first_delivery("Ev1") is False
 
 
 def test_profile_round_trip(storage):
-    assert storage.load_profile("slack", "U1") == {}
-    storage.save_profile("slack", "U1", {"jurisdiction": "wales"})
-    storage.save_profile("slack", "U1", {"jurisdiction": "england", "org_type": "nhs_health"})
-    assert storage.load_profile("slack", "U1") == {"jurisdiction": "england", "org_type": "nhs_health"}
+    with storage.transaction() as tx:
+        assert tx.profiles.load("slack", "U1") == {}
+        tx.profiles.save("slack", "U1", {"jurisdiction": "wales"})
+        tx.profiles.save("slack", "U1", {"jurisdiction": "england", "org_type": "nhs_health"})
+        assert tx.profiles.load("slack", "U1") == {"jurisdiction": "england", "org_type": "nhs_health"}
 
 
 def test_decisions_filtered_by_time(storage):
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    storage.record_decision(decision(created_at=now - timedelta(days=10)))
-    storage.record_decision(decision(created_at=now - timedelta(days=1), outcome_id="O08"))
-    rows = storage.decisions(since=now - timedelta(days=7))
+    record(storage, decision(created_at=MONDAY_10AM - timedelta(days=10)))
+    record(storage, decision(created_at=MONDAY_10AM - timedelta(days=1), outcome_id="O08"))
+    rows = decisions(storage, since=MONDAY_10AM - timedelta(days=7))
     assert [r["outcome_id"] for r in rows] == ["O08"]
+
+
+def test_outbox_keys_are_idempotent_and_claims_exclusive(storage, clock):
+    with storage.transaction() as tx:
+        first = tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=1)
+        assert tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=1) is None
+    with storage.transaction() as tx:
+        assert tx.outbox.claim(first, "a", 60) is not None
+        assert tx.outbox.claim(first, "b", 60) is None  # someone else is sending it
+    clock.advance(seconds=61)  # a's process died: its claim runs out
+    with storage.transaction() as tx:
+        assert tx.outbox.claim(first, "b", 60) is not None
+        tx.outbox.failed(first, "Slack: ratelimited", clock.now() + timedelta(seconds=30), retry_after=30)
+        assert tx.outbox.due_ids(["slack"], clock.now(), 10) == []
+    clock.advance(seconds=31)
+    with storage.transaction() as tx:
+        assert tx.outbox.due_ids(["slack"], clock.now(), 10) == [first]
+        tx.outbox.claim(first, "b", 60)
+        tx.outbox.delivered(first, {"ts": "1.2"})
+        assert [a["ok"] for a in tx.outbox.attempts(first)] == [0, 1]
+        assert tx.outbox.get(first).status.value == "delivered"
+
+
+def test_one_lease_holder_at_a_time(storage, clock):
+    with storage.transaction() as tx:
+        assert tx.housekeeping.hold_lease("scheduler", "a", 30) is True
+        assert tx.housekeeping.hold_lease("scheduler", "b", 30) is False
+        assert tx.housekeeping.hold_lease("scheduler", "a", 30) is True  # renewal
+    clock.advance(seconds=31)
+    with storage.transaction() as tx:
+        assert tx.housekeeping.hold_lease("scheduler", "b", 30) is True
+        assert tx.housekeeping.hold_lease("scheduler", "a", 30) is False
 
 
 WRITER = textwrap.dedent("""
     import sys
+    from datetime import UTC, datetime
     from bot.storage import Decision, Storage
     store = Storage(sys.argv[1])
     for n in range(int(sys.argv[3])):
-        store.record_decision(Decision(channel="proc", user_id=sys.argv[2], flow_id="f",
-            flow_version="v", guidance_edition="e", answers={"n": str(n)}, outcome_id="O07",
-            verdict="do_not_share_yet_seek_advice", consent_position="not_applicable",
-            rules=["GR7"], gateways=[], dsl_alert="routine", decision="deferred"))
+        with store.transaction() as tx:
+            tx.decisions.record(Decision(created_at=datetime(2026, 11, 16, tzinfo=UTC), channel="proc",
+                user_id=sys.argv[2], flow_id="f", flow_version="v", guidance_edition="e",
+                answers={"n": str(n)}, outcome_id="O07", verdict="do_not_share_yet_seek_advice",
+                consent_position="not_applicable", rules=["GR7"], gateways=[], dsl_alert="routine",
+                decision="deferred"))
 """)
 
 
-def test_two_processes_writing_lose_nothing(tmp_path: Path):
+def test_two_processes_writing_lose_nothing(tmp_path: Path, clock):
     path = tmp_path / "concurrent.db"
-    Storage(path)
+    Storage(path, clock)
     count = 150
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), who, str(count)])
              for who in ("writer-a", "writer-b")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    rows = Storage(path).decisions()
-    assert len(rows) == 2 * count
+    store = Storage(path, clock)
+    rows = decisions(store)
+    assert len(rows) == 2 * count and verify(store) == (2 * count, None)
     for who in ("writer-a", "writer-b"):
         mine = [r["answers"]["n"] for r in rows if r["user_id"] == who]
         assert sorted(mine, key=int) == [str(n) for n in range(count)]
 
 
-def test_prune_old_events_and_conversations(storage):
-    from datetime import UTC, datetime, timedelta
-
-    storage.first_delivery("EvOld")
-    storage.save_conversation("c", "u", "old", {"n": 1}, 0)
-    future = datetime.now(UTC) + timedelta(seconds=5)
-    assert storage.prune(events_before=future, conversations_before=future) == (1, 1)
-    assert storage.first_delivery("EvOld") is True
-    assert storage.load_conversation("c", "u", "old") is None
-    storage.save_conversation("c", "u", "new", {"n": 1}, 0)
-    past = datetime.now(UTC) - timedelta(days=1)
-    assert storage.prune(events_before=past, conversations_before=past) == (0, 0)
+def test_prune_old_events_and_conversations(storage, clock):
+    with storage.transaction() as tx:
+        tx.housekeeping.first_delivery("EvOld")
+        tx.conversations.save("c", "u", "old", {"n": 1}, 0)
+    later = clock.advance(days=3)
+    with storage.transaction() as tx:
+        assert tx.housekeeping.prune(events_before=later, conversations_before=later) == (1, 1)
+        assert tx.housekeeping.first_delivery("EvOld") is True
+        assert tx.conversations.load("c", "u", "old") is None
+        tx.conversations.save("c", "u", "new", {"n": 1}, 0)
+        past = later - timedelta(days=1)
+        assert tx.housekeeping.prune(events_before=past, conversations_before=past) == (0, 0)

@@ -8,13 +8,11 @@ import sys
 from typing import TextIO
 
 from bot.core.conversations import (
-    FREE_TEXT_FIELDS,
     AlreadyRecorded,
     Answer,
     Back,
     Conversations,
     IdentifiersFound,
-    RecordForm,
     Restart,
     StaleAction,
     Turn,
@@ -22,17 +20,11 @@ from bot.core.conversations import (
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
 from bot.core.presentation import outcome_text, outcome_view
 from bot.core.privacy import KIND_LABELS, scan
+from bot.core.record import DECISIONS, FIELDS_BY_ID, FREE_TEXT_FIELDS, RecordErrors, parse_record
 
 CHANNEL = "terminal"
 KEYS_HELP = "Type a number to answer, b = back, r = restart, ? = help, q = quit."
-FIELD_PROMPTS = {
-    "what": "What information (in general terms, no names)",
-    "with_whom": "With whom (role and agency, e.g. 'social worker, children's social care')",
-    "purpose": "Purpose of sharing",
-    "reasons": "Reasons for your decision",
-    "case_reference": "Case reference (optional, your system's reference; Enter to skip)",
-}
-DECISIONS = [("shared", "Shared"), ("not_shared", "Not shared"), ("deferred", "Deferred")]
+FIELD_PROMPTS = {f: FIELDS_BY_ID[f].prompt for f in FREE_TEXT_FIELDS}
 
 
 class Quit(Exception):
@@ -190,10 +182,16 @@ class TerminalChat:
             else:
                 self.say("Please type 1, 2 or 3.")
         values = {name: self.free_text(name) for name in FREE_TEXT_FIELDS}
+        while True:
+            try:
+                form = parse_record({"decision": decision, **values})
+                break
+            except RecordErrors as exc:
+                for name, problem in exc.errors.items():
+                    self.say(f"{FIELDS_BY_ID[name].label}: {problem}")
+                    values[name] = self.free_text(name)
         try:
-            decision_id = self.conv.record(
-                self.user_id, turn.conversation_id, RecordForm(decision=decision, **values)
-            )
+            decision_id = self.conv.record(self.user_id, turn.conversation_id, form)
         except IdentifiersFound as exc:  # the prompts above make this unreachable in practice
             self.say(f"Not saved: {', '.join(exc.findings)} still look like identifiers.")
             return

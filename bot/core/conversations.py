@@ -1,17 +1,23 @@
-"""Channel-neutral conversations: the engine plus storage, shared by every adapter.
+"""Channel-neutral checks: the engine plus storage, shared by every channel.
 
-Adapters (terminal, Slack, Teams) call this and only translate. Every change is written with
+Channels (terminal, Slack, Teams) call this and only translate. Every change is written with
 compare-and-set, so a double click, an old button or a retried delivery is a quiet no-op, and a
-process restart resumes from the stored state.
+restart resumes from the stored state. The finished check, its escalation and the outbox row that
+delivers the card are one transaction: an escalation cannot be lost between saving an answer
+and posting a card, whatever fails after.
+
+What is not a channel's business lives here too: the remembered profile (nation, organisation
+type...), "start again" at an answer (a new check, keeping the finished one), and what follows a
+recorded decision (the case reference reaches the DSL card).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
-
+from bot.core.clock import Clock
 from bot.core.engine import (
     AnswerValue,
     ConversationState,
@@ -20,10 +26,12 @@ from bot.core.engine import (
     OutcomeStep,
     Step,
 )
-from bot.core.privacy import Finding, scan
-from bot.storage import ConflictError, Decision, DecisionChoice, Storage
-
-FREE_TEXT_FIELDS = ("what", "with_whom", "purpose", "reasons", "case_reference")
+from bot.core.presentation import answer_label
+from bot.core.privacy import Finding
+from bot.core.record import RecordForm
+from bot.dsl.desk import DslDesk
+from bot.dsl.ports import EscalationNotice
+from bot.storage import ConflictError, Decision, DuplicateDecision, Storage, Tx
 
 
 class StaleAction(Exception):
@@ -32,6 +40,10 @@ class StaleAction(Exception):
 
 class UnknownConversation(Exception):
     """No stored conversation with that id for this person."""
+
+
+class NotFinished(Exception):
+    """Recording needs a check that has reached its answer."""
 
 
 class IdentifiersFound(Exception):
@@ -50,29 +62,9 @@ class AlreadyRecorded(Exception):
         super().__init__(f"already recorded as decision #{decision_id}")
 
 
-class RecordForm(BaseModel):
-    """What the person records about their decision (golden rule 7)."""
-
-    decision: DecisionChoice
-    what: str = Field("", max_length=1000)
-    with_whom: str = Field("", max_length=300)
-    purpose: str = Field("", max_length=1000)
-    reasons: str = Field("", max_length=2000)
-    case_reference: str = Field("", max_length=60)
-
-    @field_validator(*FREE_TEXT_FIELDS)
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
-
-    def identifier_findings(self) -> dict[str, list[Finding]]:
-        found = {name: scan(getattr(self, name)) for name in FREE_TEXT_FIELDS}
-        return {name: items for name, items in found.items() if items}
-
-
 @dataclass
 class Turn:
-    """Where a conversation stands after an action: what to show next."""
+    """Where a check stands after an action: what to show next."""
 
     conversation_id: str
     version: int
@@ -80,10 +72,17 @@ class Turn:
     step: Step
     notices: list[str] = field(default_factory=list)
     previous: Step | None = None  # the step the last action was taken on (for answer trails)
+    profile: dict[str, str] = field(default_factory=dict)  # remembered answers this check used
+    escalation: EscalationNotice | None = None  # set when this action raised one
+    practice: bool = False
 
     @property
     def finished(self) -> bool:
         return isinstance(self.step, OutcomeStep)
+
+    @property
+    def uses_profile(self) -> bool:
+        return bool(self.profile) and all(self.state.answers.get(k) == v for k, v in self.profile.items())
 
 
 @dataclass(frozen=True)
@@ -106,124 +105,208 @@ Action = Answer | Back | Restart
 
 
 class Conversations:
-    def __init__(self, engine: Engine, storage: Storage, channel: str):
-        self.engine, self.storage, self.channel = engine, storage, channel
+    """Checks for one channel ("terminal", "slack", "teams").
+
+    `desk` is the DSL desk when this channel has one; `practice` runs the same flows with nothing
+    written to the decision log and no escalation sent (training days)."""
+
+    def __init__(self, engine: Engine, storage: Storage, channel: str, clock: Clock, *,
+                 desk: DslDesk | None = None, practice: bool = False):
+        self.engine, self.storage, self.channel, self.clock = engine, storage, channel, clock
+        self.desk = desk if desk is not None and desk.serves(channel) and not practice else None
+        self.practice = practice
+        self.profile_keys = list(engine.bundle.manifest.profile_questions)
+
+    def first_time(self, key: str) -> bool:
+        """True the first time `key` (a delivery id, a button press) is seen; a repeat is False."""
+        with self.storage.transaction() as tx:
+            return tx.housekeeping.first_delivery(key)
+
+    # --- the remembered profile -------------------------------------------------------------
+    def profile(self, user_id: str) -> dict[str, str]:
+        with self.storage.read() as tx:
+            return tx.profiles.load(self.channel, user_id)
+
+    def profile_labels(self, profile: dict[str, str]) -> str:
+        """ "England, NHS" for the "You are answering as" line."""
+        return ", ".join(answer_label(self.engine.bundle, k, v) for k, v in profile.items())
+
+    def _remember(self, tx: Tx, user_id: str, state: ConversationState, profile: dict[str, str]) -> None:
+        answers = {k: v for k, v in state.answers.items() if k in self.profile_keys and isinstance(v, str)}
+        merged = {**profile, **answers}
+        if answers and merged != profile:
+            tx.profiles.save(self.channel, user_id, merged)
+
+    def forget_profile(self, user_id: str, conversation_id: str) -> Turn:
+        """"Change" on the profile line: forget it and ask the profile questions again, in a
+        fresh check. Only the person's own check can be changed."""
+        with self.storage.transaction() as tx:
+            if tx.conversations.load(self.channel, user_id, conversation_id) is None:
+                raise UnknownConversation(conversation_id)
+            tx.profiles.save(self.channel, user_id, {})
+        return self.start(user_id)
 
     # --- starting and loading ---------------------------------------------------------------
-    def start(
-        self, user_id: str, known: dict[str, AnswerValue] | None = None,
-        conversation_id: str | None = None, flow_id: str | None = None,
-    ) -> Turn:
-        """A new check. `known` answers (a remembered profile) are filled in automatically."""
+    def start(self, user_id: str, *, conversation_id: str | None = None, flow_id: str | None = None,
+              use_profile: bool = True) -> Turn:
+        """A new check; remembered profile answers are filled in (and skipped)."""
+        profile = self.profile(user_id) if use_profile else {}
         state = self.engine.start(flow_id)
-        if known:
-            state = self.engine.answer_known(state, known)
+        if profile:
+            state = self.engine.answer_known(state, profile)
         conversation_id = conversation_id or uuid.uuid4().hex[:16]
-        version = self.storage.save_conversation(
-            self.channel, user_id, conversation_id, state.model_dump(mode="json"), 0,
-            status=self._status(state),
-        )
-        return Turn(conversation_id, version, state, self.engine.current(state))
+        with self.storage.transaction() as tx:
+            version = tx.conversations.save(self.channel, user_id, conversation_id,
+                                            state.model_dump(mode="json"), 0, status=self._status(state))
+        return Turn(conversation_id, version, state, self.engine.current(state), profile=profile,
+                    practice=self.practice)
 
     def load(self, user_id: str, conversation_id: str) -> Turn:
-        row = self.storage.load_conversation(self.channel, user_id, conversation_id)
+        with self.storage.read() as tx:
+            row = tx.conversations.load(self.channel, user_id, conversation_id)
+            profile = tx.profiles.load(self.channel, user_id)
         if row is None:
             raise UnknownConversation(conversation_id)
         state = ConversationState.model_validate(row.state)
-        notices: list[str] = []
         try:
             step = self.engine.current(state)
         except FlowChanged:
             state, version = self._replay(user_id, conversation_id, state, row.version)
             return Turn(conversation_id, version, state, self.engine.current(state),
-                        ["flows_changed"])
-        return Turn(conversation_id, row.version, state, step, notices)
+                        ["flows_changed"], profile=profile, practice=self.practice)
+        return Turn(conversation_id, row.version, state, step, profile=profile, practice=self.practice)
 
     def resume_latest(self, user_id: str) -> Turn | None:
-        row = self.storage.latest_active_conversation(self.channel, user_id)
+        with self.storage.read() as tx:
+            row = tx.conversations.latest(self.channel, user_id)
         return self.load(user_id, row.conversation_id) if row else None
 
-    def _replay(
-        self, user_id: str, conversation_id: str, state: ConversationState, version: int
-    ) -> tuple[ConversationState, int]:
-        """The flows changed mid-check: re-apply the earlier answers to the new flows and stop
-        at the first question they no longer answer, so nobody is sent down a stale path."""
+    def discard(self, user_id: str, conversation_id: str) -> None:
+        """The person does not want to carry on with an unfinished check."""
+        with self.storage.transaction() as tx:
+            tx.conversations.set_status(self.channel, user_id, conversation_id, "discarded")
+
+    def _replay(self, user_id: str, conversation_id: str, state: ConversationState,
+                version: int) -> tuple[ConversationState, int]:
+        """The flows changed mid-check: re-apply the earlier answers to the new flows and stop at
+        the first question they no longer answer, so nobody is sent down a stale path."""
         fresh = self.engine.answer_known(self.engine.start(state.entry_flow), state.answers)
-        new_version = self.storage.save_conversation(
-            self.channel, user_id, conversation_id, fresh.model_dump(mode="json"), version,
-            status=self._status(fresh),
-        )
+        with self.storage.transaction() as tx:
+            new_version = tx.conversations.save(self.channel, user_id, conversation_id,
+                                                fresh.model_dump(mode="json"), version,
+                                                status=self._status(fresh))
         return fresh, new_version
 
-    # --- acting ---------------------------------------------------------------------------
-    def act(
-        self, user_id: str, conversation_id: str, expected_version: int, action: Action,
-        known: dict[str, AnswerValue] | None = None,
-    ) -> Turn:
-        """Apply an action if the conversation is still at `expected_version`.
+    # --- acting -----------------------------------------------------------------------------
+    def act(self, user_id: str, conversation_id: str, expected_version: int, action: Action) -> Turn:
+        """Apply an action if the check is still at `expected_version`.
 
-        Raises `StaleAction` for an old or repeated action (the adapter acknowledges quietly),
-        and the engine's errors (`InvalidAnswer`, `StaleAnswer`, `NothingToUndo`) for the
-        adapter to explain. `known` answers (a remembered profile) are filled in after an
-        answer, so a repeat check skips them."""
+        Raises `StaleAction` for an old or repeated action (the channel acknowledges quietly) and
+        the engine's errors (`InvalidAnswer`, `StaleAnswer`, `NothingToUndo`) for the channel to
+        explain. Remembered profile answers are filled in after an answer, never going back."""
         turn = self.load(user_id, conversation_id)
         if turn.version != expected_version:
             raise StaleAction(f"version {expected_version} is not current ({turn.version})")
         if isinstance(action, Answer):
             state = self.engine.answer(turn.state, action.node_id, action.value)
-            if known:  # remembered profile answers are skipped going forward, never going back
-                state = self.engine.answer_known(state, known)
+            if turn.profile:
+                state = self.engine.answer_known(state, turn.profile)
         elif isinstance(action, Back):
             state = self.engine.back(turn.state)
         else:
             state = self.engine.restart(turn.state)
+            if turn.profile:
+                state = self.engine.answer_known(state, turn.profile)
+        step = self.engine.current(state)
+        raised = None
         try:
-            version = self.storage.save_conversation(
-                self.channel, user_id, conversation_id, state.model_dump(mode="json"),
-                expected_version, status=self._status(state),
-            )
+            with self.storage.transaction() as tx:
+                version = tx.conversations.save(self.channel, user_id, conversation_id,
+                                                state.model_dump(mode="json"), expected_version,
+                                                status=self._status(state))
+                if isinstance(action, Answer):
+                    self._remember(tx, user_id, state, turn.profile)
+                if self.desk is not None and isinstance(step, OutcomeStep) and isinstance(action, Answer):
+                    raised = self.desk.raise_for_outcome(tx, self.channel, user_id, conversation_id,
+                                                         step, state.answers)
         except ConflictError as exc:
             raise StaleAction(str(exc)) from exc
-        return Turn(conversation_id, version, state, self.engine.current(state), turn.notices,
-                    previous=turn.step)
+        result = Turn(conversation_id, version, state, step, turn.notices, previous=turn.step,
+                      profile=turn.profile, practice=self.practice)
+        if raised is not None and self.desk is not None:
+            self.desk.deliver_now([raised.delivery_id])
+            result.escalation = self.desk.notice(raised.escalation_id)
+        return result
+
+    def restart(self, user_id: str, conversation_id: str, expected_version: int) -> Turn:
+        """"Start again": in place mid-check; at an answer, a new check (the finished one, and
+        the decision recorded for it, stay as they are)."""
+        turn = self.load(user_id, conversation_id)
+        if turn.version != expected_version:
+            raise StaleAction(f"version {expected_version} is not current ({turn.version})")
+        if turn.finished:
+            return self.start(user_id)
+        return self.act(user_id, conversation_id, expected_version, Restart())
+
+    def talk_to_dsl(self, user_id: str, conversation_id: str) -> EscalationNotice | None:
+        """"Talk to a DSL now" at any step. None when this channel has no DSL desk."""
+        if self.desk is None:
+            return None
+        turn = self.load(user_id, conversation_id)
+        return self.desk.talk_now(self.channel, user_id, conversation_id, turn.version, turn.step,
+                                  turn.state.answers)
 
     def _status(self, state: ConversationState) -> str:
         return "finished" if isinstance(self.engine.current(state), OutcomeStep) else "active"
 
-    # --- recording ------------------------------------------------------------------------
-    def record(
-        self, user_id: str, conversation_id: str, form: RecordForm, when=None
-    ) -> int:
-        """Write the decision to the log. Refuses free text that looks like an identifier, and
-        returns the existing id if this check was already recorded (a retried submission)."""
+    # --- recording --------------------------------------------------------------------------
+    def record(self, user_id: str, conversation_id: str, form: RecordForm) -> int:
+        """Write the decision to the log (golden rule 7) and show its case reference on the
+        check's DSL cards. Refuses free text that looks like an identifier; a second record for
+        the same check raises `AlreadyRecorded` (the database holds one decision per check)."""
         findings = form.identifier_findings()
         if findings:
             raise IdentifiersFound(findings)
-        existing = self.storage.decision_id_for(self.channel, user_id, conversation_id)
-        if existing is not None:
-            raise AlreadyRecorded(existing)
+        if self.practice:
+            raise NotFinished("practice checks are not recorded")
         turn = self.load(user_id, conversation_id)
         if not isinstance(turn.step, OutcomeStep):
-            raise StaleAction("this check has not reached an answer yet")
+            raise NotFinished("this check has not reached an answer yet")
+        decision = self._decision(user_id, conversation_id, turn, form)
+        updates: list[int | None] = []
+        try:
+            with self.storage.transaction(durable=True) as tx:
+                decision_id = tx.decisions.record(decision)
+                if self.desk is not None:
+                    updates = self.desk.on_recorded(tx, self.channel, user_id, conversation_id,
+                                                    form.case_reference)
+        except DuplicateDecision as exc:
+            raise AlreadyRecorded(exc.decision_id) from None
+        if updates and self.desk is not None:
+            self.desk.deliver_now(updates)
+        return decision_id
+
+    def decision_for(self, user_id: str, conversation_id: str) -> int | None:
+        with self.storage.read() as tx:
+            return tx.decisions.id_for(self.channel, user_id, conversation_id)
+
+    def recent_decisions(self, user_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        with self.storage.read() as tx:
+            return list(tx.decisions.iter(user_id=user_id, limit=limit, newest_first=True))
+
+    def _decision(self, user_id: str, conversation_id: str, turn: Turn, form: RecordForm) -> Decision:
+        assert isinstance(turn.step, OutcomeStep)
         outcome = turn.step.outcome
         manifest = self.engine.bundle.manifest
         jurisdiction = turn.state.answers.get(manifest.jurisdiction_question or "", "")
-        decision = Decision(
-            channel=self.channel,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            flow_id=turn.step.flow,
-            flow_version=turn.state.version,
+        secondary = [{"outcome_id": s.id, "verdict": s.verdict.value}
+                     for s in (getattr(turn.step, "secondary", ()) or ())]
+        return Decision(
+            created_at=self.clock.now(), channel=self.channel, user_id=user_id,
+            conversation_id=conversation_id, flow_id=turn.step.flow, flow_version=turn.state.version,
             guidance_edition=manifest.guidance_edition,
             jurisdiction=jurisdiction if isinstance(jurisdiction, str) else "",
-            answers=turn.state.answers,
-            outcome_id=outcome.id,
-            verdict=outcome.verdict.value,
-            consent_position=outcome.consent_position.value,
-            rules=outcome.rules,
-            gateways=outcome.gateways,
-            dsl_alert=outcome.dsl_alert.value,
-            **form.model_dump(),
-            **({"created_at": when} if when else {}),
-        )
-        return self.storage.record_decision(decision)
+            answers=turn.state.answers, outcome_id=outcome.id, verdict=outcome.verdict.value,
+            consent_position=outcome.consent_position.value, rules=outcome.rules,
+            gateways=outcome.gateways, dsl_alert=outcome.dsl_alert.value, secondary=secondary,
+            **form.model_dump())

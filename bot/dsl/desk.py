@@ -1,351 +1,408 @@
-"""The DSL desk in Slack: escalation cards a DSL claims and resolves, reminders that re-escalate
-to the DSL group and then the deputy, and exports on demand.
+"""The DSL desk, for every channel: raising escalations, claim, resolve, need more info,
+reminders, the deputy step, and exports. The rules, permissions, audit and compare-and-set live
+here; channels only translate a click into a call and a `CardView` into their own card.
 
-Cards carry ids, enums and the labels of the answers given: never free text that could identify
-a child. Reminders are rows in the database driven by the scheduler, so they survive restarts.
+Every change is written with the outbox rows that announce it, in one transaction, and then
+delivered at once; what could not be delivered is retried by the scheduler. The person who
+raised an escalation is told "alerted" only after a delivery succeeded.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-
-from bot.channels.slack import blocks
-from bot.core.conversations import Turn
+from bot.core.clock import Clock, iso
 from bot.core.engine import OutcomeStep
 from bot.core.presentation import answer_label, question_text
 from bot.core.privacy import describe, scan
+from bot.core.record import RecordErrors, parse_note
 from bot.dsl import export
 from bot.dsl.hours import in_working_hours
+from bot.dsl.model import CardState, Delivery, DeliveryKind, Escalation, Kind, Status, Urgency
+from bot.dsl.outbox import Deliverer, RetryPolicy
+from bot.dsl.ports import (
+    CardView,
+    DeskPolicy,
+    DeskResult,
+    DslDirectory,
+    DslNotifier,
+    EscalationNotice,
+    ExportFile,
+    Fact,
+    Message,
+    Person,
+    encode_message,
+)
+from bot.dsl.reminders import minutes_for, next_step
 from bot.flows.loader import FlowBundle
-from bot.settings import Settings
-from bot.storage import Storage, iso
+from bot.storage import Storage, Tx
 
 log = logging.getLogger("canishare.dsl")
-Clock = Callable[[], datetime]
+ALERT_RANK = {"none": 0, "routine": 1, "urgent": 2}
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class Raised:
+    escalation_id: int
+    delivery_id: int | None  # None: it already existed (a repeat), its card is on its way
 
 
 class DslDesk:
-    def __init__(self, settings: Settings, storage: Storage, bundle: FlowBundle,
-                 clock: Clock = system_clock):
-        self.settings, self.storage, self.bundle, self.clock = settings, storage, bundle, clock
-        self.tz = ZoneInfo(settings.timezone)
+    def __init__(self, storage: Storage, clock: Clock, bundle: FlowBundle, policy: DeskPolicy,
+                 notifiers: Mapping[str, DslNotifier], directories: Mapping[str, DslDirectory],
+                 retry: RetryPolicy | None = None):
+        self.storage, self.clock, self.bundle, self.policy = storage, clock, bundle, policy
+        self.directories = dict(directories)
+        self.tz = ZoneInfo(policy.timezone)
+        self.outbox = Deliverer(
+            storage, clock, notifiers, directories, card_view=self.card_view,
+            fallback_message=self.fallback_message, exporter=self.build_export,
+            policy=retry or RetryPolicy(fallback_attempts=policy.fallback_attempts,
+                                        fallback_minutes=policy.fallback_minutes))
 
-    # --- who is a DSL -------------------------------------------------------------------------
-    def is_dsl(self, client: WebClient, user: str) -> bool:
-        if user in self.settings.dsl_ids:
-            return True
-        if not self.settings.dsl_channel:
-            return False
-        members = client.conversations_members(channel=self.settings.dsl_channel, limit=1000)
-        return user in (members.get("members") or [])
+    @property
+    def channels(self) -> list[str]:
+        return self.outbox.channels
 
-    def refuse(self, client: WebClient, user: str, action: str, target: str,
-               channel: str | None) -> None:
-        self.storage.audit(user, "refused", target, f"{action}: not a DSL")
-        text = (f"Only a Designated Safeguarding Lead can {action}. If you need one, use "
-                "*Talk to a DSL now* in your check, or contact your DSL directly.")
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        else:
-            client.chat_postMessage(channel=user, text=text)
+    def serves(self, channel: str) -> bool:
+        return channel in self.directories
 
-    # --- raising ------------------------------------------------------------------------------
-    def on_outcome(self, client: WebClient, user: str, turn: Turn) -> None:
-        """Called when a check reaches an answer: alert the DSLs if the outcome says so."""
-        if not isinstance(turn.step, OutcomeStep) or turn.step.outcome.dsl_alert.value == "none":
-            return
-        outcome = turn.step.outcome
-        self.escalate(client, user, turn, kind="outcome", urgency=outcome.dsl_alert.value,
-                      dedupe_key=f"outcome:{turn.conversation_id}:{outcome.id}")
+    # --- raising --------------------------------------------------------------------------
+    def raise_for_outcome(self, tx: Tx, channel: str, requester: str, conversation_id: str,
+                          step: OutcomeStep, answers: Mapping[str, Any]) -> Raised | None:
+        """Inside the transaction that saves the finished check: the escalation and the card's
+        outbox row commit with it, or not at all. None: this outcome does not alert a DSL."""
+        if not self.serves(channel):
+            return None
+        outcome, secondary = step.outcome, tuple(getattr(step, "secondary", ()) or ())
+        alert = max([outcome.dsl_alert.value, *(s.dsl_alert.value for s in secondary)],
+                    key=ALERT_RANK.__getitem__)
+        if alert == "none":
+            return None
+        key = f"outcome:{channel}:{conversation_id}:{outcome.id}"
+        delivery_id = self._raise(tx, channel, requester, conversation_id, Kind.outcome,
+                                  Urgency(alert), key, step, answers)
+        escalation = tx.escalations.by_dedupe_key(key)
+        return Raised(escalation.id, delivery_id) if escalation else None
 
-    def on_talk_to_dsl(self, body: dict[str, Any], client: WebClient, turn: Turn) -> None:
-        user = body["user"]["id"]
-        created = self.escalate(client, user, turn, kind="talk_now", urgency="urgent",
-                                dedupe_key=f"talk:{turn.conversation_id}:{turn.version}")
-        text = (":telephone_receiver: Your DSLs have been asked to contact you now, with your "
-                "answers so far." if created else "Your DSLs have already been alerted.")
-        client.chat_postEphemeral(channel=body["container"]["channel_id"], user=user,
-                                  text=text + " If a child is in immediate danger, call 999.")
+    def talk_now(self, channel: str, requester: str, conversation_id: str, version: int,
+                 step: Any, answers: Mapping[str, Any]) -> EscalationNotice | None:
+        """"Talk to a DSL now", pressed at any step: urgent, and once per step of the check."""
+        if not self.serves(channel):
+            return None
+        key = f"talk:{channel}:{conversation_id}:{version}"
+        with self.storage.transaction() as tx:
+            existing = tx.escalations.by_dedupe_key(key)
+            delivery_id = None if existing else self._raise(
+                tx, channel, requester, conversation_id, Kind.talk_now, Urgency.urgent, key,
+                step if isinstance(step, OutcomeStep) else None, answers)
+            escalation_id = existing.id if existing else tx.escalations.by_dedupe_key(key).id  # type: ignore[union-attr]
+        self.outbox.deliver([delivery_id])
+        return self.notice(escalation_id, already=existing is not None)
 
-    def escalate(self, client: WebClient, user: str, turn: Turn, *, kind: str, urgency: str,
-                 dedupe_key: str) -> int | None:
-        now = self.clock()
-        outcome = turn.step.outcome if isinstance(turn.step, OutcomeStep) else None
-        minutes = (self.settings.remind_urgent_minutes if urgency == "urgent"
-                   else self.settings.remind_routine_minutes)
-        escalation_id = self.storage.create_escalation({
-            "created_at": iso(now), "channel": "slack", "requester": user,
-            "conversation_id": turn.conversation_id, "dedupe_key": dedupe_key, "kind": kind,
-            "urgency": urgency, "flow_id": turn.step.flow,
-            "outcome_id": outcome.id if outcome else "", "verdict": outcome.verdict.value if outcome else "",
-            "rules": outcome.rules if outcome else [], "gateways": outcome.gateways if outcome else [],
-            "answers": turn.state.answers, "case_reference": "", "status": "open",
-            "reminders_sent": 0, "next_reminder_at": iso(now + timedelta(minutes=minutes)),
-        })
+    def _raise(self, tx: Tx, channel: str, requester: str, conversation_id: str, kind: Kind,
+               urgency: Urgency, key: str, step: OutcomeStep | None,
+               answers: Mapping[str, Any]) -> int | None:
+        now = self.clock.now()
+        outcome = step.outcome if step else None
+        secondary = [{"outcome_id": s.id, "verdict": s.verdict.value}
+                     for s in (getattr(step, "secondary", ()) or ())] if step else []
+        escalation_id = tx.escalations.create(
+            key, channel=channel, requester=requester, conversation_id=conversation_id, kind=kind,
+            urgency=urgency, flow_id=step.flow if step else "",
+            outcome_id=outcome.id if outcome else "", verdict=outcome.verdict.value if outcome else "",
+            secondary=secondary, rules=list(outcome.rules) if outcome else [],
+            gateways=list(outcome.gateways) if outcome else [], answers=dict(answers),
+            next_reminder_at=now + timedelta(minutes=minutes_for(urgency, self.policy)))
         if escalation_id is None:
             return None
-        row = self.storage.escalation(escalation_id)
-        assert row is not None
-        posted = client.chat_postMessage(channel=self.settings.dsl_channel,
-                                         text=self.card_text(row), blocks=self.card(row))
-        self.storage.update_escalation(escalation_id, card_channel=posted["channel"],
-                                       card_ts=posted["ts"])
-        return escalation_id
+        tx.audit.add(requester, "escalate", f"escalation {escalation_id}", f"{kind.value} {urgency.value}")
+        return tx.outbox.enqueue(f"card:{escalation_id}", channel, DeliveryKind.card,
+                                 escalation_id=escalation_id)
 
-    def on_recorded(self, client: WebClient, user: str, conversation_id: str,
-                    case_reference: str) -> None:
-        """The person recorded their decision: show its case reference on their open cards."""
-        if not case_reference:
-            return
-        for row in self.storage.escalations_for("slack", user, conversation_id):
-            if row["card_ts"] and not row["case_reference"]:
-                self.storage.update_escalation(row["id"], case_reference=case_reference)
-                self.refresh(client, row["id"])
+    def deliver_now(self, delivery_ids: list[int | None]) -> None:
+        self.outbox.deliver(delivery_ids)
 
-    # --- the card -------------------------------------------------------------------------
-    def local(self, stamp: str) -> str:
-        return datetime.fromisoformat(stamp).astimezone(self.tz).strftime("%a %d %b %H:%M")
+    def notice(self, escalation_id: int, already: bool = False) -> EscalationNotice:
+        """The truth about an escalation's delivery, for the person who raised it."""
+        with self.storage.read() as tx:
+            escalation = tx.escalations.get(escalation_id)
+            fallbacks = [d for d in tx.outbox.for_escalation(escalation_id)
+                         if d.kind is DeliveryKind.fallback and d.status.value == "delivered"]
+        assert escalation is not None
+        delivered = escalation.card_state is CardState.delivered
+        by_dm = not delivered and bool(fallbacks)
+        return EscalationNotice(escalation_id, delivered=delivered or by_dm, by_direct_message=by_dm,
+                                already=already, route=self.policy.out_of_hours_route)
 
-    def card_text(self, row: dict[str, Any]) -> str:
-        return f"{row['urgency'].title()} safeguarding escalation #{row['id']} from <@{row['requester']}>"
+    def notices_for(self, channel: str, requester: str, conversation_id: str) -> list[EscalationNotice]:
+        with self.storage.read() as tx:
+            ids = [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)]
+        return [self.notice(i) for i in ids]
 
-    def card(self, row: dict[str, Any]) -> list[blocks.Block]:
-        urgent = row["urgency"] == "urgent"
-        icon = ":rotating_light:" if urgent else ":bell:"
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
-        if row["outcome_id"]:
-            verdict = labels.get(row["verdict"], row["verdict"])
-            what = f"*{verdict}* (outcome {row['outcome_id']}, flow {row['flow_id']})"
-        else:
-            what = "*Asked to talk to a DSL now* - before reaching an answer"
-        answers = [f"• {question_text(self.bundle, key)} — *{self._answer(key, value)}*"
-                   for key, value in (row["answers"] or {}).items()]
-        card: list[blocks.Block] = [
-            {"type": "header",
-             "text": blocks.plain(f"{row['urgency'].title()} escalation #{row['id']}", 150)},
-            {"type": "section", "fields": [
-                blocks.mrkdwn(f"*Urgency*\n{icon} {row['urgency']}"),
-                blocks.mrkdwn(f"*Requester*\n<@{row['requester']}>"),
-                blocks.mrkdwn(f"*Raised*\n{self.local(row['created_at'])}"),
-                blocks.mrkdwn(f"*Case reference*\n{row['case_reference'] or '—'}"),
-            ]},
-            blocks.section(f"{what}\n*Rules:* {', '.join(row['rules']) or '—'}\n"
-                           f"*Gateways:* {', '.join(row['gateways']) or '—'}"),
-            *blocks.sections("Answers given", answers or ["(none yet)"]),
+    # --- after the person records their decision ------------------------------------------------
+    def on_recorded(self, tx: Tx, channel: str, requester: str, conversation_id: str,
+                    case_reference: str) -> list[int | None]:
+        """Show the case reference on the check's cards (an id from the person's own system)."""
+        if not case_reference or not self.serves(channel):
+            return []
+        ids: list[int | None] = []
+        for escalation in tx.escalations.for_conversation(channel, requester, conversation_id):
+            if escalation.case_reference:
+                continue
+            tx.escalations.update(escalation.id, case_reference=case_reference)
+            ids.append(tx.outbox.enqueue(f"update:{escalation.id}:{escalation.version + 1}", channel,
+                                         DeliveryKind.card_update, escalation_id=escalation.id))
+        return ids
+
+    # --- DSL actions ------------------------------------------------------------------------
+    def is_dsl(self, channel: str, user: str) -> bool:
+        directory = self.directories.get(channel)
+        return bool(directory and directory.is_dsl(user))
+
+    def _refused(self, channel: str, user: str, action: str, target: str) -> DeskResult:
+        with self.storage.transaction() as tx:
+            tx.audit.add(user, "refused", target, f"{action}: not a DSL ({channel})")
+        return DeskResult(False, f"Only a Designated Safeguarding Lead can {action}. If you need "
+                                 "one, use Talk to a DSL now in your check, or contact your DSL "
+                                 "directly.")
+
+    def claim(self, channel: str, user: str, escalation_id: int) -> DeskResult:
+        if not self.is_dsl(channel, user):
+            return self._refused(channel, user, "claim an escalation", f"escalation {escalation_id}")
+        now = self.clock.now()
+        with self.storage.transaction() as tx:
+            changed = tx.escalations.update(escalation_id, when_status=("open",), status="claimed",
+                                            claimed_by=user, claimed_at=now, next_reminder_at=None)
+            ids = self._announce(tx, channel, escalation_id, user, "claim", (
+                "Your escalation #", str(escalation_id), " was claimed by ", Person(user),
+                ". They will be in touch.")) if changed else []
+        self.outbox.deliver(ids)
+        return DeskResult(True, changed=changed, at=now)
+
+    def resolve(self, channel: str, user: str, escalation_id: int, note_text: str | None) -> DeskResult:
+        if not self.is_dsl(channel, user):
+            refused = self._refused(channel, user, "resolve an escalation", f"escalation {escalation_id}")
+            return DeskResult(False, refused.message, errors={"note": refused.message})
+        try:
+            note = parse_note(note_text)
+        except RecordErrors as exc:
+            return DeskResult(False, errors=exc.errors)
+        findings = scan(note)
+        if findings:
+            return DeskResult(False, errors={"note": f"This looks like it holds {describe(findings)}: "
+                                                     "describe the outcome without identifying anyone."})
+        now = self.clock.now()
+        with self.storage.transaction() as tx:
+            changed = tx.escalations.update(escalation_id, when_status=("open", "claimed"),
+                                            status="resolved", resolved_by=user, resolved_at=now,
+                                            resolution_note=note, next_reminder_at=None)
+            if not changed:
+                return DeskResult(False, errors={"note": "This escalation is already resolved."})
+            ids = self._announce(tx, channel, escalation_id, user, "resolve", (
+                "Your escalation #", str(escalation_id), " was resolved by ", Person(user), ": ", note))
+        self.outbox.deliver(ids)
+        return DeskResult(True, changed=True, at=now)
+
+    def more_info(self, channel: str, user: str, escalation_id: int, version: int) -> DeskResult:
+        """Ask the requester for more, once per card version (twenty presses, one request)."""
+        if not self.is_dsl(channel, user):
+            return self._refused(channel, user, "ask for more information", f"escalation {escalation_id}")
+        now = self.clock.now()
+        with self.storage.transaction() as tx:
+            escalation = tx.escalations.get(escalation_id)
+            if escalation is None or not escalation.open:
+                return DeskResult(True)
+            changed = tx.escalations.update(escalation_id, when_version=version, more_info_by=user,
+                                            more_info_at=now)
+            ids: list[int | None] = []
+            if changed:
+                requester = Person(escalation.requester)
+                ids.append(tx.outbox.enqueue(
+                    f"more_info:{escalation_id}:{version}", channel, DeliveryKind.more_info,
+                    escalation_id=escalation_id, payload={"message": encode_message((
+                        requester, ", ", Person(user), " needs more information about escalation #",
+                        str(escalation_id), ". Please reply in this thread (no names or identifying "
+                        "details here) or call them."))}))
+                ids += self._announce(tx, channel, escalation_id, user, "more_info", (
+                    Person(user), " needs more information about your escalation #", str(escalation_id),
+                    ": please get in touch with them."), notice_key=f"more_info:{version}")
+        self.outbox.deliver(ids)
+        return DeskResult(True, changed=changed, at=now)
+
+    def _announce(self, tx: Tx, channel: str, escalation_id: int, actor: str, action: str,
+                  message: Message, notice_key: str | None = None) -> list[int | None]:
+        """After a DSL changed an escalation: audit it, redraw the card, tell the requester."""
+        escalation = tx.escalations.get(escalation_id)
+        assert escalation is not None
+        tx.audit.add(actor, action, f"escalation {escalation_id}")
+        return [
+            tx.outbox.enqueue(f"update:{escalation_id}:{escalation.version}", channel,
+                              DeliveryKind.card_update, escalation_id=escalation_id),
+            tx.outbox.enqueue(f"notice:{escalation_id}:{notice_key or action}", channel,
+                              DeliveryKind.notice, escalation_id=escalation_id,
+                              payload={"to": escalation.requester, "message": encode_message(message)}),
         ]
-        created = datetime.fromisoformat(row["created_at"])
-        if not in_working_hours(created, self.settings):
-            card.append(blocks.context(f":crescent_moon: {self.settings.out_of_hours_route}"))
-        card.append(blocks.context(self.status_line(row)))
-        ref = {"e": row["id"]}
-        buttons = []
-        if row["status"] == "open":
-            buttons.append(blocks.button("Claim", "dsl_claim", ref, style="primary"))
-        if row["status"] != "resolved":
-            buttons += [blocks.button("Resolved", "dsl_resolve", ref),
-                        blocks.button("Need more info", "dsl_more_info", ref)]
-        if buttons:
-            card.append({"type": "actions", "elements": buttons})
-        return card
+
+    # --- reminders ----------------------------------------------------------------------------
+    def send_reminders(self) -> int:
+        """Queue the next reminder for every unclaimed escalation that is due, then deliver.
+        Each escalation in its own transaction: one bad row is logged and skipped."""
+        now = self.clock.now()
+        with self.storage.read() as tx:
+            due = [e.id for e in tx.escalations.due_reminders(now) if self.serves(e.channel)]
+        sent, ids = 0, []
+        for escalation_id in due:
+            try:
+                ids += self._remind(escalation_id, now)
+                sent += 1
+            except Exception:  # noqa: BLE001 - the others must still be reminded
+                log.exception("reminder for escalation %s failed", escalation_id)
+        self.outbox.deliver(ids)
+        return sent
+
+    def _remind(self, escalation_id: int, now: datetime) -> list[int | None]:
+        with self.storage.transaction() as tx:
+            [escalation] = [e for e in tx.escalations.due_reminders(now) if e.id == escalation_id] or [None]
+            if escalation is None:
+                return []  # claimed meanwhile, or another scheduler took it
+            step = next_step(escalation, self.policy, self.directories[escalation.channel].deputies(), now)
+            if step is None:
+                tx.escalations.update(escalation.id, next_reminder_at=None)
+                return []
+            ids = [tx.outbox.enqueue(f"reminder:{escalation.id}:{step.number}", escalation.channel,
+                                     step.kind, escalation_id=escalation.id,
+                                     payload={"message": encode_message(step.note), "broadcast": True})]
+            for person, message in step.direct:
+                ids.append(tx.outbox.enqueue(f"reminder:{escalation.id}:{step.number}:{person}",
+                                             escalation.channel, DeliveryKind.notice,
+                                             escalation_id=escalation.id,
+                                             payload={"to": person, "message": encode_message(message)}))
+            tx.escalations.set_reminder(escalation.id, step.number, step.next_at)
+            tx.audit.add("scheduler", "reminder", f"escalation {escalation.id}", f"reminder {step.number}")
+            return ids
+
+    # --- exports ------------------------------------------------------------------------------
+    def queue_weekly_export(self, period: str, start: datetime, end: datetime) -> int:
+        """The weekly export for each desk channel, once per period (the outbox key says so)."""
+        queued = 0
+        with self.storage.transaction() as tx:
+            for channel in self.channels:
+                if tx.outbox.enqueue(f"export:weekly:{channel}:{period}", channel, DeliveryKind.export,
+                                     payload={"start": iso(start), "end": iso(end)}) is not None:
+                    tx.audit.add("scheduler", "export", "decisions",
+                                 f"weekly {start.date()} to {end.date()} ({channel})")
+                    queued += 1
+        return queued
+
+    def request_export(self, channel: str, user: str, start: datetime, end: datetime,
+                       request_key: str) -> DeskResult:
+        if not self.is_dsl(channel, user):
+            return self._refused(channel, user, "export the decision log", "export")
+        with self.storage.transaction() as tx:
+            delivery_id = tx.outbox.enqueue(f"export:request:{channel}:{request_key}", channel,
+                                            DeliveryKind.export,
+                                            payload={"start": iso(start), "end": iso(end),
+                                                     "requested_by": user})
+            if delivery_id is not None:
+                tx.audit.add(user, "export", "decisions", f"{start.date()} to {end.date()} ({channel})")
+        self.outbox.deliver([delivery_id])
+        with self.storage.read() as tx:
+            delivery = tx.outbox.by_key(f"export:request:{channel}:{request_key}")
+        if delivery is not None and delivery.status.value == "delivered":
+            return DeskResult(True, "The export is in the DSL channel.")
+        return DeskResult(True, "The export could not be posted yet: it will be retried, and the DSL "
+                                "channel will get it as soon as it can.")
+
+    def build_export(self, delivery: Delivery) -> ExportFile:
+        start = datetime.fromisoformat(delivery.payload["start"]).astimezone(self.tz)
+        end = datetime.fromisoformat(delivery.payload["end"]).astimezone(self.tz)
+        buffer = io.BytesIO()
+        summary = export.export(self.storage, start, end, "xlsx", buffer)
+        last_day = (end - timedelta(days=1)).astimezone(self.tz).date()
+        first_day = start.astimezone(self.tz).date()
+        requested_by = delivery.payload.get("requested_by")
+        return ExportFile(filename=f"canishare-decisions-{first_day}-to-{last_day}.xlsx",
+                          content=buffer.getvalue(), title=f"Decisions {first_day} to {last_day}",
+                          summary=summary.lines(start, end - timedelta(days=1)),
+                          requested_by=Person(requested_by) if requested_by else None)
+
+    def latest_decisions(self, channel: str, user: str, limit: int = 10) -> DeskResult:
+        if not self.is_dsl(channel, user):
+            with self.storage.transaction() as tx:
+                tx.audit.add(user, "refused", "log", f"log: not a DSL ({channel})")
+            return DeskResult(False, "Only a Designated Safeguarding Lead can read the decision log.")
+        with self.storage.transaction() as tx:
+            tx.audit.add(user, "log", "decisions", f"last {limit} ({channel})")
+            rows = list(tx.decisions.iter(limit=limit, newest_first=True))
+        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
+        lines = [f"#{r['id']} {r['created_at'][:16].replace('T', ' ')} "
+                 f"{labels.get(r['verdict'], r['verdict'])} · {r['decision'].replace('_', ' ')}"
+                 for r in rows]
+        return DeskResult(True, "Latest decisions\n" + ("\n".join(lines) or "None yet."))
+
+    # --- what a card says ---------------------------------------------------------------------
+    def local(self, moment: datetime | None) -> str:
+        return moment.astimezone(self.tz).strftime("%a %d %b %H:%M") if moment else ""
+
+    def card_view(self, escalation: Escalation) -> CardView:
+        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
+        if escalation.kind is Kind.outcome or escalation.outcome_id:
+            what = labels.get(escalation.verdict, escalation.verdict.replace("_", " "))
+        else:
+            what = "Asked to talk to a DSL now, before reaching an answer"
+        also = [labels.get(s.get("verdict", ""), s.get("verdict", "")) for s in escalation.secondary]
+        answers = [Fact(question_text(self.bundle, key), self._answer(key, value))
+                   for key, value in escalation.answers.items()]
+        rules = [f"{r} {self.bundle.rules[r].name.replace('_', ' ')}" if r in self.bundle.rules else r
+                 for r in escalation.rules]
+        gateways = [self.bundle.gateways[g].title if g in self.bundle.gateways else g
+                    for g in escalation.gateways]
+        return CardView(
+            escalation_id=escalation.id, version=escalation.version,
+            urgent=escalation.urgency is Urgency.urgent,
+            title=f"{escalation.urgency.value.title()} safeguarding escalation #{escalation.id}",
+            requester=Person(escalation.requester), what=what, also=also, answers=answers,
+            rules=rules, gateways=gateways, raised_at=self.local(escalation.created_at),
+            case_reference=escalation.case_reference,
+            out_of_hours="" if in_working_hours(escalation.created_at, self.policy)
+            else self.policy.out_of_hours_route,
+            status=self.status(escalation),
+            can_claim=escalation.status is Status.open,
+            can_resolve=escalation.status is not Status.resolved,
+            can_ask=escalation.status is not Status.resolved)
+
+    def status(self, escalation: Escalation) -> Message:
+        if escalation.status is Status.resolved:
+            return ("Resolved by ", Person(escalation.resolved_by), " at ",
+                    self.local(escalation.resolved_at), ": ", escalation.resolution_note)
+        parts: Message = ("Unclaimed",)
+        if escalation.status is Status.claimed:
+            parts = ("Claimed by ", Person(escalation.claimed_by), " at ", self.local(escalation.claimed_at))
+        if escalation.more_info_by:
+            parts = (*parts, " · more information asked by ", Person(escalation.more_info_by), " at ",
+                     self.local(escalation.more_info_at))
+        return parts
 
     def _answer(self, key: str, value: Any) -> str:
         values = value if isinstance(value, list) else [value]
-        return ", ".join(answer_label(self.bundle, key, v) for v in values)
+        return ", ".join(answer_label(self.bundle, key, str(v)) for v in values)
 
-    def status_line(self, row: dict[str, Any]) -> str:
-        if row["status"] == "resolved":
-            return (f":white_check_mark: Resolved by <@{row['resolved_by']}> at "
-                    f"{self.local(row['resolved_at'])}: {row['resolution_note']}")
-        if row["status"] == "claimed":
-            return f":raising_hand: Claimed by <@{row['claimed_by']}> at {self.local(row['claimed_at'])}"
-        return ":hourglass: Unclaimed"
+    def fallback_message(self, delivery: Delivery, escalation: Escalation | None, error: str) -> Message:
+        if delivery.kind is DeliveryKind.export:
+            return ("The canishare export could not be posted in the DSL channel (", error,
+                    "). It will be retried; ask your administrator to check the bot's access.")
+        assert escalation is not None
+        view = self.card_view(escalation)
+        return (view.title, " from ", view.requester, " could not be posted in the DSL channel (",
+                error, "). ", view.what, ". Please contact ", view.requester,
+                " now and claim it in the DSL channel when it appears.")
 
-    def refresh(self, client: WebClient, escalation_id: int) -> dict[str, Any]:
-        row = self.storage.escalation(escalation_id)
-        assert row is not None
-        client.chat_update(channel=row["card_channel"], ts=row["card_ts"], text=self.card_text(row),
-                           blocks=self.card(row))
-        return row
 
-    def changed(self, client: WebClient, dsl: str, escalation_id: int, action: str,
-                message: str) -> None:
-        """After a DSL changes an escalation: audit it, redraw the card, tell the requester."""
-        self.storage.audit(dsl, action, f"escalation {escalation_id}")
-        row = self.refresh(client, escalation_id)
-        client.chat_postMessage(channel=row["requester"], text=message)
-
-    # --- DSL actions ------------------------------------------------------------------------
-    def _guarded(self, body: dict[str, Any], client: WebClient, action: str) -> int | None:
-        user = body["user"]["id"]
-        escalation_id = int(json.loads(body["actions"][0]["value"])["e"])
-        if not self.is_dsl(client, user):
-            channel = (body.get("container") or {}).get("channel_id")
-            self.refuse(client, user, action, f"escalation {escalation_id}", channel)
-            return None
-        return escalation_id
-
-    def on_claim(self, body: dict[str, Any], client: WebClient) -> None:
-        escalation_id = self._guarded(body, client, "claim an escalation")
-        if escalation_id is None:
-            return
-        user = body["user"]["id"]
-        if not self.storage.update_escalation(escalation_id, when_status=("open",), status="claimed",
-                                              claimed_by=user, claimed_at=iso(self.clock()),
-                                              next_reminder_at=None):
-            return  # someone else claimed it first, or a double click
-        self.changed(client, user, escalation_id, "claim",
-                     f":raising_hand: Your escalation #{escalation_id} was claimed by <@{user}>. "
-                     "They will be in touch.")
-
-    def on_resolve_open(self, body: dict[str, Any], client: WebClient) -> None:
-        escalation_id = self._guarded(body, client, "resolve an escalation")
-        if escalation_id is None:
-            return
-        client.views_open(trigger_id=body["trigger_id"], view={
-            "type": "modal", "callback_id": "dsl_resolve_note", "title": blocks.plain("Resolve", 24),
-            "submit": blocks.plain("Resolve", 24), "close": blocks.plain("Cancel", 24),
-            "private_metadata": json.dumps({"e": escalation_id}),
-            "blocks": [
-                blocks.context(":lock: A short closing note: no names or other identifying details."),
-                {"type": "input", "block_id": "note", "label": blocks.plain("Closing note"),
-                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
-                             "max_length": 500}},
-            ],
-        })
-
-    def ack_resolve(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        user = body["user"]["id"]
-        escalation_id = int(json.loads(view["private_metadata"])["e"])
-        note = (blocks.modal_values(view).get("note") or "").strip()
-        if not self.is_dsl(client, user):
-            self.storage.audit(user, "refused", f"escalation {escalation_id}", "resolve: not a DSL")
-            ack(response_action="errors", errors={"note": "Only a DSL can resolve an escalation."})
-            return
-        findings = scan(note)
-        if findings:
-            ack(response_action="errors", errors={
-                "note": f"This looks like it holds {describe(findings)}: describe the outcome "
-                        "without identifying anyone."})
-            return
-        if not self.storage.update_escalation(escalation_id, when_status=("open", "claimed"),
-                                              status="resolved", resolved_by=user,
-                                              resolved_at=iso(self.clock()), resolution_note=note,
-                                              next_reminder_at=None):
-            ack(response_action="errors", errors={"note": "This escalation is already resolved."})
-            return
-        ack()
-        self.changed(client, user, escalation_id, "resolve",
-                     f":white_check_mark: Your escalation #{escalation_id} was resolved by "
-                     f"<@{user}>: {note}")
-
-    def on_more_info(self, body: dict[str, Any], client: WebClient) -> None:
-        escalation_id = self._guarded(body, client, "ask for more information")
-        if escalation_id is None:
-            return
-        user = body["user"]["id"]
-        row = self.storage.escalation(escalation_id)
-        assert row is not None
-        client.chat_postMessage(channel=row["card_channel"], thread_ts=row["card_ts"],
-                                text=f"<@{row['requester']}>, <@{user}> needs more information about "
-                                     f"escalation #{escalation_id}. Please reply in this thread "
-                                     "(no names or identifying details here) or call them.")
-        client.chat_postMessage(channel=row["requester"],
-                                text=f":speech_balloon: <@{user}> needs more information about your "
-                                     f"escalation #{escalation_id}: please get in touch with them.")
-        self.storage.audit(user, "more_info", f"escalation {escalation_id}")
-
-    # --- reminders ------------------------------------------------------------------------
-    def send_reminders(self, client: WebClient, now: datetime | None = None) -> int:
-        """Re-post unclaimed escalations to the DSL group, then to the deputy. Returns count."""
-        now = now or self.clock()
-        sent = 0
-        for row in self.storage.due_reminders(now):
-            minutes = (self.settings.remind_urgent_minutes if row["urgency"] == "urgent"
-                       else self.settings.remind_routine_minutes)
-            if row["reminders_sent"] == 0:
-                mention = self.settings.dsl_group_mention or "<!here>"
-                client.chat_postMessage(
-                    channel=row["card_channel"], thread_ts=row["card_ts"], reply_broadcast=True,
-                    text=f"{mention} Reminder: {row['urgency']} escalation #{row['id']} is still "
-                         f"unclaimed after {minutes} minutes.")
-                self.storage.update_escalation(row["id"], reminders_sent=1,
-                                               next_reminder_at=iso(now + timedelta(minutes=minutes)))
-            else:
-                deputies = sorted(self.settings.deputy_ids)
-                fallback = self.settings.dsl_group_mention or "<!channel>"
-                who = " ".join(f"<@{d}>" for d in deputies) or fallback
-                client.chat_postMessage(
-                    channel=row["card_channel"], thread_ts=row["card_ts"], reply_broadcast=True,
-                    text=f"{who} Escalated to the deputy DSL: {row['urgency']} escalation "
-                         f"#{row['id']} is still unclaimed.")
-                for deputy in deputies:
-                    client.chat_postMessage(channel=deputy, text=(
-                        f":rotating_light: {row['urgency'].title()} escalation #{row['id']} is "
-                        "unclaimed: please claim it in the DSL channel."))
-                self.storage.update_escalation(row["id"], reminders_sent=2, next_reminder_at=None)
-            self.storage.audit("scheduler", "reminder", f"escalation {row['id']}",
-                               f"reminder {row['reminders_sent'] + 1}")
-            sent += 1
-        return sent
-
-    # --- exports and the log on demand ---------------------------------------------------------
-    def export_ack_text(self, command: dict[str, Any]) -> str:
-        return "Preparing the export for the DSL channel..."
-
-    def on_export_command(self, command: dict[str, Any], client: WebClient) -> None:
-        user = command["user_id"]
-        if not self.is_dsl(client, user):
-            self.refuse(client, user, "export the decision log", "export", command.get("channel_id"))
-            return
-        parts = (command.get("text") or "").split()[1:]
-        try:
-            if parts:
-                start = export.parse_day(parts[0], self.settings.timezone)
-                end = (export.parse_day(parts[1], self.settings.timezone) if len(parts) > 1
-                       else start) + timedelta(days=1)
-            else:
-                start, end = export.last_full_week(self.clock(), self.settings.timezone)
-        except ValueError:
-            client.chat_postEphemeral(channel=command.get("channel_id") or user, user=user,
-                                      text="Usage: `/canishare export [YYYY-MM-DD] [YYYY-MM-DD]`")
-            return
-        self.storage.audit(user, "export", "decisions", f"{start.date()} to {end.date()}")
-        self.post_export(client, start, end, requested_by=user)
-
-    def post_export(self, client: WebClient, start: datetime, end: datetime,
-                    requested_by: str | None = None) -> export.Summary:
-        buffer = io.BytesIO()
-        summary = export.export(self.storage, start, end, "xlsx", buffer)
-        last_day = (end - timedelta(days=1)).date()
-        who = f" (requested by <@{requested_by}>)" if requested_by else ""
-        client.files_upload_v2(
-            channel=self.settings.dsl_channel, content=buffer.getvalue(),
-            filename=f"canishare-decisions-{start.date()}-to-{last_day}.xlsx",
-            title=f"Decisions {start.date()} to {last_day}",
-            initial_comment=summary.text(start, end - timedelta(days=1)) + who,
-        )
-        return summary
-
-    def on_log_command(self, command: dict[str, Any], client: WebClient) -> str:
-        user = command["user_id"]
-        if not self.is_dsl(client, user):
-            self.storage.audit(user, "refused", "log", "log: not a DSL")
-            return "Only a Designated Safeguarding Lead can read the decision log."
-        self.storage.audit(user, "log", "decisions", "last 10")
-        rows = self.storage.decisions(limit=10, newest_first=True)
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
-        lines = [f"#{r['id']} {r['created_at'][:16].replace('T', ' ')} <@{r['user_id']}> "
-                 f"{labels.get(r['verdict'], r['verdict'])} · {r['decision']}" for r in rows]
-        return "*Latest decisions*\n" + ("\n".join(lines) or "None yet.")
+__all__ = ["DslDesk", "EscalationNotice"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 from zoneinfo import ZoneInfo
 
+from bot.dsl.model import Escalation, Status
 from bot.storage import Storage
 
 Format = Literal["csv", "xlsx", "json"]
@@ -86,14 +87,13 @@ class Summary:
         self.by_flow.update(other.by_flow)
         self.by_gateway.update(other.by_gateway)
 
-    def add_escalations(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
+    def add_escalations(self, escalations: Iterable[Escalation]) -> None:
+        for escalation in escalations:
             self.escalations += 1
-            if row.get("claimed_at"):
-                claimed = datetime.fromisoformat(row["claimed_at"])
-                created = datetime.fromisoformat(row["created_at"])
-                self.minutes_to_claim.append((claimed - created).total_seconds() / 60)
-            elif row["status"] == "open":
+            if escalation.claimed_at:
+                minutes = (escalation.claimed_at - escalation.created_at).total_seconds() / 60
+                self.minutes_to_claim.append(minutes)
+            elif escalation.status is Status.open:
                 self.unclaimed += 1
 
     @property
@@ -117,8 +117,9 @@ class Summary:
             for key, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])):
                 yield [key, count]
 
-    def text(self, start: datetime, end: datetime) -> str:
-        lines = [f"*Decisions {start:%d %b %Y} to {end:%d %b %Y}*: {self.decisions}",
+    def lines(self, start: datetime, end: datetime) -> list[str]:
+        """The summary in plain lines (the channel adds its own formatting)."""
+        lines = [f"Decisions {start:%d %b %Y} to {end:%d %b %Y}: {self.decisions}",
                  f"Escalations: {self.escalations} (unclaimed: {self.unclaimed}; median to claim: "
                  f"{_minutes(self.median_minutes_to_claim)}; worst: "
                  f"{_minutes(self.worst_minutes_to_claim)})"]
@@ -126,7 +127,7 @@ class Summary:
             lines.append("By verdict: " + ", ".join(f"{k} {v}" for k, v in self.by_verdict.most_common()))
         if self.by_flow:
             lines.append("By flow: " + ", ".join(f"{k} {v}" for k, v in self.by_flow.most_common()))
-        return "\n".join(lines)
+        return lines
 
 
 def _minutes(value: float | None) -> str:
@@ -138,32 +139,33 @@ def export(storage: Storage, start: datetime, end: datetime, fmt: Format, out: P
     """Write decisions logged in [start, end) to `out`; return the period's summary.
     `workers` > 1 splits a large CSV file export across processes (one per core)."""
     summary = Summary()
-    if fmt == "csv":
-        first, last = storage.id_range(start, end)
-        if workers > 1 and isinstance(out, Path) and last - first > PARALLEL_FROM:
+    with storage.read() as tx:
+        escalations = tx.escalations.between(start, end)
+        first, last = tx.decisions.id_range(start, end)
+        if fmt == "csv" and workers > 1 and isinstance(out, Path) and last - first > PARALLEL_FROM:
             summary = _csv_parallel(storage, start, end, out, workers, (first, last))
         else:
-            _csv(_counted(storage.iter_decision_rows(COLUMNS, start, end), summary), out)
-        summary.add_escalations(storage.escalations_between(start, end))
-        return summary
-    rows = _counted(storage.iter_decision_rows(COLUMNS, start, end), summary)
-    if fmt == "json":
-        _json(rows, out)
-    else:
-        _xlsx(rows, out, summary, storage, start, end)
-    if fmt != "xlsx":
-        summary.add_escalations(storage.escalations_between(start, end))
+            rows = _counted(tx.decisions.raw_rows(COLUMNS, start, end, (first, last)), summary)
+            if fmt == "csv":
+                _csv(rows, out)
+            elif fmt == "json":
+                _json(rows, out)
+            else:
+                summary.add_escalations(escalations)
+                _xlsx(rows, out, summary, start, end)
+                return summary
+    summary.add_escalations(escalations)
     return summary
 
 
 PARALLEL_FROM = 100_000
 
 
-def _csv_part(db_path: str, start: datetime, end: datetime, ids: tuple[int, int],
-              part: str) -> Summary:
-    storage, summary = Storage(db_path), Summary()
-    with open(part, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
-        _write_lines(_counted(storage.iter_decision_rows(COLUMNS, start, end, ids), summary), handle)
+def _csv_part(url: str, start: datetime, end: datetime, ids: tuple[int, int], part: str) -> Summary:
+    storage, summary = Storage(url), Summary()
+    with storage.read() as tx, open(part, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
+        _write_lines(_counted(tx.decisions.raw_rows(COLUMNS, start, end, ids), summary), handle)
+    storage.close()
     return summary
 
 
@@ -179,8 +181,8 @@ def _csv_parallel(storage: Storage, start: datetime, end: datetime, out: Path, w
     ranges = [(lo, min(lo + step - 1, last)) for lo in range(first, last + 1, step)]
     parts = [f"{out}.part{n}" for n in range(len(ranges))]
     try:
-        with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
-            partials = list(pool.map(_csv_part, [str(storage.path)] * len(ranges),
+        with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
+            partials = list(pool.map(_csv_part, [storage.url] * len(ranges),
                                      [start] * len(ranges), [end] * len(ranges), ranges, parts))
         with open(out, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerow(COLUMNS)
@@ -261,8 +263,8 @@ def _json(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
         handle.write("\n]\n")
 
 
-def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, storage: Storage,
-          start: datetime, end: datetime) -> None:
+def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, start: datetime,
+          end: datetime) -> None:
     import xlsxwriter
 
     # constant_memory flushes each row to disk; no automatic formulas, numbers or links from text
@@ -273,7 +275,6 @@ def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, storage
     sheet.write_row(0, 0, COLUMNS)
     for number, row in enumerate(rows, 1):
         sheet.write_row(number, 0, flat(row))
-    summary.add_escalations(storage.escalations_between(start, end))
     weekly = workbook.add_worksheet("Weekly summary")
     weekly.write_row(0, 0, ["Period", f"{start.isoformat()} to {end.isoformat()}"])
     for number, line in enumerate(summary.rows(), 1):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.settings import Settings
+
+class Hours(Protocol):
+    timezone: str
+    working_hours: str
+    working_days: str
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -22,7 +27,7 @@ def working_days(spec: str) -> set[int]:
     return days
 
 
-def in_working_hours(moment: datetime, settings: Settings) -> bool:
+def in_working_hours(moment: datetime, settings: Hours) -> bool:
     local = moment.astimezone(ZoneInfo(settings.timezone))
     start_text, _, end_text = settings.working_hours.partition("-")
     start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)

@@ -1,78 +1,118 @@
-"""The clock process (`canishare clock`, the Procfile's `clock:`): reminders, the weekly export
-to the DSL channel, and the daily retention purge.
+"""The clock process (`canishare clock`, the Procfile's `clock:`): deliveries still owed,
+reminders, the weekly export, the daily retention purge and housekeeping.
 
-Every job is claimed in the database for its period before it runs, so a job runs once per
-period whatever the number of processes or restarts; a run missed while the process was down is
-caught up at the next start, once.
+One leader at a time: a lease row in the database, renewed every tick, so two clock processes
+(or two machines) never both send; if the leader dies its lease expires and another takes over.
+Each job runs on its own and each row inside a job on its own: an error is logged, counted and
+skipped, and everything else goes on. The purge and pruning need no chat service at all.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import time as clock_time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-
+from bot.core.clock import Clock
 from bot.dsl.desk import DslDesk
 from bot.dsl.export import last_full_week
 from bot.dsl.hours import DAYS
-from bot.settings import Settings
+from bot.dsl.outbox import default_holder
 from bot.storage import Storage
 
 log = logging.getLogger("canishare.clock")
 CONVERSATION_DAYS = 90  # an unfinished check can be resumed for this long
+LEASE = "scheduler"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    timezone: str = "Europe/London"
+    weekly_export_day: str = "mon"
+    weekly_export_time: str = "08:00"
+    retention_days: int = 2190
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, storage: Storage, desk: DslDesk, client: WebClient):
-        self.settings, self.storage, self.desk, self.client = settings, storage, desk, client
-        self.tz = ZoneInfo(settings.timezone)
+    def __init__(self, storage: Storage, clock: Clock, schedule: Schedule, desk: DslDesk | None = None,
+                 *, holder: str | None = None, interval: float = 10.0):
+        self.storage, self.clock, self.schedule, self.desk = storage, clock, schedule, desk
+        self.tz = ZoneInfo(schedule.timezone)
+        self.holder = holder or default_holder()
+        self.interval = interval
+        self.errors = 0
 
+    # --- one tick -------------------------------------------------------------------------
+    def tick(self) -> dict[str, int]:
+        """Run every job once if this process holds the lease. Returns what each job did."""
+        lease_seconds = max(3 * self.interval, 30.0)
+        try:
+            with self.storage.transaction() as tx:
+                leader = tx.housekeeping.hold_lease(LEASE, self.holder, lease_seconds)
+        except Exception:  # noqa: BLE001 - the database may be down: try again next tick
+            log.exception("scheduler: could not take the lease")
+            self.errors += 1
+            return {"leader": 0, "errors": 1}
+        if not leader:
+            return {"leader": 0}
+        result = {"leader": 1}
+        jobs: list[tuple[str, Callable[[], int]]] = [("purged", self.daily_purge)]
+        if self.desk is not None and self.desk.channels:
+            jobs = [("reminders", self.desk.send_reminders),
+                    ("weekly_export", self.weekly_export),
+                    ("delivered", lambda: self.desk.outbox.deliver_due()["delivered"]),  # type: ignore[union-attr]
+                    *jobs]
+        for name, job in jobs:
+            try:
+                result[name] = job()
+            except Exception:  # noqa: BLE001 - one failed job never stops the others
+                log.exception("scheduler job %s failed", name)
+                result[name] = 0
+                result["errors"] = result.get("errors", 0) + 1
+                self.errors += 1
+        return result
+
+    def resign(self) -> None:
+        with self.storage.transaction() as tx:
+            tx.housekeeping.release_lease(LEASE, self.holder)
+
+    # --- jobs -----------------------------------------------------------------------------
     def latest_weekly_slot(self, now: datetime) -> datetime:
         """The most recent scheduled weekly export time at or before `now`."""
         local = now.astimezone(self.tz)
-        hour, minute = map(int, self.settings.weekly_export_time.split(":"))
-        day = DAYS.index(self.settings.weekly_export_day)
+        hour, minute = map(int, self.schedule.weekly_export_time.split(":"))
+        day = DAYS.index(self.schedule.weekly_export_day)
         date = local.date() - timedelta(days=(local.weekday() - day) % 7)
         slot = datetime.combine(date, time(hour, minute), self.tz)
         return slot if slot <= local else slot - timedelta(days=7)
 
-    def weekly_export(self, now: datetime) -> bool:
-        slot = self.latest_weekly_slot(now)
-        period = slot.date().isoformat()
-        if not self.storage.claim_job("weekly_export", period):
-            return False
-        start, end = last_full_week(slot, self.settings.timezone)
-        try:
-            self.desk.post_export(self.client, start, end)
-        except Exception:
-            self.storage.release_job("weekly_export", period)  # try again at the next tick
-            raise
-        self.storage.audit("scheduler", "export", "decisions", f"weekly {start.date()} to {end.date()}")
-        log.info("weekly export for %s posted", period)
-        return True
+    def weekly_export(self) -> int:
+        """Queue the latest week's export once (a run missed while the process was down is
+        caught up once); the outbox marks it done only after the upload succeeded."""
+        assert self.desk is not None
+        slot = self.latest_weekly_slot(self.clock.now())
+        start, end = last_full_week(slot, self.schedule.timezone)
+        return self.desk.queue_weekly_export(slot.date().isoformat(), start, end)
 
-    def daily_purge(self, now: datetime) -> int:
-        if not self.storage.claim_job("purge", now.astimezone(self.tz).date().isoformat()):
-            return 0
-        cutoff = now - timedelta(days=self.settings.retention_days)
-        count, _ = self.storage.purge(cutoff, actor="scheduler")
-        self.storage.prune(events_before=now - timedelta(days=2),
-                           conversations_before=now - timedelta(days=CONVERSATION_DAYS))
+    def daily_purge(self) -> int:
+        now = self.clock.now()
+        with self.storage.transaction(durable=True) as tx:
+            if not tx.housekeeping.claim_job("purge", now.astimezone(self.tz).date().isoformat()):
+                return 0
+            cutoff = now - timedelta(days=self.schedule.retention_days)
+            count, last = tx.decisions.purge(cutoff)
+            if count:
+                tx.audit.add("scheduler", "purge", f"decisions up to {last}",
+                             f"{count} decisions logged before {cutoff.date()}")
+            tx.housekeeping.prune(events_before=now - timedelta(days=2),
+                                  conversations_before=now - timedelta(days=CONVERSATION_DAYS))
         return count
 
-    def tick(self, now: datetime | None = None) -> dict[str, int]:
-        now = now or self.desk.clock()
-        return {
-            "reminders": self.desk.send_reminders(self.client, now),
-            "weekly_export": int(self.weekly_export(now)),
-            "purged": self.daily_purge(now),
-        }
-
-    def run_forever(self, interval: float = 30.0) -> None:
+    # --- the process ------------------------------------------------------------------------
+    def run_forever(self) -> None:
         stopping = False
 
         def stop(*_: object) -> None:
@@ -81,11 +121,13 @@ class Scheduler:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        log.info("clock started (%s), every %ss", self.holder, self.interval)
         while not stopping:
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a failed tick is logged and retried, never fatal
-                log.exception("scheduler tick failed")
-            deadline = clock_time.monotonic() + interval
-            while not stopping and clock_time.monotonic() < deadline:
-                clock_time.sleep(0.5)
+            self.tick()
+            waited = 0.0
+            while not stopping and waited < self.interval:
+                step = min(0.25, self.interval - waited)
+                self.clock.sleep(step)
+                waited += step
+        self.resign()
+        log.info("clock stopped")

@@ -1,5 +1,159 @@
-"""Persistence behind one layer: nothing outside this package speaks SQL."""
+"""Persistence behind one layer: nothing outside this package speaks SQL, and no driver exception
+leaves it (callers see `StorageError`, `ConflictError` or `DuplicateDecision`).
 
-from bot.storage.sqlite import MIGRATIONS, ConflictError, Decision, DecisionChoice, Storage, iso
+Work happens in units: `with storage.transaction() as tx:` gives one transaction with every store
+on it (`tx.conversations`, `tx.decisions`, `tx.escalations`, `tx.outbox`, ...), so a finished check,
+its escalation and the outbox row that delivers the card commit together or not at all.
+"""
 
-__all__ = ["MIGRATIONS", "ConflictError", "Decision", "DecisionChoice", "Storage", "iso"]
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.core.clock import SYSTEM_CLOCK, Clock, iso
+from bot.storage.conversations import ConversationStore, ProfileStore
+from bot.storage.database import (
+    StorageError,
+    connect,
+    describe_url,
+    normalise_url,
+    set_durable,
+    sqlite_path,
+)
+from bot.storage.decisions import DecisionLog
+from bot.storage.escalations import EscalationStore
+from bot.storage.housekeeping import AuditTrail, Housekeeping
+from bot.storage.migrations import LATEST, current_version, migrate, require_current
+from bot.storage.models import ConflictError, ConversationRow, Decision, DecisionChoice, DuplicateDecision
+from bot.storage.outbox import OutboxStore
+
+__all__ = [
+    "LATEST", "ConflictError", "ConversationRow", "Decision", "DecisionChoice", "DuplicateDecision",
+    "Storage", "StorageError", "Tx", "iso",
+]
+
+
+class Tx:
+    """One unit of work: every store, on one connection and one transaction."""
+
+    def __init__(self, conn: Connection, clock: Clock):
+        self.conn, self.clock = conn, clock
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.conn, self.clock)
+
+    @cached_property
+    def profiles(self) -> ProfileStore:
+        return ProfileStore(self.conn, self.clock)
+
+    @cached_property
+    def decisions(self) -> DecisionLog:
+        return DecisionLog(self.conn, self.clock)
+
+    @cached_property
+    def escalations(self) -> EscalationStore:
+        return EscalationStore(self.conn, self.clock)
+
+    @cached_property
+    def outbox(self) -> OutboxStore:
+        return OutboxStore(self.conn, self.clock)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.conn, self.clock)
+
+    @cached_property
+    def housekeeping(self) -> Housekeeping:
+        return Housekeeping(self.conn, self.clock)
+
+
+class Storage:
+    """The database. `url` is a `DATABASE_URL` (postgresql://...), a SQLite URL or a file path.
+
+    A new empty database is created at the latest schema; an existing one must already be at
+    the schema this code was written for (`canishare db migrate` brings it there), else
+    `StorageError` says so. With `create=False` a missing SQLite file is an error instead."""
+
+    def __init__(self, url: str | Path, clock: Clock = SYSTEM_CLOCK, *, create: bool = True,
+                 pool_size: int = 10, check_schema: bool = True):
+        self.url, self.clock = normalise_url(url), clock
+        try:
+            self.engine = connect(self.url, pool_size=pool_size, create=create)
+            if check_schema:
+                self._ready()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{self.where}: {_one_line(exc)}") from None
+
+    def _ready(self) -> None:
+        with self.engine.connect() as conn:
+            empty = current_version(conn) is None
+            conn.rollback()
+        if empty:
+            migrate(self.engine, self.clock)
+        else:
+            require_current(self.engine)
+
+    @property
+    def where(self) -> str:
+        """Where the data lives (file path, or the URL without its password)."""
+        return describe_url(self.url)
+
+    @property
+    def path(self) -> Path | None:
+        return sqlite_path(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, durable: bool = False) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+        `durable`: the commit reaches the disk before this returns (SQLite FULL sync)."""
+        try:
+            with self.engine.connect().execution_options(canishare_write=True) as conn:
+                if durable:
+                    set_durable(conn, True)
+                try:
+                    with conn.begin():
+                        yield Tx(conn, self.clock)
+                finally:
+                    if durable:
+                        set_durable(conn, False)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"decision log error: {_one_line(exc)}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only unit of work (no write lock)."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield Tx(conn, self.clock)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"decision log error: {_one_line(exc)}") from None
+
+    def migrate(self) -> tuple[int, int]:
+        try:
+            return migrate(self.engine, self.clock)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{self.where}: {_one_line(exc)}") from None
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return current_version(tx.conn) or 0
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return str(original).splitlines()[0] if str(original) else type(original).__name__
+

@@ -1,5 +1,8 @@
-"""A fake Slack Web API on 127.0.0.1 (port 0) that records every call, the way bolt-python's
-own tests use a mock Web API server. Answers what canishare calls with plausible payloads."""
+"""A fake Slack Web API on 127.0.0.1 (port 0) that records every call, the way bolt-python's own
+tests use a mock Web API server, and fails the way Slack does when told to: HTTP 500, 429 with
+`Retry-After`, `ok: false` errors (`ratelimited`, `not_in_channel`...), `channel_not_found` for a
+post with no or an unknown channel (always, as Slack does), and a response lost after the call
+took effect. It keeps the messages it was sent, so `conversations.history` can find them."""
 
 from __future__ import annotations
 
@@ -7,12 +10,14 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 BOT_USER = "UBOT"
+POSTS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
 
 
 @dataclass
@@ -22,6 +27,22 @@ class Call:
     headers: dict[str, str]
     response: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0  # time.perf_counter() when the call arrived (for latency benchmarks)
+    failed: str = ""  # how the fake failed this call ("" when it answered normally)
+
+    @property
+    def took_effect(self) -> bool:
+        return self.failed in ("", "lost")
+
+
+@dataclass
+class Failure:
+    """Fail the next `times` calls of `method` that match `when`, the way `mode` says."""
+
+    method: str
+    mode: str  # "500", "429", "ratelimited", "lost", "hold", or an ok:false error code
+    times: int = 1
+    when: Callable[[dict[str, Any]], bool] | None = None
+    retry_after: int = 1
 
 
 @dataclass
@@ -31,6 +52,10 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     fail_methods: dict[str, str] = field(default_factory=dict)
+    unknown_channels: set[str] = field(default_factory=set)
+    failures: list[Failure] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    held: threading.Event = field(default_factory=threading.Event)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -58,6 +83,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self.held.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -71,6 +97,22 @@ class FakeSlack:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
+    # --- failing like Slack -------------------------------------------------------------------
+    def fail(self, method: str, mode: str, times: int = 1, when: Callable[[dict[str, Any]], bool] | None = None,
+             retry_after: int = 1) -> Failure:
+        failure = Failure(method, mode, times, when, retry_after)
+        with self._lock:
+            self.failures.append(failure)
+        return failure
+
+    def _failure_for(self, method: str, params: dict[str, Any]) -> Failure | None:
+        with self._lock:
+            for failure in self.failures:
+                if failure.method == method and failure.times > 0 and (failure.when is None or failure.when(params)):
+                    failure.times -= 1
+                    return failure
+        return None
+
     # --- recording ------------------------------------------------------------------------
     def handle(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         path = handler.path.split("?")[0]
@@ -83,21 +125,57 @@ class FakeSlack:
             params = json.loads(raw or b"{}")
         elif "x-www-form-urlencoded" in content_type:
             params = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-            for key in ("blocks", "view", "files", "attachments"):
+            for key in ("blocks", "view", "files", "attachments", "metadata"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
         else:
             params = {"_raw": raw}
         if "?" in handler.path:
             params.update({k: v[0] for k, v in parse_qs(handler.path.split("?", 1)[1]).items()})
+        failure = self._failure_for(method, params)
+        if failure is not None and failure.mode == "hold":
+            self._record(Call(method, params, dict(handler.headers), {}, time.perf_counter(), "held"))
+            self.held.set()
+            time.sleep(3600)  # the test kills the caller meanwhile; never answered
+            return
+        if failure is not None and failure.mode in ("500", "429", "ratelimited"):
+            status = 500 if failure.mode == "500" else 429
+            body = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
+            self._record(Call(method, params, dict(handler.headers), body, time.perf_counter(), failure.mode))
+            headers = {"Retry-After": str(failure.retry_after)} if status == 429 else {}
+            self._send(handler, status, body, headers)
+            return
+        if failure is not None and failure.mode != "lost":
+            body = {"ok": False, "error": failure.mode}
+            self._record(Call(method, params, dict(handler.headers), body, time.perf_counter(), failure.mode))
+            self._send(handler, 200, body)
+            return
         body = self.answer(method, params)
+        self._record(Call(method, params, dict(handler.headers), body, time.perf_counter(),
+                          "lost" if failure is not None else ("" if body.get("ok") else body.get("error", "?"))))
+        if failure is not None:  # the call took effect; the response never arrives
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        self._send(handler, 200, body)
+
+    def _record(self, call: Call) -> None:
         with self._lock:
-            self.calls.append(Call(method, params, dict(handler.headers), body, time.perf_counter()))
+            self.calls.append(call)
             self._lock.notify_all()
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
-        handler.send_response(200)
+        handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
 
@@ -111,9 +189,23 @@ class FakeSlack:
         if method == "conversations.open":
             users = params.get("users", "")
             return {"ok": True, "channel": {"id": f"D{users}"}}
+        if method in POSTS or method == "files.completeUploadExternal":
+            channel = params.get("channel") or params.get("channel_id") or ""
+            if not channel or channel in self.unknown_channels:
+                return {"ok": False, "error": "channel_not_found"}
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
-            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts") or ts,
-                    "message_ts": ts, "message": {"text": params.get("text", ""), "ts": ts}}
+            message_ts = params.get("ts") or ts
+            if method == "chat.postMessage":
+                with self._lock:
+                    self.messages.setdefault(params["channel"], []).append(
+                        {"ts": ts, "text": params.get("text", ""), "metadata": params.get("metadata"),
+                         "thread_ts": params.get("thread_ts")})
+            return {"ok": True, "channel": params.get("channel"), "ts": message_ts,
+                    "message_ts": ts, "message": {"text": params.get("text", ""), "ts": message_ts}}
+        if method == "conversations.history":
+            with self._lock:
+                found = [m for m in self.messages.get(params.get("channel", ""), []) if not m["thread_ts"]]
+            return {"ok": True, "messages": list(reversed(found)), "has_more": False}
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(params.get("channel", ""), []),
                     "response_metadata": {"next_cursor": ""}}
@@ -129,14 +221,20 @@ class FakeSlack:
         return {"ok": True}
 
     # --- reading --------------------------------------------------------------------------
-    def of(self, method: str) -> list[Call]:
+    def of(self, method: str, effective: bool = True) -> list[Call]:
+        """Calls of `method`; by default only those that took effect (as Slack saw them)."""
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method == method and (c.took_effect or not effective)]
 
     def last(self, method: str) -> Call:
         found = self.of(method)
         assert found, f"no {method} call; calls: {[c.method for c in self.calls]}"
         return found[-1]
+
+    def posts_to(self, channel: str, *, thread: bool | None = None) -> list[Call]:
+        """chat.postMessage calls that reached `channel` (top-level, in a thread, or both)."""
+        return [c for c in self.of("chat.postMessage") if c.params.get("channel") == channel
+                and (thread is None or bool(c.params.get("thread_ts")) == thread)]
 
     def wait_for(self, predicate, timeout: float = 10.0) -> Call | None:
         """Block until a recorded call satisfies `predicate` (newest first); None on timeout."""

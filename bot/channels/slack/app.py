@@ -1,16 +1,19 @@
-"""The Slack channel: a Bolt app whose listeners only translate between Slack and the
-channel-neutral `Conversations` service. No flow logic lives here.
+"""The Slack channel: a Bolt app whose listeners only translate between Slack and the core
+(`Conversations` for checks, `DslDesk` for DSLs). No flow, record or escalation logic lives here.
 
-Every Web API call goes through one `WebClient` whose base URL is a setting, so the same app runs
-against Slack, a local fake Slack in tests, or a trial server.
+Every listener is guarded: an internal error is logged with a correlation id and the person gets
+a short apology with a way on, never silence. A repeated delivery (Slack's retries, a replayed
+request, a double submission) is acted on once.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -20,24 +23,26 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.channels.slack import blocks
+from bot.channels.slack.desk_actions import SlackDeskActions
+from bot.channels.slack.metadata import MetadataSigner, TamperedMetadata
+from bot.channels.slack.notifier import web_client
 from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
     Back,
     Conversations,
     IdentifiersFound,
-    RecordForm,
-    Restart,
+    NotFinished,
     StaleAction,
     Turn,
     UnknownConversation,
 )
-from bot.core.engine import Engine, EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.core.presentation import answer_label, outcome_view
+from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
+from bot.core.presentation import outcome_view
 from bot.core.privacy import describe, scan
-from bot.flows.loader import FlowBundle
+from bot.core.record import RecordErrors, parse_record
+from bot.dsl.desk import DslDesk
 from bot.settings import Settings
-from bot.storage import Storage
 
 CHANNEL = "slack"
 log = logging.getLogger("canishare.slack")
@@ -49,6 +54,7 @@ HELP_TEXT = (
     "• Answer with the buttons. Please don't type names or case details here.\n"
     "If a child is in immediate danger, call 999 first."
 )
+START_WORDS = ("restart", "start", "new", "start again")
 
 
 def user_of(body: dict[str, Any]) -> str | None:
@@ -57,49 +63,38 @@ def user_of(body: dict[str, Any]) -> str | None:
 
 
 def ref_of(body: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(body["actions"][0]["value"])
+    """The button's value: what conversation, which version, which question (or {} if unusable)."""
+    try:
+        value = json.loads(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class SlackChannel:
     """Translates Slack requests to conversation actions and steps to Block Kit."""
 
-    def __init__(self, bundle: FlowBundle, storage: Storage, settings: Settings):
-        self.bundle, self.storage, self.settings = bundle, storage, settings
-        self.conv = Conversations(Engine(bundle), storage, CHANNEL)
-        self.profile_keys = bundle.manifest.profile_questions
-        self.escalations: Any = None  # set by the DSL side when it is configured
-
-    # --- profile ---------------------------------------------------------------------------
-    def profile(self, user: str) -> dict[str, str]:
-        return self.storage.load_profile(CHANNEL, user)
-
-    def remember(self, user: str, turn: Turn, profile: dict[str, str]) -> None:
-        answers = {k: v for k, v in turn.state.answers.items()
-                   if k in self.profile_keys and isinstance(v, str)}
-        if answers and answers != profile:
-            self.storage.save_profile(CHANNEL, user, answers)
-
-    def profile_line(self, user: str, turn: Turn, profile: dict[str, str] | None = None) -> str | None:
-        profile = self.profile(user) if profile is None else profile
-        if not profile or any(turn.state.answers.get(k) != v for k, v in profile.items()):
-            return None
-        return ", ".join(answer_label(self.bundle, k, v) for k, v in profile.items())
+    def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner):
+        self.conv, self.settings, self.signer = conversations, settings, signer
+        self.bundle = conversations.engine.bundle
+        self._dm: dict[str, str] = {}
+        self._dm_lock = threading.Lock()
 
     # --- rendering ---------------------------------------------------------------------------
-    def render(self, user: str, turn: Turn, show_help: bool = False,
-               profile: dict[str, str] | None = None) -> list[blocks.Block]:
+    def render(self, turn: Turn, show_help: bool = False) -> list[blocks.Block]:
         notice = None
         if "flows_changed" in turn.notices:
             notice = ("The guidance was updated since you began: your answers were checked "
                       "again against it.")
         if isinstance(turn.step, OutcomeStep):
             view = outcome_view(self.bundle, turn.step.outcome)
-            rendered = blocks.outcome_blocks(view, turn.conversation_id, turn.version)
+            rendered = blocks.outcome_blocks(view, turn.conversation_id, turn.version, turn.escalation)
             return ([blocks.context(f":information_source: {notice}")] if notice else []) + rendered
         assert isinstance(turn.step, QuestionStep)
+        profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
         return blocks.question_blocks(
             turn.step, turn.conversation_id, turn.version, can_go_back=bool(turn.state.history),
-            profile_line=self.profile_line(user, turn, profile), show_help=show_help, notice=notice,
+            profile_line=profile_line, show_help=show_help, notice=notice,
         )
 
     @staticmethod
@@ -108,65 +103,75 @@ class SlackChannel:
             return turn.step.outcome.headline
         return turn.step.question.text
 
-    # --- posting ---------------------------------------------------------------------------
+    # --- where a person's check lives --------------------------------------------------------
     def dm_channel(self, client: WebClient, user: str) -> str:
-        return client.conversations_open(users=user)["channel"]["id"]
+        with self._dm_lock:
+            known = self._dm.get(user)
+        if known:
+            return known
+        channel = client.conversations_open(users=user)["channel"]["id"]
+        with self._dm_lock:
+            self._dm[user] = channel
+        return channel
+
+    def own_message(self, client: WebClient, body: dict[str, Any], user: str) -> dict[str, str] | None:
+        """The clicked message, if it is in the clicker's own DM with the bot (a crafted click
+        naming someone else's message changes nothing)."""
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if not channel or not ts or channel != self.dm_channel(client, user):
+            return None
+        return {"channel": channel, "ts": ts}
 
     def post_turn(self, client: WebClient, user: str, turn: Turn, channel: str | None = None) -> None:
         client.chat_postMessage(channel=channel or self.dm_channel(client, user),
-                                text=self.fallback_text(turn), blocks=self.render(user, turn))
+                                text=self.fallback_text(turn), blocks=self.render(turn))
 
-    def start_check(self, client: WebClient, user: str, channel: str | None = None) -> Turn:
-        turn = self.conv.start(user, known=self.profile(user) or None)
-        self.post_turn(client, user, turn, channel)
+    def start_check(self, client: WebClient, user: str) -> Turn:
+        turn = self.conv.start(user)
+        self.post_turn(client, user, turn)
         return turn
 
-    def update(self, client: WebClient, body: dict[str, Any], user: str, turn: Turn,
-               show_help: bool = False, profile: dict[str, str] | None = None) -> None:
-        container = body["container"]
-        client.chat_update(channel=container["channel_id"], ts=container["message_ts"],
-                           text=self.fallback_text(turn),
-                           blocks=self.render(user, turn, show_help, profile))
+    def update(self, client: WebClient, message: dict[str, str], turn: Turn, show_help: bool = False) -> None:
+        client.chat_update(channel=message["channel"], ts=message["ts"], text=self.fallback_text(turn),
+                           blocks=self.render(turn, show_help))
 
-    def trail(self, client: WebClient, body: dict[str, Any], turn: Turn, value: Any) -> None:
+    def trail(self, client: WebClient, message: dict[str, str], turn: Turn, value: Any) -> None:
         """A compact record of each answer in the thread under the check message."""
         step = turn.previous
         if not isinstance(step, QuestionStep):
             return
         values = value if isinstance(value, list) else [value]
         labels = [c.label for c in step.question.choices if c.id in values]
-        container = body["container"]
-        client.chat_postMessage(
-            channel=container["channel_id"], thread_ts=container["message_ts"],
-            text=blocks.trail_text(step.number, step.question.text, ", ".join(labels)),
-        )
+        client.chat_postMessage(channel=message["channel"], thread_ts=message["ts"],
+                                text=blocks.trail_text(step.number, step.question.text, ", ".join(labels)))
 
-    # --- listeners: entry points -----------------------------------------------------------
-    def ack_command(self, ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+    def ephemeral(self, client: WebClient, body: dict[str, Any], user: str, text: str) -> None:
+        channel = (body.get("container") or {}).get("channel_id") or self.dm_channel(client, user)
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    # --- entry points -------------------------------------------------------------------------
+    def ack_command(self, ack: Ack, command: dict[str, Any], desk: SlackDeskActions | None) -> None:
         """Answer the slash command within Slack's 3 seconds; the work follows lazily."""
         text = (command.get("text") or "").strip().lower()
         if text == "help":
             ack(HELP_TEXT)
         elif text == "log":
-            if self.escalations is None:
-                ack("The decision log is not set up for Slack here: ask your administrator.")
-            else:
-                ack(self.escalations.on_log_command(command, client))
+            ack(desk.log_text(command) if desk else
+                "The decision log is not set up for Slack here: ask your administrator.")
         elif text.startswith("export"):
-            if self.escalations is None:
-                ack("Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
-            else:
-                ack(self.escalations.export_ack_text(command))
+            ack("Preparing the export for the DSL channel..." if desk else
+                "Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
         else:
             ack("I've started a check in your direct messages with me. :point_left:")
 
-    def on_command(self, command: dict[str, Any], client: WebClient) -> None:
+    def on_command(self, command: dict[str, Any], client: WebClient, desk: SlackDeskActions | None) -> None:
         text = (command.get("text") or "").strip().lower()
         if text in ("help", "log"):
             return
         if text.startswith("export"):
-            if self.escalations is not None:
-                self.escalations.on_export_command(command, client)
+            if desk is not None:
+                desk.on_export_command(command, client)
             return
         self.start_check(client, command["user_id"])
 
@@ -180,15 +185,15 @@ class SlackChannel:
         findings = scan(text)
         if findings:
             say(f":lock: Please don't type identifying details here: that looked like "
-                f"{describe(findings)}. Just use the buttons.")
-        if text.lower() in ("restart", "start", "new", "start again"):
-            self.start_check(client, user, event["channel"])
+                f"{blocks.escape(describe(findings))}. Just use the buttons.")
+        if text.lower() in START_WORDS:
+            self.start_check(client, user)
             return
         turn = self.conv.resume_latest(user)
         if turn is None:
-            self.start_check(client, user, event["channel"])
+            self.start_check(client, user)
         else:
-            self.post_turn(client, user, turn, event["channel"])
+            self.post_turn(client, user, turn)
 
     def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
@@ -196,50 +201,55 @@ class SlackChannel:
         self.publish_home(client, event["user"])
 
     def publish_home(self, client: WebClient, user: str) -> None:
-        recent = self.storage.decisions(user_id=user, limit=5, newest_first=True)
+        recent = self.conv.recent_decisions(user, limit=5)
         labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
-        client.views_publish(user_id=user, view=blocks.home_view(recent, labels))
+        client.views_publish(user_id=user, view=blocks.home_view(recent, labels, uuid.uuid4().hex[:12]))
 
     def on_start_check(self, body: dict[str, Any], client: WebClient) -> None:
-        self.start_check(client, user_of(body) or "")
+        """App Home's Start a check (and the apology's Start again): each button starts one check,
+        however often it is pressed."""
+        user = user_of(body) or ""
+        nonce = ref_of(body).get("h") or (body.get("actions") or [{}])[0].get("action_ts") or ""
+        if not self.conv.first_time(f"start:{CHANNEL}:{user}:{nonce}"):
+            return
+        self.start_check(client, user)
+        if (body.get("container") or {}).get("type") == "view":
+            self.publish_home(client, user)
 
-    # --- listeners: moving through a check -------------------------------------------------
+    # --- moving through a check ---------------------------------------------------------------
     def _act(self, body: dict[str, Any], client: WebClient, action: Any) -> None:
         user = user_of(body) or ""
         ref = ref_of(body)
-        profile = self.profile(user)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return
         try:
-            known = profile if isinstance(action, Answer) else None
-            turn = self.conv.act(user, ref["c"], int(ref["v"]), action, known=known or None)
-        except (StaleAction, UnknownConversation):
-            return  # a double click, a retry or an old message: nothing changes
-        except NothingToUndo:
+            turn = self.conv.act(user, str(ref["c"]), int(ref.get("v", -1)), action)
+        except (StaleAction, UnknownConversation, NothingToUndo, ValueError):
+            return  # a double click, a retry, an old or someone else's message: nothing changes
+        except EngineError:
+            self.ephemeral(client, body, user, "Sorry, that answer did not fit this question. "
+                                               "Please choose again.")
             return
-        except EngineError as exc:
-            client.chat_postEphemeral(channel=body["container"]["channel_id"], user=user,
-                                      text=f"Sorry, that answer did not fit: {exc}")
-            return
-        self.update(client, body, user, turn, profile=profile)
+        self.update(client, message, turn)
         if isinstance(action, Answer):
-            self.trail(client, body, turn, action.value)
-            self.remember(user, turn, profile)
-            if self.escalations is not None and turn.finished:
-                self.escalations.on_outcome(client, user, turn)
+            self.trail(client, message, turn, action.value)
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
-        self._act(body, client, Answer(ref["n"], ref["a"]))
+        if "n" in ref and "a" in ref:
+            self._act(body, client, Answer(str(ref["n"]), str(ref["a"])))
 
     def on_multi_continue(self, body: dict[str, Any], client: WebClient) -> None:
         picked = (((body.get("state") or {}).get("values") or {}).get("multi") or {}).get(
             "multi_pick") or {}
-        values = [o["value"] for o in picked.get("selected_options") or []]
+        values = [str(o.get("value")) for o in picked.get("selected_options") or []]
         if not values:
-            client.chat_postEphemeral(channel=body["container"]["channel_id"],
-                                      user=user_of(body) or "",
-                                      text="Tick at least one box, then press Continue.")
+            self.ephemeral(client, body, user_of(body) or "", "Tick at least one box, then press Continue.")
             return
-        self._act(body, client, Answer(ref_of(body)["n"], values))
+        ref = ref_of(body)
+        if "n" in ref:
+            self._act(body, client, Answer(str(ref["n"]), values))
 
     def on_back(self, body: dict[str, Any], client: WebClient) -> None:
         self._act(body, client, Back())
@@ -247,52 +257,85 @@ class SlackChannel:
     def on_restart(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
         ref = ref_of(body)
-        turn = self.conv.load(user, ref["c"]) if ref.get("c") else None
-        if turn is not None and isinstance(turn.step, OutcomeStep):
-            self.start_check(client, user, body["container"]["channel_id"])  # keep the answer
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
             return
-        self._act(body, client, Restart())
+        try:
+            turn = self.conv.restart(user, str(ref["c"]), int(ref.get("v", -1)))
+        except (StaleAction, UnknownConversation, ValueError):
+            return
+        if turn.conversation_id != ref["c"]:
+            self.post_turn(client, user, turn)  # a new check: the finished answer stays above
+        else:
+            self.update(client, message, turn)
 
     def on_help(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
-        turn = self.conv.load(user, ref_of(body)["c"])
-        if turn.version == int(ref_of(body)["v"]):
-            self.update(client, body, user, turn, show_help=True)
+        ref = ref_of(body)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return
+        try:
+            turn = self.conv.load(user, str(ref["c"]))
+        except UnknownConversation:
+            return
+        if str(turn.version) == str(ref.get("v")):
+            self.update(client, message, turn, show_help=True)
 
     def on_profile_change(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
-        self.storage.save_profile(CHANNEL, user, {})
-        turn = self.conv.start(user)
-        self.update(client, body, user, turn)
+        ref = ref_of(body)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return
+        try:
+            turn = self.conv.forget_profile(user, str(ref["c"]))
+        except UnknownConversation:
+            return
+        self.update(client, message, turn)
 
     def on_talk_to_dsl(self, body: dict[str, Any], client: WebClient) -> None:
-        if self.escalations is None:
-            client.chat_postEphemeral(
-                channel=body["container"]["channel_id"], user=user_of(body) or "",
-                text="No DSL channel is set up for this bot yet: please contact your DSL or "
-                     "safeguarding lead directly. If a child is in immediate danger, call 999.")
+        user = user_of(body) or ""
+        ref = ref_of(body)
+        if self.own_message(client, body, user) is None or not ref.get("c"):
             return
-        turn = self.conv.load(user_of(body) or "", ref_of(body)["c"])
-        self.escalations.on_talk_to_dsl(body, client, turn)
+        try:
+            notice = self.conv.talk_to_dsl(user, str(ref["c"]))
+        except UnknownConversation:
+            return
+        if notice is None:
+            text = ("No DSL channel is set up for this bot yet: please contact your DSL or "
+                    "safeguarding lead directly. If a child is in immediate danger, call 999.")
+        else:
+            icon = ":telephone_receiver: " if notice.delivered else ":warning: "
+            text = icon + blocks.escape(notice.text())
+        self.ephemeral(client, body, user, text)
 
-    # --- recording ------------------------------------------------------------------------
+    # --- recording ------------------------------------------------------------------------------
     def on_record_open(self, body: dict[str, Any], client: WebClient) -> None:
-        container = body["container"]
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.record_modal(
-            ref_of(body)["c"], container["channel_id"], container["message_ts"]))
+        user = user_of(body) or ""
+        ref = ref_of(body)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return
+        meta = self.signer.sign({"c": str(ref["c"]), "ch": message["channel"], "ts": message["ts"]}, user)
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.record_modal(meta))
 
     def ack_record(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Validate and save inside the ack, so errors show inline in the modal."""
+        """Validate and save inside the ack, so every error shows in the modal, which stays open."""
         user = user_of(body) or ""
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = blocks.modal_values(view)
         try:
-            form = RecordForm(**{k: v or "" for k, v in values.items()})
-        except ValueError:
-            ack(response_action="errors", errors={"decision": "Choose shared, not shared or deferred."})
+            meta = self.signer.verify(view.get("private_metadata") or "", user)
+        except TamperedMetadata:
+            ack(response_action="errors", errors={
+                "decision": "This form could not be checked: close it and press Record my decision again."})
             return
         try:
+            form = parse_record(blocks.modal_values(view))
             self.conv.record(user, meta["c"], form)
+        except RecordErrors as exc:
+            ack(response_action="errors", errors=exc.errors)
+            return
         except IdentifiersFound as exc:
             ack(response_action="errors", errors={
                 name: f"This looks like it holds {describe(found)}. The log must not identify "
@@ -303,70 +346,85 @@ class SlackChannel:
             ack(response_action="errors", errors={
                 "decision": f"This check is already recorded as decision #{exc.decision_id}."})
             return
-        except (StaleAction, UnknownConversation):
+        except (NotFinished, UnknownConversation):
             ack(response_action="errors", errors={"decision": "This check has no answer to record yet."})
             return
         ack()
 
     def on_record_saved(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
-        meta = json.loads(view.get("private_metadata") or "{}")
-        decision_id = self.storage.decision_id_for(CHANNEL, user, meta.get("c", ""))
+        try:
+            meta = self.signer.verify(view.get("private_metadata") or "", user)
+        except TamperedMetadata:
+            return
+        decision_id = self.conv.decision_for(user, meta["c"])
         if decision_id is None:
             return  # the submission was refused inline
-        if self.escalations is not None:
-            case_reference = (blocks.modal_values(view).get("case_reference") or "").strip()
-            self.escalations.on_recorded(client, user, meta.get("c", ""), case_reference)
-        client.chat_postMessage(channel=meta.get("ch") or self.dm_channel(client, user),
-                                thread_ts=meta.get("ts"),
+        client.chat_postMessage(channel=meta["ch"], thread_ts=meta["ts"],
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
                                      "record in your organisation's case system.")
         self.publish_home(client, user)
 
+    # --- never silence ---------------------------------------------------------------------------
     def guard(self, listener: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap a listener: an error after ack() is logged with a correlation id and the person
-        gets a short apology with a Start again button, never silence."""
+        """Wrap a listener: an error is logged with a correlation id and the person gets a short
+        apology with a way on. A listener that must ack answers with the apology (a modal keeps
+        itself open with it); a lazy one sends it as a direct message."""
 
         @functools.wraps(listener)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 return listener(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - every failure must reach the person
+                correlation = uuid.uuid4().hex[:8]
+                log.error("handler %s error [%s]: %r", listener.__name__, correlation, error, exc_info=error)
+                body = kwargs.get("body") or {}
                 if "ack" in kwargs:
-                    kwargs["ack"]()
-                self.report_error(error, kwargs.get("body") or {}, kwargs.get("client"))
+                    self._ack_apology(kwargs["ack"], body, correlation)
+                else:
+                    self._dm_apology(kwargs.get("client"), user_of(body), correlation)
                 return None
 
         return guarded
 
-    def report_error(self, error: Exception, body: dict[str, Any], client: WebClient | None) -> str:
-        correlation = uuid.uuid4().hex[:8]
-        log.error("handler error [%s]: %r", correlation, error, exc_info=error)
-        user = user_of(body)
-        if user and client is not None:
-            try:
-                client.chat_postMessage(channel=self.dm_channel(client, user),
-                                        text=f"Sorry, something went wrong (ref {correlation}).",
-                                        blocks=blocks.apology_blocks(correlation))
-            except Exception:  # noqa: BLE001 - Slack itself may be the thing that failed
-                log.error("could not tell %s about error [%s]", user, correlation)
-        return correlation
+    def _ack_apology(self, ack: Ack, body: dict[str, Any], correlation: str) -> None:
+        try:
+            if body.get("type") == "view_submission":
+                ack(response_action="errors", errors={_first_block(body): blocks.apology_text(correlation)})
+            else:
+                ack(blocks.apology_text(correlation))
+        except Exception:  # noqa: BLE001 - ack() may already have been called
+            log.error("could not answer with the apology [%s]", correlation)
 
-    def on_error(self, error: Exception, body: dict[str, Any], context: Any) -> None:
-        """Bolt's global handler, for errors before a listener runs (our listeners are guarded)."""
-        self.report_error(error, body or {}, getattr(context, "client", None))
+    def _dm_apology(self, client: WebClient | None, user: str | None, correlation: str) -> None:
+        if not user or client is None:
+            return
+        try:
+            client.chat_postMessage(channel=self.dm_channel(client, user),
+                                    text=blocks.apology_text(correlation),
+                                    blocks=blocks.apology_blocks(correlation))
+        except Exception:  # noqa: BLE001 - Slack itself may be the thing that failed
+            log.error("could not tell %s about error [%s]", user, correlation)
+
+
+def _first_block(body: dict[str, Any]) -> str:
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    return "decision" if "decision" in values else next(iter(values), "decision")
 
 
 def ack_now(ack: Ack) -> None:
     ack()
 
 
-def dedupe_events(storage: Storage):
-    """Events API retries (X-Slack-Retry-Num) carry the same event_id: act on it once."""
+def once_per_delivery(conversations: Conversations):
+    """Act on a delivery once: Events API retries carry the same `event_id`, a replayed slash
+    command or interaction the same `trigger_id`. Anything else is keyed by its exact body."""
 
-    def middleware(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not storage.first_delivery(event_id):
+    def middleware(body: dict[str, Any], request: Any, next: Any) -> BoltResponse | None:
+        key = body.get("event_id") or body.get("trigger_id")
+        if not key:
+            key = hashlib.sha256(request.raw_body.encode()).hexdigest()
+        if not conversations.first_time(f"slack:{key}"):
             return BoltResponse(status=200, body="")
         next()
         return None
@@ -374,32 +432,30 @@ def dedupe_events(storage: Storage):
     return middleware
 
 
-def create_app(
-    settings: Settings,
-    bundle: FlowBundle,
-    storage: Storage,
-    *,
-    listener_executor: Executor | None = None,
-) -> tuple[App, SlackChannel]:
+def create_app(settings: Settings, conversations: Conversations, desk: DslDesk | None, *,
+               listener_executor: Executor | None = None) -> tuple[App, SlackChannel]:
     """The Bolt app with every listener registered. Settings must hold the token and secret."""
     assert settings.slack_bot_token and settings.slack_signing_secret
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(),
-                       base_url=settings.slack_api_base_url)
+    secret = settings.slack_signing_secret.get_secret_value()
     options: dict[str, Any] = {}
     if listener_executor is not None:
         options["listener_executor"] = listener_executor
     # process_before_response: the HTTP response is the ack itself, sent as soon as the small
     # ack function returns; slow work runs in lazy listeners afterwards (Bolt's recommended
     # shape under a production WSGI server).
-    app = App(client=client, signing_secret=settings.slack_signing_secret.get_secret_value(),
-              name="canishare", process_before_response=True, **options)
-    channel = SlackChannel(bundle, storage, settings)
-    app.use(dedupe_events(storage))
+    app = App(client=web_client(settings, retries=True), signing_secret=secret, name="canishare",
+              process_before_response=True, **options)
+    signer = MetadataSigner(secret)
+    channel = SlackChannel(conversations, settings, signer)
+    actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
+    app.use(once_per_delivery(conversations))
+
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(work)]}
 
-    app.command("/canishare")(ack=channel.guard(channel.ack_command),
-                              lazy=[channel.guard(channel.on_command)])
+    app.command("/canishare")(
+        ack=channel.guard(lambda ack, command: channel.ack_command(ack, command, actions)),
+        lazy=[channel.guard(lambda command, client: channel.on_command(command, client, actions))])
     app.event("message")(**lazily(channel.on_message))
     app.event("app_home_opened")(**lazily(channel.on_home_opened))
     app.action("start_check")(**lazily(channel.on_start_check))
@@ -414,5 +470,17 @@ def create_app(
     app.action("talk_to_dsl")(**lazily(channel.on_talk_to_dsl))
     app.view("record_decision")(ack=channel.guard(channel.ack_record),
                                 lazy=[channel.guard(channel.on_record_saved)])
-    app.error(channel.on_error)
+    if actions is not None:
+        actions.register(app, lazily)
+    else:
+        for action_id in ("dsl_claim", "dsl_resolve", "dsl_more_info"):
+            app.action(action_id)(ack_now)
+    app.error(on_error)
     return app, channel
+
+
+def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """Bolt's global handler, for errors outside a listener (our listeners are guarded). Such a
+    request may not have been verified, so nobody is messaged: it is logged, and refused."""
+    log.error("request error before any listener: %r", error)
+    return BoltResponse(status=400, body="")

@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.core.engine import QuestionStep
 from bot.core.presentation import OutcomeView
+from bot.core.record import DECISIONS, NOTE_MAX_LENGTH, RECORD_FIELDS
+from bot.dsl.ports import CardView, DslGroup, EscalationNotice, ExportFile, Message, Person
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
@@ -114,13 +116,18 @@ def question_blocks(
     return blocks
 
 
-def outcome_blocks(view: OutcomeView, conversation_id: str, version: int) -> list[Block]:
+def outcome_blocks(view: OutcomeView, conversation_id: str, version: int,
+                   escalation: EscalationNotice | None = None) -> list[Block]:
     ref = {"c": conversation_id, "v": version}
+    dsl_line = view.dsl_alert_label
+    if escalation is not None:
+        icon = ":white_check_mark:" if escalation.delivered else ":warning:"
+        dsl_line = f"{icon} {escape(escalation.text())}"
     blocks: list[Block] = [
         {"type": "header", "text": plain(view.verdict_label, 150)},
         section(f"*{view.headline}*" + (f"\n{view.summary}" if view.summary else "")),
         {"type": "section", "fields": [mrkdwn(f"*Consent*\n{view.consent_label}"),
-                                       mrkdwn(f"*Your DSL*\n{view.dsl_alert_label}")]},
+                                       mrkdwn(f"*Your DSL*\n{dsl_line}")]},
     ]
     if view.notes:
         blocks += sections("Important", [f":warning: {note}" for note in view.notes])
@@ -150,7 +157,7 @@ def trail_text(number: int, question: str, answer: str) -> str:
     return f":white_check_mark: *Q{number}* {question} — *{answer}*"
 
 
-def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str]) -> dict[str, Any]:
+def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str], nonce: str) -> dict[str, Any]:
     blocks: list[Block] = [
         {"type": "header", "text": plain("canishare: can I share this?", 150)},
         section("A quick, defensible answer to *\"can I share this information?\"* when you are "
@@ -160,7 +167,7 @@ def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str]) -> d
         section(":no_entry: *Not a place for names or case notes.* Answer with the buttons; keep "
                 "your full record in your organisation's case system. If a child is in immediate "
                 "danger, call 999 first."),
-        {"type": "actions", "elements": [button("Start a check", "start_check", "home", "primary")]},
+        {"type": "actions", "elements": [button("Start a check", "start_check", {"h": nonce}, "primary")]},
         {"type": "divider"},
         section("*Your recent decisions*"),
     ]
@@ -168,58 +175,55 @@ def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str]) -> d
         blocks.append(context("None yet."))
     for row in recent:
         label = verdict_labels.get(row["verdict"], row["verdict"])
-        ref = f" · ref {row['case_reference']}" if row.get("case_reference") else ""
+        ref = f" · ref {escape(row['case_reference'])}" if row.get("case_reference") else ""
         blocks.append(context(f"{row['created_at'][:16].replace('T', ' ')} · *{label}* · "
                               f"{row['decision'].replace('_', ' ')}{ref}"))
     return {"type": "home", "blocks": blocks}
 
 
-RECORD_FIELDS = [
-    ("what", "What information", "In general terms, e.g. 'summary of concerns about neglect'", True),
-    ("with_whom", "With whom (role and agency)", "e.g. 'duty social worker, children's social care'", False),
-    ("purpose", "Purpose", "e.g. 'child protection referral'", False),
-    ("reasons", "Reasons for your decision", "Why you shared or did not", True),
-]
-
-
-def record_modal(conversation_id: str, channel: str, message_ts: str) -> dict[str, Any]:
+def record_modal(private_metadata: str) -> dict[str, Any]:
+    """The record form (golden rule 7): the same fields and limits as every channel."""
     decision = {
         "type": "input",
         "block_id": "decision",
         "label": plain("Your decision"),
         "element": {"type": "radio_buttons", "action_id": "value", "options": [
-            {"text": plain("Shared"), "value": "shared"},
-            {"text": plain("Not shared"), "value": "not_shared"},
-            {"text": plain("Deferred"), "value": "deferred"},
-        ]},
+            {"text": plain(label), "value": value} for value, label in DECISIONS]},
     }
     blocks: list[Block] = [
         context(":lock: No names, dates of birth, addresses, NHS numbers, phone numbers or emails: "
                 "describe roles and information in general terms."),
         decision,
     ]
-    for block_id, label, hint, multiline in RECORD_FIELDS:
+    for field in RECORD_FIELDS:
         blocks.append({
-            "type": "input", "block_id": block_id, "label": plain(label), "optional": False,
-            "hint": plain(hint, 150),
-            "element": {"type": "plain_text_input", "action_id": "value", "multiline": multiline,
-                        "max_length": 1000},
+            "type": "input", "block_id": field.id, "label": plain(field.label),
+            "optional": not field.required, "hint": plain(field.hint, 150),
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": field.multiline,
+                        "max_length": field.max_length},
         })
-    blocks.append({
-        "type": "input", "block_id": "case_reference", "optional": True,
-        "label": plain("Case reference (optional)"),
-        "hint": plain("Your case system's reference, not a name or NHS number", 150),
-        "element": {"type": "plain_text_input", "action_id": "value", "max_length": 60},
-    })
-    meta = {"c": conversation_id, "ch": channel, "ts": message_ts}
     return {
         "type": "modal",
         "callback_id": "record_decision",
         "title": plain("Record decision", 24),
         "submit": plain("Save", 24),
         "close": plain("Cancel", 24),
-        "private_metadata": json.dumps(meta),
+        "private_metadata": private_metadata,
         "blocks": blocks,
+    }
+
+
+def resolve_modal(private_metadata: str) -> dict[str, Any]:
+    return {
+        "type": "modal", "callback_id": "dsl_resolve_note", "title": plain("Resolve", 24),
+        "submit": plain("Resolve", 24), "close": plain("Cancel", 24),
+        "private_metadata": private_metadata,
+        "blocks": [
+            context(":lock: A short closing note: no names or other identifying details."),
+            {"type": "input", "block_id": "note", "label": plain("Closing note"),
+             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                         "max_length": NOTE_MAX_LENGTH}},
+        ],
     }
 
 
@@ -234,9 +238,105 @@ def modal_values(view: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+def apology_text(correlation_id: str) -> str:
+    return (f"Sorry, something went wrong on our side (reference {correlation_id}). Your answers "
+            "so far are saved. If you are worried about a child, talk to your DSL now; if a child "
+            "is in immediate danger, call 999.")
+
+
 def apology_blocks(correlation_id: str) -> list[Block]:
     return [
-        section(":warning: Sorry, something went wrong on our side. Your answers so far are "
-                f"saved. (Reference: `{correlation_id}`)"),
+        section(":warning: " + escape(apology_text(correlation_id))),
         {"type": "actions", "elements": [button("Start again", "start_check", "apology")]},
     ]
+
+
+# --- typed text stays text ------------------------------------------------------------------
+def escape(text: str) -> str:
+    """Slack's three control characters, so typed text never becomes a link or a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def group_element(mention: str) -> dict[str, Any]:
+    """The DSL group as a rich-text element: a user group from `<!subteam^ID...>`, else @here."""
+    if mention.startswith("<!subteam^"):
+        return {"type": "usergroup", "usergroup_id": mention[len("<!subteam^"):].split("|")[0].rstrip(">")}
+    if mention in ("<!channel>", "<!everyone>"):
+        return {"type": "broadcast", "range": mention.strip("<!>")}
+    return {"type": "broadcast", "range": "here"}
+
+
+def message_block(message: Message, group_mention: str = "") -> Block:
+    """A message as a rich-text block: text pieces are literal (no formatting, links or
+    mentions can come from them); people and the DSL group are real mentions."""
+    elements: list[dict[str, Any]] = []
+    for segment in message:
+        if isinstance(segment, Person):
+            elements.append({"type": "user", "user_id": segment.id})
+        elif isinstance(segment, DslGroup):
+            elements.append(group_element(group_mention))
+        elif segment:
+            elements.append({"type": "text", "text": segment})
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}
+
+
+def message_text(message: Message, group_mention: str = "") -> str:
+    """The notification text of a message (escaped; mentions in Slack's own syntax)."""
+    out = []
+    for segment in message:
+        if isinstance(segment, Person):
+            out.append(f"<@{segment.id}>")
+        elif isinstance(segment, DslGroup):
+            out.append(group_mention or "<!here>")
+        else:
+            out.append(escape(segment))
+    return "".join(out)
+
+
+# --- the DSL card -------------------------------------------------------------------------------
+def card_text(card: CardView) -> str:
+    return f"{card.title} from <@{card.requester.id}>"
+
+
+def card_blocks(card: CardView) -> list[Block]:
+    icon = ":rotating_light:" if card.urgent else ":bell:"
+    also = "".join(f"\nAlso: {escape(a)}" for a in card.also)
+    blocks: list[Block] = [
+        section(f"{icon} *{escape(card.title)}* from <@{card.requester.id}>\n*{escape(card.what)}*{also}"),
+        {"type": "section", "fields": [
+            mrkdwn(f"*Raised*\n{escape(card.raised_at)}"),
+            mrkdwn("*Golden rules*\n" + (escape(", ".join(card.rules)) or "-")),
+            mrkdwn("*Legal gateways*\n" + (escape("; ".join(card.gateways)) or "-")),
+            mrkdwn("*Case reference*\n" + (escape(card.case_reference) or "not yet recorded")),
+        ]},
+    ]
+    if card.answers:
+        blocks += sections("Answers given",
+                           [f"• {escape(f.label)} — *{escape(f.value)}*" for f in card.answers])
+    blocks.append(context(":lock: No case details here: talk to the requester, and keep the case "
+                          "record in your case system."))
+    if card.out_of_hours:
+        blocks.append(context(f":crescent_moon: {escape(card.out_of_hours)}"))
+    blocks.append(message_block(card.status))
+    ref = {"e": card.escalation_id, "v": card.version}
+    buttons = []
+    if card.can_claim:
+        buttons.append(button("Claim", "dsl_claim", ref, style="primary"))
+    if card.can_resolve:
+        buttons.append(button("Resolved", "dsl_resolve", ref))
+    if card.can_ask:
+        buttons.append(button("Need more info", "dsl_more_info", ref))
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks[:50]
+
+
+def export_comment(export: ExportFile) -> str:
+    lines = [escape(line) for line in export.summary]
+    if lines:
+        lines[0] = f"*{lines[0]}*"
+    if export.requested_by:
+        lines.append(f"(requested by <@{export.requested_by.id}>)")
+    if export.checkpoint:
+        lines.append(f"Log checkpoint: `{escape(export.checkpoint)}`")
+    return "\n".join(lines)

@@ -3,7 +3,6 @@ Socket Mode for workspaces that cannot expose a URL."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,21 +11,20 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 
-from bot.channels.slack.app import SlackChannel, create_app
-from bot.flows.loader import load_bundle
+from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
+from bot.services import Services
 from bot.settings import Settings, SettingsError, require
-from bot.storage import Storage
 
 EVENTS_PATH = "/slack/events"
 
 
-def build(settings: Settings, **options: Any) -> tuple[App, SlackChannel]:
+def build(services: Services, **options: Any) -> tuple[App, SlackChannel]:
     """Check settings and flows, then build the app; every failure is one clear line."""
+    settings = services.settings
     require(settings, "slack_bot_token", "slack_signing_secret")
-    bundle = load_bundle(settings.flows_dir)
-    storage = Storage(settings.database)
+    conversations = services.conversations(CHANNEL)
     try:
-        app, channel = create_app(settings, bundle, storage, **options)
+        return create_app(settings, conversations, services.desk, **options)
     except BoltError as exc:
         raise SettingsError(
             f"SLACK_BOT_TOKEN: Slack did not accept the token at {settings.slack_api_base_url} "
@@ -34,12 +32,7 @@ def build(settings: Settings, **options: Any) -> tuple[App, SlackChannel]:
         ) from None
     except OSError as exc:  # URLError and connection errors
         raise SettingsError(
-            f"SLACK_API_BASE_URL: cannot reach {settings.slack_api_base_url} ({exc})"
-        ) from None
-    from bot.dsl.wiring import attach_dsl
-
-    attach_dsl(app, channel, settings, storage)
-    return app, channel
+            f"SLACK_API_BASE_URL: cannot reach {settings.slack_api_base_url} ({exc})") from None
 
 
 def wsgi(app: App) -> Callable[[dict, Callable], Iterable[bytes]]:
@@ -55,12 +48,14 @@ def wsgi(app: App) -> Callable[[dict, Callable], Iterable[bytes]]:
     return application
 
 
-def serve_http(settings: Settings) -> int:
+def serve_http(services: Services) -> int:
     """gunicorn with threaded workers: ack() returns within Slack's 3 seconds while slower
     work continues on the worker's thread pool."""
     from gunicorn.app.base import BaseApplication
 
-    build(settings)  # fail fast, once, with a clear message before forking workers
+    settings = services.settings
+    build(services)  # fail fast, once, with a clear message before forking workers
+    services.storage.close()
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -72,27 +67,22 @@ def serve_http(settings: Settings) -> int:
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Callable:
-            return wsgi(build(settings)[0])
+            return wsgi(build(Services(settings, flows_dir=services.flows_dir))[0])
 
     logging.getLogger("canishare").info("serving Slack on port %s%s", settings.port, EVENTS_PATH)
     Server().run()
     return 0
 
 
-def serve_socket(settings: Settings) -> int:
+def serve_socket(services: Services) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    settings: Settings = services.settings
     require(settings, "slack_app_token")
     assert settings.slack_app_token is not None
     token = settings.slack_app_token.get_secret_value()
     if not token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
-    app, _ = build(settings)
+    app, _ = build(services)
     SocketModeHandler(app, token).start()
     return 0
-
-
-def cmd_slack(app_ctx: Any, args: argparse.Namespace) -> int:
-    settings = app_ctx.settings
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    return serve_socket(settings) if args.socket else serve_http(settings)

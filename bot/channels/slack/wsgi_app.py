@@ -11,7 +11,8 @@ def create() -> Callable:
     from dotenv import load_dotenv
 
     from bot.channels.slack.server import build, wsgi
+    from bot.services import Services
     from bot.settings import load_settings
 
     load_dotenv(Path.cwd() / ".env")
-    return wsgi(build(load_settings())[0])
+    return wsgi(build(Services(load_settings()))[0])

@@ -1,0 +1,205 @@
+"""Delivering what the outbox holds: cards, reminders, notices and exports.
+
+Each row is claimed (so two processes never send it at once), sent through its channel's
+notifier, and marked delivered only after the call succeeded; a failure is recorded with its
+error and retried with backoff that honours `Retry-After`. When a DSL-bound delivery keeps
+failing (a few attempts or a few minutes, both settings), the DSLs and deputies are messaged
+directly and an ERROR line is logged for the operator's monitoring; the original keeps being
+retried. A crash between a send and its bookkeeping repeats at most that one message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.core.clock import Clock
+from bot.dsl.model import CardState, Delivery, DeliveryKind, Escalation
+from bot.dsl.ports import (
+    CardView,
+    DeliveryError,
+    DslDirectory,
+    DslNotifier,
+    ExportFile,
+    Message,
+    decode_message,
+    encode_message,
+)
+from bot.storage import Storage
+
+log = logging.getLogger("canishare.outbox")
+FALLS_BACK = {DeliveryKind.card, DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.export}
+NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info}
+DIRECT = {DeliveryKind.notice, DeliveryKind.fallback}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_delay_seconds: float = 5.0
+    max_delay_seconds: float = 900.0
+    fallback_attempts: int = 3
+    fallback_minutes: float = 5.0
+    give_up_days: float = 7.0
+    lease_seconds: float = 60.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        backoff = min(self.max_delay_seconds, self.first_delay_seconds * 2 ** max(attempts - 1, 0))
+        return max(backoff, retry_after or 0.0)
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Deliverer:
+    def __init__(self, storage: Storage, clock: Clock, notifiers: Mapping[str, DslNotifier],
+                 directories: Mapping[str, DslDirectory], *,
+                 card_view: Callable[[Escalation], CardView],
+                 fallback_message: Callable[[Delivery, Escalation | None, str], Message],
+                 exporter: Callable[[Delivery], ExportFile],
+                 policy: RetryPolicy = RetryPolicy(), holder: str | None = None):
+        self.storage, self.clock = storage, clock
+        self.notifiers, self.directories = dict(notifiers), dict(directories)
+        self.card_view, self.fallback_message, self.exporter = card_view, fallback_message, exporter
+        self.policy = policy
+        self.holder = holder or default_holder()
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted(self.notifiers)
+
+    # --- entry points -----------------------------------------------------------------------
+    def deliver_due(self, limit: int = 50) -> dict[str, int]:
+        """Everything due for this process's channels; one bad row never stops the others."""
+        with self.storage.read() as tx:
+            ids = tx.outbox.due_ids(self.channels, self.clock.now(), limit)
+        return self._deliver_all(ids)
+
+    def deliver(self, delivery_ids: Iterable[int | None]) -> dict[str, int]:
+        """Try these now (right after the change that made them), if due and not taken."""
+        wanted = [i for i in delivery_ids if i is not None]
+        if not wanted or not self.channels:
+            return {"delivered": 0, "failed": 0}
+        with self.storage.read() as tx:
+            ids = tx.outbox.due_ids(self.channels, self.clock.now(), len(wanted), only=wanted)
+        return self._deliver_all(ids)
+
+    def _deliver_all(self, ids: list[int]) -> dict[str, int]:
+        counts = {"delivered": 0, "failed": 0}
+        for delivery_id in ids:
+            try:
+                ok = self.deliver_one(delivery_id)
+            except Exception:  # noqa: BLE001 - a bug in one row must not stop the others
+                log.exception("delivery %s: unexpected error", delivery_id)
+                ok = False
+            if ok is not None:
+                counts["delivered" if ok else "failed"] += 1
+        return counts
+
+    # --- one delivery -------------------------------------------------------------------------
+    def deliver_one(self, delivery_id: int) -> bool | None:
+        """True delivered, False failed (will retry), None not ours to send right now."""
+        with self.storage.transaction() as tx:
+            delivery = tx.outbox.claim(delivery_id, self.holder, self.policy.lease_seconds)
+            escalation = (tx.escalations.get(delivery.escalation_id)
+                          if delivery and delivery.escalation_id else None)
+        if delivery is None:
+            return None
+        notifier = self.notifiers.get(delivery.channel)
+        if notifier is None:
+            return None
+        try:
+            result = self._send(notifier, delivery, escalation)
+        except DeliveryError as error:
+            self._failed(delivery, escalation, str(error), error.retry_after, error.permanent)
+            return False
+        except Exception as error:  # noqa: BLE001 - an SDK or rendering bug: retry, and say so
+            log.exception("delivery %s (%s): unexpected error", delivery.id, delivery.key)
+            self._failed(delivery, escalation, f"{type(error).__name__}: {error}", None, False)
+            return False
+        with self.storage.transaction() as tx:
+            if delivery.kind is DeliveryKind.card and result is not None and escalation:
+                tx.escalations.set_card(escalation.id, CardState.delivered.value, result)
+            tx.outbox.delivered(delivery.id, result or {})
+        if delivery.attempts:
+            log.info("delivery %s (%s) delivered after %d failed attempt(s)", delivery.id,
+                     delivery.key, delivery.attempts)
+        return True
+
+    def _send(self, notifier: DslNotifier, delivery: Delivery,
+              escalation: Escalation | None) -> dict | None:
+        kind = delivery.kind
+        if kind is DeliveryKind.export:
+            return notifier.deliver_export(self.exporter(delivery), delivery)
+        if kind in DIRECT:
+            message = decode_message(delivery.payload.get("message", []))
+            return notifier.tell(delivery.payload["to"], message, delivery)
+        if escalation is None:
+            raise DeliveryError(f"escalation {delivery.escalation_id} not found", permanent=True)
+        if kind is DeliveryKind.card:
+            if escalation.card_state is CardState.delivered:
+                return escalation.card_ref  # posted by an earlier attempt whose bookkeeping is done
+            return notifier.post_card(self.card_view(escalation), delivery)
+        if kind is DeliveryKind.card_update:
+            if escalation.card_state is not CardState.delivered:
+                return {}  # the card is not out yet: it will be posted as it stands then
+            notifier.update_card(self.card_view(escalation), escalation.card_ref)
+            return {}
+        if kind in NOTES:
+            message = decode_message(delivery.payload.get("message", []))
+            return notifier.post_note(escalation.card_ref if escalation.card_state is CardState.delivered
+                                      else {}, message, delivery,
+                                      broadcast=bool(delivery.payload.get("broadcast")))
+        raise DeliveryError(f"unknown delivery kind {kind}", permanent=True)
+
+    # --- failure, retry and fallback ------------------------------------------------------------
+    def _failed(self, delivery: Delivery, escalation: Escalation | None, error: str,
+                retry_after: float | None, permanent: bool) -> None:
+        now = self.clock.now()
+        attempts = delivery.attempts + 1
+        retry_at = now + timedelta(seconds=self.policy.delay(attempts, retry_after))
+        age = now - delivery.created_at
+        fall_back = (delivery.kind in FALLS_BACK and delivery.fallback_at is None
+                     and (permanent or attempts >= self.policy.fallback_attempts
+                          or age >= timedelta(minutes=self.policy.fallback_minutes)))
+        give_up = age >= timedelta(days=self.policy.give_up_days)
+        with self.storage.transaction() as tx:
+            tx.outbox.failed(delivery.id, error, retry_at, retry_after)
+            if fall_back:
+                tx.outbox.fell_back(delivery.id)
+                people = self._fallback_people(delivery.channel)
+                message = encode_message(self.fallback_message(delivery, escalation, error))
+                fallback_ids = [tx.outbox.enqueue(f"fallback:{delivery.id}:{person}", delivery.channel,
+                                                  DeliveryKind.fallback, escalation_id=delivery.escalation_id,
+                                                  payload={"to": person, "message": message})
+                                for person in people]
+                if delivery.kind is DeliveryKind.card and escalation is not None:
+                    tx.escalations.set_card(escalation.id, CardState.fallback.value)
+            if give_up:
+                tx.outbox.abandon(delivery.id, f"gave up after {attempts} attempts: {error}")
+        serious = fall_back or give_up or delivery.fallback_at or permanent
+        level = logging.ERROR if serious else logging.WARNING
+        log.log(level, "DELIVERY FAILED %s %s (%s) attempt %d: %s%s%s", delivery.kind.value, delivery.key,
+                delivery.channel, attempts, error,
+                "; DSLs and deputies messaged directly" if fall_back else "",
+                "; given up" if give_up else f"; retry at {retry_at.isoformat(timespec='seconds')}")
+        if fall_back:
+            if not people:
+                log.error("DELIVERY FAILED %s: no DSL or deputy ids are set to message directly",
+                          delivery.key)
+            self.deliver(fallback_ids)
+
+    def _fallback_people(self, channel: str) -> list[str]:
+        directory = self.directories.get(channel)
+        if directory is None:
+            return []
+        try:
+            return directory.fallback_people()
+        except Exception:  # noqa: BLE001 - the directory may be unreachable for the same reason
+            log.exception("could not list the DSLs to message directly")
+            return []
+

@@ -1,0 +1,95 @@
+"""The composition root: the one place that builds settings, the clock, storage, the flows, the
+DSL desk with each configured channel's notifier, conversations and the scheduler, and hands
+each part what it needs in its constructor. Only here are the storage backend and the channels
+that run chosen; the core never reaches for a global.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from bot.core.clock import SYSTEM_CLOCK, Clock
+from bot.core.conversations import Conversations
+from bot.core.engine import Engine
+from bot.dsl.desk import DslDesk
+from bot.dsl.outbox import RetryPolicy
+from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
+from bot.dsl.scheduler import Schedule, Scheduler
+from bot.flows.loader import FlowBundle, load_bundle
+from bot.settings import Settings
+from bot.storage import Storage
+
+
+class Services:
+    """Lazily built parts: a command pays only for what it uses (`flows check` opens no
+    database; `purge` builds no chat client)."""
+
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK, *,
+                 flows_dir: Path | None = None, storage: Storage | None = None):
+        self.settings, self.clock = settings, clock
+        self.flows_dir = flows_dir or settings.flows_dir
+        if storage is not None:
+            self.__dict__["storage"] = storage
+
+    @cached_property
+    def bundle(self) -> FlowBundle:
+        return load_bundle(self.flows_dir)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.bundle)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings.database, self.clock)
+
+    def existing_storage(self) -> Storage:
+        """The database for commands that only read or tidy it: a missing SQLite file is an
+        error that says where it looked, not a new empty log."""
+        if "storage" not in self.__dict__:
+            self.__dict__["storage"] = Storage(self.settings.database, self.clock, create=False)
+        return self.storage
+
+    # --- the DSL side ---------------------------------------------------------------------
+    @cached_property
+    def desk_policy(self) -> DeskPolicy:
+        s = self.settings
+        return DeskPolicy(timezone=s.timezone, remind_urgent_minutes=s.remind_urgent_minutes,
+                          remind_routine_minutes=s.remind_routine_minutes,
+                          working_hours=s.working_hours, working_days=s.working_days,
+                          out_of_hours_route=s.out_of_hours_route,
+                          fallback_attempts=s.delivery_fallback_attempts,
+                          fallback_minutes=s.delivery_fallback_minutes)
+
+    @cached_property
+    def desk_channels(self) -> dict[str, tuple[DslNotifier, DslDirectory]]:
+        """The notifier and directory of each channel whose DSL desk is configured."""
+        parts: dict[str, tuple[DslNotifier, DslDirectory]] = {}
+        if self.settings.slack_desk_configured:
+            from bot.channels.slack.notifier import slack_desk
+
+            parts["slack"] = slack_desk(self.settings)
+        return parts
+
+    @cached_property
+    def desk(self) -> DslDesk | None:
+        """None when no channel has a DSL desk (the terminal alone, or Slack without a channel)."""
+        if not self.desk_channels:
+            return None
+        notifiers = {name: pair[0] for name, pair in self.desk_channels.items()}
+        directories = {name: pair[1] for name, pair in self.desk_channels.items()}
+        return DslDesk(self.storage, self.clock, self.bundle, self.desk_policy, notifiers, directories,
+                       RetryPolicy(fallback_attempts=self.settings.delivery_fallback_attempts,
+                                   fallback_minutes=self.settings.delivery_fallback_minutes,
+                                   lease_seconds=self.settings.delivery_lease_seconds))
+
+    def conversations(self, channel: str, *, practice: bool = False) -> Conversations:
+        return Conversations(self.engine, self.storage, channel, self.clock,
+                             desk=None if practice else self.desk, practice=practice)
+
+    def scheduler(self) -> Scheduler:
+        s = self.settings
+        schedule = Schedule(timezone=s.timezone, weekly_export_day=s.weekly_export_day,
+                            weekly_export_time=s.weekly_export_time, retention_days=s.retention_days)
+        return Scheduler(self.storage, self.clock, schedule, self.desk, interval=s.clock_interval)

@@ -1,0 +1,147 @@
+"""The decision log: an append-only hash chain of decisions, its checks and its retention purge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bot.core.clock import Clock, iso
+from bot.storage import chain
+from bot.storage.database import serialise
+from bot.storage.models import Decision, DuplicateDecision
+from bot.storage.schema import chain_anchor, decisions
+
+d = decisions.c
+JSON_COLUMNS = ("answers", "rules", "gateways", "secondary")
+
+
+def check_key(channel: str, user_id: str, conversation_id: str) -> str | None:
+    return f"{channel}:{user_id}:{conversation_id}" if conversation_id else None
+
+
+def stored_row(decision: Decision) -> dict[str, Any]:
+    row = decision.model_dump(mode="json")
+    row["created_at"] = iso(decision.created_at)
+    for key in JSON_COLUMNS:
+        row[key] = json.dumps(row[key])
+    row["check_key"] = check_key(decision.channel, decision.user_id, decision.conversation_id)
+    return row
+
+
+def decoded(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for key in JSON_COLUMNS:
+        if key in out:
+            out[key] = json.loads(out[key]) if out[key] else ([] if key != "answers" else {})
+    return out
+
+
+class DecisionLog:
+    def __init__(self, conn: Connection, clock: Clock):
+        self.conn, self.clock = conn, clock
+
+    # --- writing ----------------------------------------------------------------------------
+    def record(self, decision: Decision) -> int:
+        """Append a decision; a second decision for the same check raises `DuplicateDecision`."""
+        serialise(self.conn, "chain")
+        row = stored_row(decision)
+        if row["check_key"]:
+            existing = self.conn.execute(select(d.id).where(d.check_key == row["check_key"])).first()
+            if existing:
+                raise DuplicateDecision(int(existing[0]))
+        return self._append(row)
+
+    def append_rows(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Append already-stored rows (benchmarks, imports), re-chained in order."""
+        serialise(self.conn, "chain")
+        count = 0
+        for row in rows:
+            self._append(dict(row))
+            count += 1
+        return count
+
+    def _append(self, row: dict[str, Any]) -> int:
+        last = self.conn.execute(select(d.id, d.row_hash).order_by(d.id.desc()).limit(1)).first()
+        if last is None:
+            anchor = self.conn.execute(select(chain_anchor.c.hash, chain_anchor.c.purged_through)
+                                       .order_by(chain_anchor.c.id.desc()).limit(1)).first()
+            prev, next_id = (anchor[0], anchor[1] + 1) if anchor else (chain.GENESIS, 1)
+        else:
+            prev, next_id = last[1], last[0] + 1
+        row = {**row, "id": next_id}
+        row["prev_hash"], row["row_hash"] = prev, chain.chain_hash(prev, row)
+        self.conn.execute(decisions.insert().values(**row))
+        return next_id
+
+    # --- reading ----------------------------------------------------------------------------
+    def id_for(self, channel: str, user_id: str, conversation_id: str) -> int | None:
+        row = self.conn.execute(select(d.id).where(
+            d.channel == channel, d.user_id == user_id, d.conversation_id == conversation_id)
+            .order_by(d.id).limit(1)).first()
+        return int(row[0]) if row else None
+
+    def iter(self, since: datetime | None = None, until: datetime | None = None,
+             user_id: str | None = None, limit: int | None = None,
+             newest_first: bool = False) -> Iterator[dict[str, Any]]:
+        query = select(decisions)
+        if since is not None:
+            query = query.where(d.created_at >= iso(since))
+        if until is not None:
+            query = query.where(d.created_at < iso(until))
+        if user_id is not None:
+            query = query.where(d.user_id == user_id)
+        order = (d.created_at.desc(), d.id.desc()) if newest_first else (d.created_at, d.id)
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        for row in self.conn.execution_options(yield_per=2000).execute(query).mappings():
+            yield decoded(row)
+
+    def raw_rows(self, columns: list[str], since: datetime, until: datetime,
+                 ids: tuple[int, int] | None = None) -> Iterator[tuple]:
+        """Stored tuples in id order for exports: no per-row dicts or JSON decoding; `ids`
+        limits the scan to an id range, so parallel exports can split the table."""
+        first, last = ids or self.id_range(since, until)
+        query = (select(*[d[name] for name in columns])
+                 .where(d.id.between(first, last), d.created_at >= iso(since), d.created_at < iso(until))
+                 .order_by(d.id))
+        for row in self.conn.execution_options(yield_per=5000).execute(query):
+            yield tuple(row)
+
+    def id_range(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """Lowest and highest id logged in [since, until) ((0, -1) when none)."""
+        low, high = self.conn.execute(select(func.min(d.id), func.max(d.id)).where(
+            d.created_at >= iso(since), d.created_at < iso(until))).one()
+        return (int(low), int(high)) if low is not None else (0, -1)
+
+    def count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(decisions)).scalar() or 0)
+
+    # --- tamper evidence and retention --------------------------------------------------------
+    def verify(self) -> tuple[int, str | None]:
+        """Walk the chain from its anchor. Returns (rows checked, first problem or None)."""
+        anchor = self.conn.execute(select(chain_anchor.c.hash, chain_anchor.c.purged_through)
+                                   .order_by(chain_anchor.c.id.desc()).limit(1)).first()
+        expected, previous_id = (anchor[0], anchor[1]) if anchor else (chain.GENESIS, 0)
+        rows = self.conn.execution_options(yield_per=5000).execute(
+            select(decisions).order_by(d.id)).mappings()
+        return chain.first_break(rows, expected, previous_id)
+
+    def purge(self, cutoff: datetime, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the oldest decisions logged before `cutoff`: a prefix of the chain, so it stays
+        verifiable (the last purged hash becomes the new anchor). Returns (rows, last id)."""
+        serialise(self.conn, "chain")
+        first_kept = self.conn.execute(select(func.min(d.id)).where(d.created_at >= iso(cutoff))).scalar()
+        doomed = d.id < first_kept if first_kept is not None else d.id.is_not(None)
+        count, last = self.conn.execute(select(func.count(), func.max(d.id)).where(doomed)).one()
+        if dry_run or not count:
+            return int(count or 0), int(last or 0)
+        last_hash = self.conn.execute(select(d.row_hash).where(d.id == last)).scalar()
+        self.conn.execute(chain_anchor.insert().values(hash=last_hash, purged_through=last,
+                                                       at=iso(self.clock.now())))
+        self.conn.execute(decisions.delete().where(doomed))
+        return int(count), int(last)

@@ -1,0 +1,110 @@
+"""Escalations to DSLs. Every change is compare-and-set (on status or version), so two DSLs
+pressing Claim at once, or one pressing it twice, change the row once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bot.core.clock import Clock, iso
+from bot.dsl.model import Escalation
+from bot.storage.database import insert_ignore_returning_id, is_sqlite
+from bot.storage.schema import escalations
+
+e = escalations.c
+JSON_FIELDS = ("rules", "gateways", "answers", "secondary", "card_ref")
+TIME_FIELDS = ("created_at", "claimed_at", "resolved_at", "more_info_at", "next_reminder_at")
+
+
+def _model(row: Any) -> Escalation:
+    data = {k: v for k, v in dict(row).items() if v is not None}
+    for key in JSON_FIELDS:
+        if key in data:
+            data[key] = json.loads(data[key]) if data[key] else None
+            if data[key] is None:
+                del data[key]
+    for key in TIME_FIELDS:
+        if data.get(key) == "":
+            del data[key]
+    return Escalation.model_validate(data)
+
+
+def _stored(changes: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in changes.items():
+        if key in JSON_FIELDS:
+            value = json.dumps(value)
+        elif isinstance(value, datetime):
+            value = iso(value)
+        elif hasattr(value, "value"):  # enums
+            value = value.value
+        out[key] = value
+    return out
+
+
+class EscalationStore:
+    def __init__(self, conn: Connection, clock: Clock):
+        self.conn, self.clock = conn, clock
+
+    def create(self, dedupe_key: str, **values: Any) -> int | None:
+        """A new open escalation, unless one with `dedupe_key` exists (returns None then)."""
+        row = _stored({"dedupe_key": dedupe_key, "status": "open", "card_state": "pending",
+                       "version": 1, "reminders_sent": 0, "card_ref": {}, "case_reference": "",
+                       "created_at": self.clock.now(), **values})
+        return insert_ignore_returning_id(self.conn, escalations, row)
+
+    def by_dedupe_key(self, dedupe_key: str) -> Escalation | None:
+        row = self.conn.execute(select(escalations).where(e.dedupe_key == dedupe_key)).mappings().first()
+        return _model(row) if row else None
+
+    def get(self, escalation_id: int) -> Escalation | None:
+        row = self.conn.execute(select(escalations).where(e.id == escalation_id)).mappings().first()
+        return _model(row) if row else None
+
+    def update(self, escalation_id: int, *, when_status: tuple[str, ...] | None = None,
+               when_version: int | None = None, **changes: Any) -> bool:
+        """Change fields and bump the version; with `when_status` / `when_version` only if the row
+        still has one of those statuses / that version. True if the row changed."""
+        statement = escalations.update().where(e.id == escalation_id)
+        if when_status:
+            statement = statement.where(e.status.in_(when_status))
+        if when_version is not None:
+            statement = statement.where(e.version == when_version)
+        values = {**_stored(changes), "version": e.version + 1}
+        return self.conn.execute(statement.values(**values)).rowcount == 1
+
+    def set_card(self, escalation_id: int, state: str, ref: dict[str, Any] | None = None) -> None:
+        """Delivery bookkeeping: not a change a DSL made, so the version stays."""
+        values: dict[str, Any] = {"card_state": state}
+        if ref is not None:
+            values["card_ref"] = json.dumps(ref)
+        self.conn.execute(escalations.update().where(e.id == escalation_id).values(**values))
+
+    def set_reminder(self, escalation_id: int, reminders_sent: int, next_at: datetime | None) -> None:
+        """Scheduler bookkeeping: not a DSL's change, so the version (on the buttons) stays."""
+        self.conn.execute(escalations.update().where(e.id == escalation_id).values(
+            reminders_sent=reminders_sent, next_reminder_at=iso(next_at) if next_at else None))
+
+    def for_conversation(self, channel: str, requester: str, conversation_id: str) -> list[Escalation]:
+        rows = self.conn.execute(select(escalations).where(
+            e.channel == channel, e.requester == requester, e.conversation_id == conversation_id)
+            .order_by(e.id)).mappings()
+        return [_model(r) for r in rows]
+
+    def due_reminders(self, now: datetime, limit: int = 100) -> list[Escalation]:
+        """Open escalations whose reminder is due. On PostgreSQL the rows are locked until the
+        transaction ends and rows another scheduler holds are skipped."""
+        query = (select(escalations).where(e.status == "open", e.next_reminder_at.is_not(None),
+                                           e.next_reminder_at <= iso(now))
+                 .order_by(e.id).limit(limit))
+        if not is_sqlite(self.conn):
+            query = query.with_for_update(skip_locked=True)
+        return [_model(r) for r in self.conn.execute(query).mappings()]
+
+    def between(self, since: datetime, until: datetime) -> list[Escalation]:
+        rows = self.conn.execute(select(escalations).where(
+            e.created_at >= iso(since), e.created_at < iso(until)).order_by(e.id)).mappings()
+        return [_model(r) for r in rows]

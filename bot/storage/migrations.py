@@ -1,0 +1,141 @@
+"""Versioned schema migrations, run by `canishare db migrate` and checked by every process at
+start-up: code never runs on a schema older (or newer) than it was written for.
+
+A new, empty database is created at the latest version in one step from `schema.metadata`.
+Versions 2 and 3 exist only in SQLite files made by earlier releases; from version 4 every
+migration is written for both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, func, inspect, select
+
+from bot.core.clock import Clock, iso
+from bot.storage import chain, schema
+from bot.storage.database import StorageError, is_sqlite, serialise
+
+LATEST = 4
+
+
+def _v2(conn: Connection) -> None:
+    """Find a check's decision quickly (duplicate submissions are refused)."""
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS idx_decisions_channel_user_id_conversation_id "
+                         "ON decisions (channel, user_id, conversation_id)")
+
+
+def _v3(conn: Connection) -> None:
+    """DSL side: escalations, audit, jobs and the hash chain over existing decisions."""
+    for table in (schema.audit, schema.job_runs, schema.chain_anchor):
+        table.create(conn, checkfirst=True)
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS escalations (id INTEGER PRIMARY KEY, created_at TEXT, channel "
+        "TEXT, requester TEXT, conversation_id TEXT, dedupe_key TEXT, kind TEXT, urgency TEXT, "
+        "flow_id TEXT, outcome_id TEXT, verdict TEXT, rules TEXT, gateways TEXT, answers TEXT, "
+        "case_reference TEXT, status TEXT, card_channel TEXT, card_ts TEXT, claimed_by TEXT, "
+        "claimed_at TEXT, resolved_by TEXT, resolved_at TEXT, resolution_note TEXT, reminders_sent "
+        "INTEGER, next_reminder_at TEXT)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX IF NOT EXISTS idx_escalations_dedupe_key "
+                         "ON escalations (dedupe_key)")
+    conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN prev_hash TEXT")
+    conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN row_hash TEXT")
+    prev = chain.GENESIS
+    rows = conn.execute(select(schema.decisions).order_by(schema.decisions.c.id)).mappings().all()
+    for row in rows:
+        digest = chain.chain_hash(prev, row)
+        conn.execute(schema.decisions.update().where(schema.decisions.c.id == row["id"])
+                     .values(prev_hash=prev, row_hash=digest))
+        prev = digest
+
+
+def _v4(conn: Connection) -> None:
+    """Channel-neutral DSL desk: an outbox for every delivery, one decision per check enforced by
+    the database, a scheduler lease, secondary outcomes; escalations whose card never arrived
+    get an outbox row, so they are delivered now."""
+    add = "ALTER TABLE {} ADD COLUMN {} {}"
+    for column, kind in (("secondary", "TEXT"), ("check_key", "TEXT")):
+        conn.exec_driver_sql(add.format("decisions", column, kind))
+    for column, kind in (("secondary", "TEXT"), ("card_state", "TEXT"), ("card_ref", "TEXT"),
+                         ("version", "INTEGER"), ("more_info_by", "TEXT"), ("more_info_at", "TEXT")):
+        conn.exec_driver_sql(add.format("escalations", column, kind))
+    d = schema.decisions.c
+    firsts = (select(func.min(d.id)).where(d.conversation_id != "")
+              .group_by(d.channel, d.user_id, d.conversation_id))
+    for (first_id,) in conn.execute(firsts).all():
+        row = conn.execute(select(d.channel, d.user_id, d.conversation_id).where(d.id == first_id)).one()
+        conn.execute(schema.decisions.update().where(d.id == first_id)
+                     .values(check_key=":".join(row)))
+    for table in (schema.outbox, schema.delivery_attempts, schema.leases):
+        table.create(conn, checkfirst=True)
+    for index in (*schema.decisions.indexes, *schema.events.indexes, *schema.conversations.indexes,
+                  *schema.escalations.indexes):
+        if index.name in ("ux_decisions_check_key", "ix_events_received_at", "ix_conversations_latest",
+                          "ix_escalations_conversation"):
+            index.create(conn, checkfirst=True)
+    e = schema.escalations.c
+    for row in conn.execute(select(e.id, e.card_channel, e.card_ts, e.status, e.channel,
+                                   e.created_at)).all():
+        delivered = bool(row.card_ts)
+        conn.execute(schema.escalations.update().where(e.id == row.id).values(
+            version=1, secondary="[]", card_state="delivered" if delivered else "pending",
+            card_ref=json.dumps({"channel": row.card_channel, "ts": row.card_ts} if delivered else {})))
+        if not delivered and row.status != "resolved":
+            conn.execute(schema.outbox.insert().values(
+                key=f"card:{row.id}", channel=row.channel, kind="card", escalation_id=row.id,
+                payload="{}", status="pending", attempts=0, created_at=row.created_at,
+                next_attempt_at=row.created_at))
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
+
+
+def current_version(conn: Connection) -> int | None:
+    """The schema version, or None for an empty database (no tables at all)."""
+    tables = set(inspect(conn).get_table_names())
+    if "schema_migrations" not in tables:
+        return None if not tables else 0
+    return int(conn.execute(select(func.max(schema.schema_migrations.c.version))).scalar() or 0)
+
+
+def migrate(engine: Engine, clock: Clock) -> tuple[int, int]:
+    """Bring the schema to LATEST. Returns (version before, version after); safe to run from
+    several processes at once (the second finds nothing to do)."""
+    with engine.connect().execution_options(canishare_write=True) as conn, conn.begin():
+        serialise(conn, "migrate")
+        before = current_version(conn)
+        if before is None:
+            schema.metadata.create_all(conn)
+            conn.execute(schema.schema_migrations.insert(),
+                         [{"version": v, "applied_at": iso(clock.now())} for v in range(1, LATEST + 1)])
+            return 0, LATEST
+        if before > LATEST:
+            raise StorageError(f"the database schema is version {before}, newer than this "
+                               f"code's {LATEST}: upgrade canishare")
+        if before < 1:
+            raise StorageError("this database was not made by canishare (no schema version)")
+        if before < 4 and not is_sqlite(conn):
+            raise StorageError(f"schema version {before} on PostgreSQL cannot be migrated")
+        for version in range(before + 1, LATEST + 1):
+            STEPS[version](conn)
+            conn.execute(schema.schema_migrations.insert().values(version=version,
+                                                                  applied_at=iso(clock.now())))
+        return before, LATEST
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to run on a schema this code was not written for, with the command that fixes it."""
+    with engine.connect() as conn:
+        version = current_version(conn)
+        conn.rollback()
+    if version == LATEST:
+        return
+    if version is None:
+        raise StorageError("the database is empty: run `canishare db migrate` first")
+    if version > LATEST:
+        raise StorageError(f"the database schema is version {version}, newer than this code's "
+                           f"{LATEST}: upgrade canishare")
+    raise StorageError(f"the database schema is version {version}, older than this code's "
+                       f"{LATEST}: run `canishare db migrate`")
+

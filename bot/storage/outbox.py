@@ -1,0 +1,112 @@
+"""The outbox: what must reach a person, written with the change that causes it, then claimed by
+one deliverer at a time (a short lease per row, and SKIP LOCKED on PostgreSQL), with every
+attempt and its error recorded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from bot.core.clock import Clock, iso
+from bot.dsl.model import Delivery, DeliveryKind
+from bot.storage.database import insert_ignore_returning_id, is_sqlite
+from bot.storage.schema import delivery_attempts, outbox
+
+o = outbox.c
+
+
+def _model(row: Any) -> Delivery:
+    data = {k: v for k, v in dict(row).items() if v not in (None, "")}
+    for key in ("payload", "result"):
+        data[key] = json.loads(data[key]) if data.get(key) else {}
+    data["last_error"] = row["last_error"] or ""
+    return Delivery.model_validate(data)
+
+
+class OutboxStore:
+    def __init__(self, conn: Connection, clock: Clock):
+        self.conn, self.clock = conn, clock
+
+    def enqueue(self, key: str, channel: str, kind: DeliveryKind, *, escalation_id: int | None = None,
+                payload: dict[str, Any] | None = None, not_before: datetime | None = None) -> int | None:
+        """A new delivery, unless one with `key` exists (idempotent: returns None then)."""
+        now = self.clock.now()
+        return insert_ignore_returning_id(self.conn, outbox, {
+            "key": key, "channel": channel, "kind": kind.value, "escalation_id": escalation_id,
+            "payload": json.dumps(payload or {}), "status": "pending", "attempts": 0,
+            "created_at": iso(now), "next_attempt_at": iso(not_before or now)})
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        row = self.conn.execute(select(outbox).where(o.id == delivery_id)).mappings().first()
+        return _model(row) if row else None
+
+    def by_key(self, key: str) -> Delivery | None:
+        row = self.conn.execute(select(outbox).where(o.key == key)).mappings().first()
+        return _model(row) if row else None
+
+    def for_escalation(self, escalation_id: int) -> list[Delivery]:
+        rows = self.conn.execute(select(outbox).where(o.escalation_id == escalation_id).order_by(o.id))
+        return [_model(r) for r in rows.mappings()]
+
+    def due_ids(self, channels: Iterable[str], now: datetime, limit: int,
+                only: Iterable[int] | None = None) -> list[int]:
+        query = (select(o.id).where(o.status == "pending", o.channel.in_(list(channels)),
+                                    o.next_attempt_at <= iso(now),
+                                    or_(o.claimed_until.is_(None), o.claimed_until < iso(now)))
+                 .order_by(o.next_attempt_at, o.id).limit(limit))
+        if only is not None:
+            query = query.where(o.id.in_(list(only)))
+        if not is_sqlite(self.conn):
+            query = query.with_for_update(skip_locked=True)
+        return [int(r[0]) for r in self.conn.execute(query)]
+
+    def claim(self, delivery_id: int, holder: str, seconds: float) -> Delivery | None:
+        """Take the row for `seconds` so no other process sends it meanwhile; None if taken."""
+        now = self.clock.now()
+        taken = self.conn.execute(outbox.update().where(
+            o.id == delivery_id, o.status == "pending",
+            or_(o.claimed_until.is_(None), o.claimed_until < iso(now)),
+        ).values(claimed_until=iso(now + timedelta(seconds=seconds)), claimed_by=holder)).rowcount
+        return self.get(delivery_id) if taken == 1 else None
+
+    def delivered(self, delivery_id: int, result: dict[str, Any] | None = None) -> None:
+        now = self.clock.now()
+        self.conn.execute(outbox.update().where(o.id == delivery_id).values(
+            status="delivered", delivered_at=iso(now), attempts=o.attempts + 1,
+            result=json.dumps(result or {}), claimed_until=None, last_error=""))
+        self._attempt(delivery_id, ok=True)
+
+    def failed(self, delivery_id: int, error: str, retry_at: datetime,
+               retry_after: float | None = None) -> None:
+        self.conn.execute(outbox.update().where(o.id == delivery_id).values(
+            attempts=o.attempts + 1, last_error=error[:500], next_attempt_at=iso(retry_at),
+            claimed_until=None))
+        self._attempt(delivery_id, ok=False, error=error, retry_after=retry_after)
+
+    def fell_back(self, delivery_id: int) -> None:
+        self.conn.execute(outbox.update().where(o.id == delivery_id).values(
+            fallback_at=iso(self.clock.now())))
+
+    def abandon(self, delivery_id: int, reason: str) -> None:
+        self.conn.execute(outbox.update().where(o.id == delivery_id).values(
+            status="abandoned", last_error=reason[:500], claimed_until=None))
+
+    def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(delivery_attempts).where(
+            delivery_attempts.c.outbox_id == delivery_id).order_by(delivery_attempts.c.id))
+        return [dict(r) for r in rows.mappings()]
+
+    def pending(self, channel: str | None = None) -> list[Delivery]:
+        query = select(outbox).where(o.status == "pending").order_by(o.id)
+        if channel:
+            query = query.where(o.channel == channel)
+        return [_model(r) for r in self.conn.execute(query).mappings()]
+
+    def _attempt(self, delivery_id: int, ok: bool, error: str = "", retry_after: float | None = None) -> None:
+        self.conn.execute(delivery_attempts.insert().values(
+            outbox_id=delivery_id, at=iso(self.clock.now()), ok=int(ok), error=error[:500],
+            retry_after=None if retry_after is None else str(retry_after)))
