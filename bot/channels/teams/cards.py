@@ -60,7 +60,7 @@ MULTI_INPUT_ID = "answer"  # the Input.ChoiceSet id; its value arrives comma-sep
 
 # --- text ------------------------------------------------------------------------------------
 _INLINE = re.compile(r"([\\`*_~\[\]()<>{}|!#])")
-_LINE_START = re.compile(r"^(\s*)([-+>]|\d+[.)])(?=\s|$)", re.MULTILINE)
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+)([.)]?)(?=\s|$)", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -71,7 +71,15 @@ def escape(text: str, limit: int = TEXT_LIMIT) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = _INLINE.sub(r"\\\1", text)
-    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _LINE_START.sub(_line_start, text)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    """`- item` -> `\\- item`; `1. first` -> `1\\. first` (CommonMark escapes the punctuation)."""
+    indent, lead, dot = match.groups()
+    if lead.isdigit():
+        return f"{indent}{lead}\\{dot}" if dot else match.group(0)
+    return f"{indent}\\{lead}{dot}"
 
 
 def _cut(text: str, limit: int) -> str:
