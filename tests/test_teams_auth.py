@@ -118,6 +118,17 @@ def test_a_malformed_authorization_header_gets_401(server, fake, authorization):
     assert fake.outbound == []
 
 
+@pytest.mark.parametrize("body, with_token, expected", [
+    (b"not json", False, 401), (b"[]", False, 401),
+    (b"not json", True, 400), (b"[]", True, 400), (b'"text"', True, 400),
+    (b'{"type": "message", "text": "' + b"x" * 1_100_000 + b'"}', True, 413),
+])
+def test_what_is_not_an_activity_is_refused_before_the_sdk(server, fake, body, with_token, expected):
+    status, _ = post(server.url, body, fake.mint() if with_token else None)
+    assert status == expected
+    assert fake.outbound == []
+
+
 def test_health_check_needs_no_token(server):
     import urllib.request
 

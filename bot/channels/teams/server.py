@@ -12,6 +12,7 @@ invoke): checks, records and the DSL desk come from the channel-neutral core onc
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import threading
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from microsoft_teams.api import Attachment, MessageActivityInput
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, CloudEnvironment, with_overrides
 from microsoft_teams.apps import App
@@ -34,6 +35,7 @@ log = logging.getLogger("canishare.teams")
 MESSAGING_ENDPOINT = "/api/messages"
 TokenFunction = Callable[[str, str | None], str]
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_BODY_BYTES = 1_000_000  # Teams activities are far smaller; anything bigger is not Teams
 
 
 def cloud_for(config: TeamsConfig) -> CloudEnvironment:
@@ -118,6 +120,24 @@ async def build_asgi(config: TeamsConfig, token: TokenFunction | None = None,
     @api.get("/healthz")
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    @api.middleware("http")
+    async def refuse_what_is_not_an_activity(request: Request, call_next: Any) -> Response:
+        """Before the SDK: no bearer token is 401, a body that is not one JSON object is 400.
+        teams.py 2.1 parses the body before it checks the token and answers 500 to garbage."""
+        if request.method == "POST" and request.url.path == MESSAGING_ENDPOINT:
+            if not request.headers.get("authorization", "").startswith("Bearer "):
+                return JSONResponse({"error": "Unauthorized"}, status_code=401)
+            raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                return JSONResponse({"error": "Too large"}, status_code=413)
+            try:
+                activity = json.loads(raw)
+            except ValueError:
+                activity = None
+            if not isinstance(activity, dict):
+                return JSONResponse({"error": "Expected an activity"}, status_code=400)
+        return await call_next(request)
 
     app = build_app(config, token=token, adapter=FastAPIAdapter(app=api))
     register(app)
