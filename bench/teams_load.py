@@ -29,14 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.teams_service import (  # noqa: E402
-    CLIENT_ID,
-    DSL_CHANNEL_ID,
-    DSL_TEAM_ID,
-    TENANT_ID,
-    FakeTeamsService,
-    new_user_id,
-)
+import bot.channels.teams  # noqa: E402,F401 - quiets the SDK's import-time warnings
+from tests.fakes.teams_service import CLIENT_ID, TENANT_ID, FakeTeamsService, new_user_id  # noqa: E402
 from tests.teams_harness import personal_activity  # noqa: E402
 
 BARE_CARD = {"type": "AdaptiveCard", "version": "1.5",
@@ -53,18 +47,30 @@ def register_bare(app: Any) -> None:
 
 
 def serve_bare(port: int, metadata_url: str) -> None:
+    """Plain teams.py on uvicorn: none of canishare's server code, so it is the SDK's floor."""
     import asyncio
 
-    from bot.channels.teams.config import TeamsConfig
-    from bot.channels.teams.server import serve
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+    from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
+    from microsoft_teams.apps import App
+    from microsoft_teams.apps.http import FastAPIAdapter
 
-    config = TeamsConfig(client_id=CLIENT_ID, client_secret="", tenant_id=TENANT_ID,
-                         dsl_team_id=DSL_TEAM_ID, dsl_channel_id=DSL_CHANNEL_ID,
-                         dsl_user_ids=frozenset(), deputy_dsl_user_ids=frozenset(),
-                         openid_metadata_url=metadata_url, port=port)
-    never_called = "x.y.z"  # the bare app sends nothing, so it never needs an outbound token
-    asyncio.run(serve(config, host="127.0.0.1", token=lambda scope, tenant: never_called,
-                      register=register_bare))
+    async def main() -> None:
+        api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        api.get("/healthz")(lambda: PlainTextResponse("ok"))
+        never_called = "x.y.z"  # the bare app sends nothing, so it never needs an outbound token
+        app = App(client_id=CLIENT_ID, tenant_id=TENANT_ID, token=lambda scope, tenant: never_called,
+                  cloud=with_overrides(PUBLIC, openid_metadata_url=metadata_url),
+                  dangerously_allow_unauthenticated_requests=False, state=False,
+                  http_server_adapter=FastAPIAdapter(app=api))
+        register_bare(app)
+        await app.initialize()
+        config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(main())
 
 
 # --- the driver --------------------------------------------------------------------------------------
