@@ -224,6 +224,8 @@ def test_dialog_answers_wrap_the_card():
     assert body["task"]["type"] == "continue"
     assert body["task"]["value"]["card"]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert cards.dialog_closed("Saved")["task"] == {"type": "message", "value": "Saved"}
+    answer = cards.replace_card(cards.welcome_card())
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive" and answer["value"]["version"] == "1.5"
 
 
 # --- the DSL channel -------------------------------------------------------------------------------

@@ -343,6 +343,12 @@ def record_dialog_card(conversation_id: str, version: int, *,
     return card(body, [submit])
 
 
+def replace_card(card_json: Card) -> dict[str, Any]:
+    """An `adaptiveCard/action` answer that replaces the clicked card (for the clicker only; a
+    shared card is updated for everyone with PUT .../activities/{id})."""
+    return {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card_json}
+
+
 def dialog(card_json: Card, title: str, height: str = "large") -> dict[str, Any]:
     """A `task/fetch` or `task/submit` answer that shows `card_json` in the dialog."""
     return {"task": {"type": "continue", "value": {
