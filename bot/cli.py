@@ -259,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     slack.add_argument("--socket", action="store_true",
                        help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
     slack.set_defaults(handler=cmd_slack)
+
+    teams = sub.add_parser("teams", help="the Microsoft Teams bot and its app package").add_subparsers(
+        dest="teams_command", required=True, metavar="SUBCOMMAND")
+    teams.add_parser("serve", help="run the Teams bot: POST /api/messages on TEAMS_PORT").set_defaults(
+        handler=cmd_teams, teams_action="serve")
+    package = teams.add_parser("package", help="build the app package zip for the Teams admin centre")
+    package.add_argument("--out", help="zip to write (default: canishare-teams.zip)")
+    package.set_defaults(handler=cmd_teams, teams_action="package")
     return parser
 
 
@@ -345,6 +353,12 @@ def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:
         state = "created" if before == 0 else ("already current" if before == after else f"from {before}")
         print(f"database schema {after} ({state}): {storage.where}")
     return EXIT_OK
+
+
+def cmd_teams(app: App, args: argparse.Namespace) -> int:
+    from bot.channels.teams.commands import cmd_package, cmd_serve
+
+    return (cmd_serve if args.teams_action == "serve" else cmd_package)(app, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,6 +166,20 @@ class Settings(BaseSettings):
     def deputy_ids(self) -> set[str]:
         return {item.strip() for item in self.deputy_dsl_user_ids.split(",") if item.strip()}
 
+    # --- Teams ---------------------------------------------------------------------------------
+    # Checked by `canishare teams serve` (bot/channels/teams/config.py), not here, so a wrong Teams
+    # value never stops the terminal chat or Slack.
+    teams_client_id: str = Field("", validation_alias=_env("TEAMS_CLIENT_ID"))
+    teams_client_secret: SecretStr | None = Field(None, validation_alias=_env("TEAMS_CLIENT_SECRET"))
+    teams_tenant_id: str = Field("", validation_alias=_env("TEAMS_TENANT_ID"))
+    teams_dsl_team_id: str = Field("", validation_alias=_env("TEAMS_DSL_TEAM_ID"))
+    teams_dsl_channel_id: str = Field("", validation_alias=_env("TEAMS_DSL_CHANNEL_ID"))
+    teams_dsl_user_ids: str = Field("", validation_alias=_env("TEAMS_DSL_USER_IDS"))
+    teams_deputy_dsl_user_ids: str = Field("", validation_alias=_env("TEAMS_DEPUTY_DSL_USER_IDS"))
+    teams_openid_metadata_url: str = Field("", validation_alias=_env("TEAMS_OPENID_METADATA_URL"))
+    teams_port: int = Field(3978, ge=1, le=65535, validation_alias=_env("TEAMS_PORT"))
+    # --- end of Teams ----------------------------------------------------------------------------
+
 
 def _alias_of(field_name: str) -> str:
     alias = Settings.model_fields[field_name].validation_alias

@@ -1,0 +1,531 @@
+"""Adaptive Cards (version 1.5) for Teams: pure functions from engine steps, outcome views and
+stored rows to card JSON. No SDK calls here, so every layout is tested on its own.
+
+Rules every card keeps:
+- each button that reaches the server is `Action.Execute` with a `verb` (without one Teams never
+  sends the click); its data carries what the Slack buttons carry (conversation id `c`, version
+  `v`, node `n`, answer `a`; escalation `e`) plus `action` = the verb, so the SDK's
+  `on_card_action_execute("verb")` routing works too. Forms are dialogs, opened by
+  `Action.Submit` with `msteams: {type: task/fetch}`, and submitted from the dialog with
+  `Action.Submit` (that is how Teams sends `task/submit`).
+- every text that came from a person or a flow file is escaped: TextBlocks render a markdown
+  subset, so a typed `**` or `[link](...)` must show as typed.
+- channel cards (escalations, weekly summary) carry no case details: channel posts appear in
+  notification previews and are kept by the tenant's retention and eDiscovery.
+- every card stays under 80 KB (Teams' limit is about 100 KB a message).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from bot.core.engine import QuestionStep
+from bot.core.presentation import OutcomeView
+from bot.core.record import DECISIONS as CORE_DECISIONS
+from bot.core.record import RECORD_FIELDS
+
+Card = dict[str, Any]
+Element = dict[str, Any]
+VERSION = "1.5"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+MAX_CARD_BYTES = 80_000
+TEXT_LIMIT = 3000  # one TextBlock; longer text is cut with an ellipsis
+TITLE_LIMIT = 75  # button titles (the flow schema caps choice labels at 75 too)
+BUTTONS_PER_ROW = 5
+LONG_LABEL = 30  # longer labels get a row each, so Teams does not cut them off
+
+
+class Verb:
+    """Every `Action.Execute` verb and dialog id the Teams channel sends, in one place."""
+
+    ANSWER = "answer"
+    MULTI_CONTINUE = "multi_continue"
+    BACK = "back"
+    RESTART = "restart"
+    TALK_TO_DSL = "talk_to_dsl"
+    PROFILE_CHANGE = "profile_change"
+    START_CHECK = "start_check"
+    RECORD_OPEN = "record_open"  # dialog id of the record dialog (task/fetch)
+    RECORD_SUBMIT = "record_submit"  # task/submit from the record dialog
+    DSL_CLAIM = "dsl_claim"
+    DSL_RESOLVE_OPEN = "dsl_resolve"  # dialog id of the resolve dialog (task/fetch)
+    DSL_RESOLVE_SUBMIT = "dsl_resolve_submit"
+    DSL_MORE_INFO = "dsl_more_info"
+    DSL_DETAILS = "dsl_details"
+
+
+MULTI_INPUT_ID = "answer"  # the Input.ChoiceSet id; its value arrives comma-separated
+
+# --- text ------------------------------------------------------------------------------------
+_INLINE = re.compile(r"([\\`*_~\[\]()<>{}|!#])")
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+)([.)]?)(?=\s|$)", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Show `text` exactly as typed in a TextBlock: backslash-escape the markdown Teams renders
+    (emphasis, links, code, lists, headings, html-ish tags) and drop control characters."""
+    text = _CONTROL.sub("", text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = _INLINE.sub(r"\\\1", text)
+    return _LINE_START.sub(_line_start, text)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    """`- item` -> `\\- item`; `1. first` -> `1\\. first` (CommonMark escapes the punctuation)."""
+    indent, lead, dot = match.groups()
+    if lead.isdigit():
+        return f"{indent}{lead}\\{dot}" if dot else match.group(0)
+    return f"{indent}\\{lead}{dot}"
+
+
+def _cut(text: str, limit: int) -> str:
+    text = _CONTROL.sub("", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def text_block(text: str, *, markdown: str = "", **style: Any) -> Element:
+    """A wrapping TextBlock. `text` is escaped; `markdown` (ours, never a person's) goes first."""
+    return {"type": "TextBlock", "text": markdown + escape(text), "wrap": True, **style}
+
+
+def heading(text: str, size: str = "Medium") -> Element:
+    return text_block(text, weight="Bolder", size=size, style="heading")
+
+
+def bullets(items: Iterable[str], numbered: bool = False) -> list[Element]:
+    """One TextBlock per item (a list in one block would need markdown we cannot trust)."""
+    return [text_block(item, markdown=f"{n}\\. " if numbered else "• ", spacing="Small")
+            for n, item in enumerate(items, 1)]
+
+
+def facts(pairs: Iterable[tuple[str, str]]) -> Element:
+    """A FactSet: titles are ours, values are escaped (FactSet values render markdown too)."""
+    return {"type": "FactSet", "facts": [{"title": escape(t, 100), "value": escape(v, 500)}
+                                         for t, v in pairs]}
+
+
+# --- actions ---------------------------------------------------------------------------------
+def execute(title: str, verb: str, data: Mapping[str, Any] | None = None, *,
+            style: str | None = None, tooltip: str | None = None) -> Element:
+    action: Element = {"type": "Action.Execute", "title": _cut(title, TITLE_LIMIT), "verb": verb,
+                       "data": {**(data or {}), "action": verb}}
+    if style:
+        action["style"] = style
+    if tooltip:
+        action["tooltip"] = _cut(tooltip, 200)
+    return action
+
+
+def open_dialog(title: str, dialog_id: str, data: Mapping[str, Any], *,
+                style: str | None = None) -> Element:
+    """A button that opens a dialog (task module): Teams sends `task/fetch` with this data."""
+    action: Element = {"type": "Action.Submit", "title": _cut(title, TITLE_LIMIT),
+                       "data": {**data, "dialog_id": dialog_id, "msteams": {"type": "task/fetch"}}}
+    if style:
+        action["style"] = style
+    return action
+
+
+def toggle(title: str, *targets: str) -> Element:
+    """Show or hide parts of the card in the client: no server call, so no verb."""
+    return {"type": "Action.ToggleVisibility", "title": _cut(title, TITLE_LIMIT),
+            "targetElements": list(targets)}
+
+
+def action_rows(actions: Sequence[Element]) -> list[Element]:
+    """ActionSets of up to five buttons; a row each when a title is long enough to be cut off."""
+    if any(len(a["title"]) > LONG_LABEL for a in actions):
+        return [{"type": "ActionSet", "actions": [a]} for a in actions]
+    return [{"type": "ActionSet", "actions": list(actions[i:i + BUTTONS_PER_ROW])}
+            for i in range(0, len(actions), BUTTONS_PER_ROW)]
+
+
+def card(body: list[Element], actions: list[Element] | None = None,
+         entities: list[dict[str, Any]] | None = None) -> Card:
+    built: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body,
+                   "msteams": {"width": "Full"}}
+    if actions:
+        built["actions"] = actions
+    if entities:
+        built["msteams"]["entities"] = entities
+    return built
+
+
+def size(built: Card) -> int:
+    """Bytes of the card as Teams receives it."""
+    return len(json.dumps(built, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _notice(text: str | None) -> list[Element]:
+    return [text_block(text, markdown="ℹ️ ", isSubtle=True)] if text else []
+
+
+# --- a question ------------------------------------------------------------------------------
+def question_card(step: QuestionStep, conversation_id: str, version: int, *, can_go_back: bool,
+                  profile_line: str | None = None, notice: str | None = None,
+                  error: str | None = None) -> Card:
+    """One question of a check. `profile_line` ("England, NHS") shows the remembered profile
+    with a (change) link; `error` explains a refused answer (e.g. an exclusive option combined)."""
+    q = step.question
+    ref = {"c": conversation_id, "v": version, "n": q.id}
+    body: list[Element] = _notice(notice)
+    if profile_line:
+        body.append({"type": "ColumnSet", "columns": [
+            {"type": "Column", "width": "auto", "items": [
+                text_block(profile_line, markdown="You are answering as: ")]},
+            {"type": "Column", "width": "auto", "items": [
+                text_block("(change)", color="Accent")],
+             "selectAction": execute("Change", Verb.PROFILE_CHANGE, {"c": conversation_id},
+                                     tooltip="Answer the profile questions again")},
+        ]})
+    body.append(text_block(f"Question {step.number}", isSubtle=True, spacing="Medium"))
+    body.append(text_block(q.text, weight="Bolder", size="Medium", spacing="Small"))
+    help_lines = [h for h in [q.help] if h] + [f"{c.label}: {c.help}" for c in q.choices if c.help]
+    if help_lines:
+        body.append({"type": "Container", "id": "help", "isVisible": False, "style": "emphasis",
+                     "items": [text_block(line, spacing="Small") for line in help_lines]})
+    if error:
+        body.append(text_block(error, markdown="⚠️ ", color="Attention"))
+    if q.multi:
+        body.append({
+            "type": "Input.ChoiceSet", "id": MULTI_INPUT_ID, "isMultiSelect": True,
+            "style": "expanded", "wrap": True, "isRequired": True,
+            "errorMessage": "Choose at least one option.",
+            "choices": [{"title": _cut(c.label, TITLE_LIMIT), "value": c.id} for c in q.choices],
+        })
+        exclusive = [c.label for c in q.choices if c.exclusive]
+        if exclusive:
+            body.append(text_block(f"“{'”, “'.join(exclusive)}” cannot be combined with other "
+                                   "options.", isSubtle=True, spacing="Small"))
+        body += action_rows([execute("Continue", Verb.MULTI_CONTINUE, ref, style="positive")])
+    else:
+        body += action_rows([execute(c.label, Verb.ANSWER, {**ref, "a": c.id}) for c in q.choices])
+    nav: list[Element] = []
+    if help_lines:
+        nav.append(toggle("Why are we asking?", "help"))
+    if can_go_back:
+        nav.append(execute("Back", Verb.BACK, ref))
+    nav.append(execute("Start again", Verb.RESTART, ref))
+    nav.append(execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref,
+                       tooltip="Alert your Designated Safeguarding Leads with your answers so far"))
+    body.append({"type": "ActionSet", "actions": nav, "spacing": "Large", "separator": True})
+    return card(body)
+
+
+def multi_values(raw: str | Sequence[str] | None) -> list[str]:
+    """The ticked options of a multi-select, from Teams' comma-separated string."""
+    if raw is None:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return [item.strip() for item in items if item.strip()]
+
+
+# --- the outcome -----------------------------------------------------------------------------
+DETAILS_ID = "details"
+
+
+def _outcome_details(view: OutcomeView) -> list[Element]:
+    items: list[Element] = [heading("What to share and how", "Default"), text_block(view.what_to_share)]
+    items += bullets(view.checklist)
+    items += [heading("Telling the child or family", "Default"), text_block(view.tell_family)]
+    if view.next_steps:
+        items += [heading("Next steps", "Default"), *bullets(view.next_steps, numbered=True)]
+    if view.rules:
+        items.append(heading("Golden rules", "Default"))
+        for rule in view.rules:
+            items += [text_block(f"{rule.id} {rule.title}: {rule.text}", spacing="Small"),
+                      text_block(f"Source: {rule.source}", isSubtle=True, spacing="None")]
+    if view.gateways:
+        items.append(heading("Legal gateways", "Default"))
+        for gw in view.gateways:
+            items += [text_block(f"{gw.title}: {gw.text}", spacing="Small"),
+                      text_block(f"Source: {gw.source}", isSubtle=True, spacing="None")]
+            if gw.caveat:
+                items.append(text_block(gw.caveat, markdown="⚠️ ", spacing="None"))
+    items += [heading("Record (golden rule 7)", "Default"), *bullets(view.record)]
+    return items
+
+
+def outcome_card(view: OutcomeView, conversation_id: str, version: int, *,
+                 notice: str | None = None) -> Card:
+    """The answer: verdict first; the reasons, the law and what to record behind "Why, and the
+    law". Safety notes and the disclaimer stay visible."""
+    ref = {"c": conversation_id, "v": version}
+    body: list[Element] = _notice(notice) + [
+        text_block(view.verdict_label, weight="Bolder", size="ExtraLarge", style="heading"),
+        text_block(view.headline, weight="Bolder", spacing="Small"),
+    ]
+    if view.summary:
+        body.append(text_block(view.summary, spacing="Small"))
+    body.append(facts([("Consent", view.consent_label), ("Your DSL", view.dsl_alert_label)]))
+    if view.notes:
+        body.append({"type": "Container", "style": "warning", "items": [
+            text_block("Important", weight="Bolder"), *bullets(view.notes)]})
+    details = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
+               "items": _outcome_details(view)}
+    footer = text_block(f"{view.jurisdiction} {view.disclaimer}", isSubtle=True, size="Small",
+                        separator=True)
+    actions = [
+        toggle("Why, and the law", DETAILS_ID),
+        open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"),
+        execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
+        execute("Start a new check", Verb.RESTART, ref),
+    ]
+    built = card(body + [details, footer], actions)
+    if size(built) > MAX_CARD_BYTES:  # only a flow file with pages of text could get here
+        details["items"] = [text_block("The full guidance for this answer is too long to show "
+                                       "here: ask your DSL, or run the check in the terminal chat.")]
+    return built
+
+
+# --- the record dialog -----------------------------------------------------------------------
+# Fields, labels, hints, limits and which are required come from the core's one record form.
+DECISIONS = list(CORE_DECISIONS)
+FORM_ERROR = "_form"
+
+
+def record_dialog_card(conversation_id: str, version: int, *,
+                       values: Mapping[str, str] | None = None,
+                       errors: Mapping[str, str] | None = None) -> Card:
+    """The "Record my decision" dialog. Shown again with `values` and `errors` (field name ->
+    message; `_form` for the whole form) when a submission is refused, so nothing typed is lost."""
+    values, errors = values or {}, errors or {}
+    body: list[Element] = [
+        text_block("No names, dates of birth, addresses, NHS numbers, phone numbers or emails: "
+                   "describe roles and information in general terms.", markdown="🔒 "),
+    ]
+    if errors:
+        body.append({"type": "Container", "style": "attention", "items": [
+            text_block(errors.get(FORM_ERROR) or "Please check the highlighted answers.",
+                       weight="Bolder", color="Attention")]})
+    body.append({"type": "Input.ChoiceSet", "id": "decision", "label": "Your decision",
+                 "style": "expanded", "isRequired": True, "errorMessage": "Choose your decision.",
+                 "value": values.get("decision", ""),
+                 "choices": [{"title": title, "value": value} for value, title in DECISIONS]})
+    if errors.get("decision"):
+        body.append(text_block(errors["decision"], color="Attention", spacing="None"))
+    for spec in RECORD_FIELDS:
+        name = spec.id
+        field: Element = {"type": "Input.Text", "id": name, "label": spec.label, "placeholder": spec.hint,
+                          "isMultiline": spec.multiline, "maxLength": spec.max_length,
+                          "isRequired": spec.required, "value": _cut(values.get(name, ""), spec.max_length)}
+        if spec.required:
+            field["errorMessage"] = f"{spec.label} is needed for the record."
+        body.append(field)
+        if errors.get(name):
+            body.append(text_block(errors[name], color="Attention", spacing="None"))
+    submit = {"type": "Action.Submit", "title": "Save",
+              "data": {"action": Verb.RECORD_SUBMIT, "c": conversation_id, "v": version}}
+    return card(body, [submit])
+
+
+def replace_card(card_json: Card) -> dict[str, Any]:
+    """An `adaptiveCard/action` answer that replaces the clicked card (for the clicker only; a
+    shared card is updated for everyone with PUT .../activities/{id})."""
+    return {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card_json}
+
+
+def dialog(card_json: Card, title: str, height: str = "large") -> dict[str, Any]:
+    """A `task/fetch` or `task/submit` answer that shows `card_json` in the dialog."""
+    return {"task": {"type": "continue", "value": {
+        "title": title, "height": height, "width": "medium",
+        "card": {"contentType": "application/vnd.microsoft.card.adaptive", "content": card_json}}}}
+
+
+def dialog_closed(message: str) -> dict[str, Any]:
+    """A `task/submit` answer that closes the dialog with a short message."""
+    return {"task": {"type": "message", "value": message}}
+
+
+# --- welcome, apology ------------------------------------------------------------------------
+def welcome_card() -> Card:
+    """Sent when the app is installed for someone, and on `help`."""
+    body = [
+        heading("canishare: can I share this?", "Large"),
+        text_block("A quick, defensible answer to “can I share this information?” when you are "
+                   "worried about a child. A few questions about risk, consent, who would "
+                   "receive it and what kind of information it is; then the verdict, the golden "
+                   "rules and legal gateways that apply, what to share and how, and what to record."),
+        {"type": "Container", "style": "attention", "items": [text_block(
+            "Not a place for names or case notes. Answer with the buttons; keep your full record "
+            "in your organisation's case system. If a child is in immediate danger, call 999 first.",
+            weight="Bolder")]},
+        text_block("Type start to begin, help to see this again.", isSubtle=True),
+    ]
+    return card(body, [execute("Start a check", Verb.START_CHECK, {"c": ""}, style="positive")])
+
+
+def apology_card(correlation_id: str) -> Card:
+    """Any internal error: a short apology, a reference, a way on."""
+    body = [text_block("Sorry, something went wrong on our side. Your answers so far are saved.",
+                       markdown="⚠️ "),
+            text_block(f"Reference: {correlation_id}", isSubtle=True),
+            text_block("If you are worried about a child now, talk to your DSL; if a child is in "
+                       "immediate danger, call 999.")]
+    return card(body, [execute("Start again", Verb.START_CHECK, {"c": ""})])
+
+
+# --- the DSL channel -------------------------------------------------------------------------
+def _stamp(iso_text: str) -> str:
+    return iso_text[:16].replace("T", " ") + " UTC" if iso_text else ""
+
+
+_MENTION_UNSAFE = re.compile(r"[<>\\*_\[\]`~]")
+
+
+def mention(user_id: str, name: str) -> tuple[str, dict[str, Any]]:
+    """Text and `msteams.entities` entry for an @mention of a person (by Entra object id)."""
+    shown = _MENTION_UNSAFE.sub("", _cut(name, 80)).strip() or "a colleague"
+    text = f"<at>{shown}</at>"
+    return text, {"type": "mention", "text": text, "mentioned": {"id": user_id, "name": shown}}
+
+
+def _person(user_id: str, names: Mapping[str, str], entities: list[dict[str, Any]]) -> str:
+    if not user_id:
+        return "—"
+    if user_id not in names:
+        return "a colleague"
+    text, entity = mention(user_id, names[user_id])
+    if entity not in entities:
+        entities.append(entity)
+    return text
+
+
+def escalation_card(row: Mapping[str, Any], *, verdict_labels: Mapping[str, str],
+                    names: Mapping[str, str] | None = None,
+                    local_time: Callable[[str], str] = _stamp,
+                    out_of_hours_route: str | None = None) -> Card:
+    """The card in the DSL channel, from an `escalations` row (migration 3 columns). It says who
+    asked, how urgent, when, and where it stands: never the answers, the note or anything else
+    about the case (channel posts show in previews and are kept by retention). A DSL sees the
+    answers with "Show details", privately (`escalation_details_card`)."""
+    names = names or {}
+    entities: list[dict[str, Any]] = []
+    number, urgency = int(row["id"]), str(row.get("urgency") or "routine")
+    asked = (verdict_labels.get(row["verdict"], "a check") if row.get("outcome_id")
+             else "Talk to a DSL now (before reaching an answer)")
+    status = row.get("status") or "open"
+    if status == "resolved":
+        where = (f"Resolved by {_person(row.get('resolved_by') or '', names, entities)} at "
+                 f"{escape(local_time(row.get('resolved_at') or ''))}")
+    elif status == "claimed":
+        where = (f"Claimed by {_person(row.get('claimed_by') or '', names, entities)} at "
+                 f"{escape(local_time(row.get('claimed_at') or ''))}")
+    else:
+        where = "Unclaimed"
+    requester = _person(str(row.get("requester") or ""), names, entities)
+    body: list[Element] = [
+        text_block(f"{urgency.title()} safeguarding escalation #{number}", weight="Bolder",
+                   size="Large", style="heading", color="Attention" if urgency == "urgent" else "Default"),
+        # Mentions render in TextBlocks, so the people lines are TextBlocks, not facts.
+        {"type": "TextBlock", "wrap": True, "text": f"From {requester}"},
+        facts([("Raised", local_time(str(row.get("created_at") or ""))), ("Asked for", asked),
+               ("Case reference", str(row.get("case_reference") or "—"))]),
+        {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": where},
+    ]
+    if out_of_hours_route:
+        body.append(text_block(out_of_hours_route, markdown="🌙 ", isSubtle=True))
+    ref = {"e": number}
+    actions = [execute("Show details", Verb.DSL_DETAILS, ref,
+                       tooltip="See the answers given: only you see them")]
+    if status == "open":
+        actions.insert(0, execute("Claim", Verb.DSL_CLAIM, ref, style="positive"))
+    if status != "resolved":
+        actions += [open_dialog("Resolved", Verb.DSL_RESOLVE_OPEN, ref),
+                    execute("Need more info", Verb.DSL_MORE_INFO, ref)]
+    return card(body, actions, entities)
+
+
+def escalation_card_summary(row: Mapping[str, Any]) -> str:
+    """The notification preview of the channel post: no case details."""
+    return f"{str(row.get('urgency') or 'routine').title()} safeguarding escalation #{int(row['id'])}"
+
+
+def escalation_details_card(row: Mapping[str, Any], answers: Sequence[tuple[str, str]], *,
+                            verdict_labels: Mapping[str, str],
+                            names: Mapping[str, str] | None = None,
+                            local_time: Callable[[str], str] = _stamp) -> Card:
+    """Shown only to the DSL who pressed "Show details" (the answer to their invoke, not a channel
+    post): the questions and answers given, and any closing note. `answers` are (question text,
+    answer label) pairs, already turned into words by the caller."""
+    built = escalation_card(row, verdict_labels=verdict_labels, names=names, local_time=local_time)
+    extra: list[Element] = [heading("Answers given", "Default")]
+    extra += [text_block(f"{question} — {answer}", spacing="Small") for question, answer in answers] or [
+        text_block("(none yet)", isSubtle=True)]
+    if row.get("resolution_note"):
+        extra += [heading("Closing note", "Default"), text_block(str(row["resolution_note"]))]
+    extra.append(text_block("Only you can see these details. They are not posted in the channel.",
+                            isSubtle=True, size="Small"))
+    built["body"] += [{"type": "Container", "separator": True, "items": extra}]
+    return built
+
+
+def resolve_dialog_card(escalation_id: int, *, note: str = "", error: str | None = None,
+                        limit: int = 500) -> Card:
+    """The dialog behind "Resolved": a short closing note, refused with `error` if it holds an
+    identifier or the escalation changed meanwhile."""
+    body: list[Element] = [text_block("A short closing note: no names or other identifying details.",
+                                      markdown="🔒 ")]
+    if error:
+        body.append(text_block(error, color="Attention", weight="Bolder"))
+    body.append({"type": "Input.Text", "id": "note", "label": "Closing note", "isMultiline": True,
+                 "maxLength": limit, "isRequired": True, "errorMessage": "Write a short closing note.",
+                 "value": _cut(note, limit)})
+    return card(body, [{"type": "Action.Submit", "title": "Resolve",
+                        "data": {"action": Verb.DSL_RESOLVE_SUBMIT, "e": int(escalation_id)}}])
+
+
+class WeeklyFigures(Protocol):
+    """What the weekly card reads from `bot.dsl.export.Summary` (attributes, not a copy)."""
+
+    decisions: int
+    escalations: int
+    unclaimed: int
+    by_verdict: Counter
+    by_gateway: Counter
+    by_flow: Counter
+
+    @property
+    def median_minutes_to_claim(self) -> float | None: ...
+
+    @property
+    def worst_minutes_to_claim(self) -> float | None: ...
+
+
+def _minutes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g} min"
+
+
+def weekly_summary_card(summary: WeeklyFigures, period: str, *,
+                        verdict_labels: Mapping[str, str], gateway_titles: Mapping[str, str],
+                        flow_titles: Mapping[str, str], delivery_note: str = "") -> Card:
+    """The weekly figures for the DSL channel: counts only, with words for every id. `period` is
+    e.g. "Mon 16 Nov to Sun 22 Nov 2026"; `delivery_note` says where the file went."""
+
+    def counted(title: str, counter: Counter, labels: Mapping[str, str]) -> list[Element]:
+        if not counter:
+            return []
+        top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+        return [heading(title, "Default"),
+                facts((labels.get(key, key.replace("_", " ")), str(count)) for key, count in top)]
+
+    body: list[Element] = [
+        heading("Weekly safeguarding decisions summary", "Large"),
+        text_block(period, isSubtle=True, spacing="None"),
+        facts([("Decisions", str(summary.decisions)), ("Escalations", str(summary.escalations)),
+               ("Unclaimed", str(summary.unclaimed)),
+               ("Median time to claim", _minutes(summary.median_minutes_to_claim)),
+               ("Longest time to claim", _minutes(summary.worst_minutes_to_claim))]),
+        *counted("By verdict", summary.by_verdict, verdict_labels),
+        *counted("By legal gateway", summary.by_gateway, gateway_titles),
+        *counted("By check", summary.by_flow, flow_titles),
+    ]
+    if delivery_note:
+        body.append(text_block(delivery_note, isSubtle=True, separator=True))
+    return card(body)

@@ -1,0 +1,44 @@
+"""`canishare teams serve` and `canishare teams package`: thin, so bot/cli.py stays small."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from bot.settings import SettingsError
+
+
+def cmd_serve(app: Any, args: argparse.Namespace) -> int:
+    from bot.channels.teams.config import teams_config
+    from bot.channels.teams.server import serve
+
+    config = teams_config(app.settings)
+    logging.basicConfig(level=app.settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(config))
+    return 0
+
+
+def cmd_package(app: Any, args: argparse.Namespace) -> int:
+    from bot.channels.teams.config import GUID
+    from bot.channels.teams.package import write_package
+
+    bot_id = app.settings.teams_client_id.strip()
+    if not bot_id:
+        raise SettingsError("TEAMS_CLIENT_ID not set: the Application (client) ID of the Entra app "
+                            "registration is the bot id in the package")
+    if not GUID.match(bot_id):
+        raise SettingsError("TEAMS_CLIENT_ID: expected the Application (client) ID, like "
+                            "00000000-0000-0000-0000-000000000000")
+    out = Path(args.out or "canishare-teams.zip")
+    try:
+        write_package(bot_id, out)
+    except OSError as exc:
+        from bot.cli import CommandError
+
+        raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
+    print(f"wrote {out}: upload it in the Teams admin centre (Teams apps > Manage apps > Upload)")
+    return 0
