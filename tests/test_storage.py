@@ -215,3 +215,11 @@ def test_prune_old_events_and_conversations(storage, clock):
         tx.conversations.save("c", "u", "new", {"n": 1}, 0)
         past = later - timedelta(days=1)
         assert tx.housekeeping.prune(events_before=past, conversations_before=past) == (0, 0)
+
+
+def test_contacts_round_trip(storage):
+    with storage.transaction() as tx:
+        assert tx.contacts.load("teams", "aad-1") is None
+        tx.contacts.save("teams", "aad-1", {"conversation_id": "a:1", "service_url": "https://x/"})
+        tx.contacts.save("teams", "aad-1", {"conversation_id": "a:2", "service_url": "https://x/"})
+        assert tx.contacts.load("teams", "aad-1") == {"conversation_id": "a:2", "service_url": "https://x/"}

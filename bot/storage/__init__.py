@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.clock import SYSTEM_CLOCK, Clock, iso
-from bot.storage.conversations import ConversationStore, ProfileStore
+from bot.storage.conversations import ContactStore, ConversationStore, ProfileStore
 from bot.storage.database import (
     StorageError,
     connect,
@@ -52,6 +52,10 @@ class Tx:
     @cached_property
     def profiles(self) -> ProfileStore:
         return ProfileStore(self.conn, self.clock)
+
+    @cached_property
+    def contacts(self) -> ContactStore:
+        return ContactStore(self.conn, self.clock)
 
     @cached_property
     def decisions(self) -> DecisionLog:

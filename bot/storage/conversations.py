@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, select
 from bot.core.clock import Clock, iso
 from bot.storage.database import insert_ignore, upsert
 from bot.storage.models import ConflictError, ConversationRow
-from bot.storage.schema import conversations, profiles
+from bot.storage.schema import contacts, conversations, profiles
 
 c = conversations.c
 
@@ -79,4 +79,23 @@ class ProfileStore:
     def save(self, channel: str, user_id: str, answers: dict[str, str]) -> None:
         upsert(self.conn, profiles, {
             "channel": channel, "user_id": user_id, "answers": json.dumps(answers, sort_keys=True),
+            "updated_at": iso(self.clock.now())}, keys=["channel", "user_id"])
+
+
+class ContactStore:
+    """Where to reach someone in a channel, for messages they did not ask for just now (a
+    requester told their escalation was claimed): Teams needs the personal conversation id and
+    service URL seen at first contact. Ids and URLs only."""
+
+    def __init__(self, conn: Connection, clock: Clock):
+        self.conn, self.clock = conn, clock
+
+    def load(self, channel: str, user_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(contacts.c.address).where(
+            contacts.c.channel == channel, contacts.c.user_id == user_id)).first()
+        return json.loads(row[0]) if row else None
+
+    def save(self, channel: str, user_id: str, address: dict[str, Any]) -> None:
+        upsert(self.conn, contacts, {
+            "channel": channel, "user_id": user_id, "address": json.dumps(address, sort_keys=True),
             "updated_at": iso(self.clock.now())}, keys=["channel", "user_id"])

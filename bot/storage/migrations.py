@@ -67,7 +67,7 @@ def _v4(conn: Connection) -> None:
         row = conn.execute(select(d.channel, d.user_id, d.conversation_id).where(d.id == first_id)).one()
         conn.execute(schema.decisions.update().where(d.id == first_id)
                      .values(check_key=":".join(row)))
-    for table in (schema.outbox, schema.delivery_attempts, schema.leases):
+    for table in (schema.outbox, schema.delivery_attempts, schema.leases, schema.contacts):
         table.create(conn, checkfirst=True)
     for index in (*schema.decisions.indexes, *schema.events.indexes, *schema.conversations.indexes,
                   *schema.escalations.indexes):

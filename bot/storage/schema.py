@@ -114,6 +114,12 @@ delivery_attempts = Table(
     Index("ix_delivery_attempts_outbox", "outbox_id"),
 )
 
+contacts = Table(  # how to reach a person (or a team) in a channel: Teams needs a conversation id
+    "contacts", metadata,  # and a service URL, stored at first contact
+    _text("channel", primary_key=True), _text("user_id", primary_key=True),
+    _text("address", nullable=False), _text("updated_at", nullable=False),
+)
+
 leases = Table(  # one scheduler leader at a time, across processes and machines
     "leases", metadata,
     _text("name", primary_key=True), _text("holder", nullable=False),
