@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -67,27 +67,17 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-@dataclass
-class SlackApp:
-    """A running app: `url` takes signed requests; `fake` records what it sent to Slack."""
+class SignedClient:
+    """Sends correctly signed Slack requests to `url`, as Slack would; `fake` is the fake Web API
+    the app talks to (for reading back what the bot showed)."""
 
-    fake: FakeSlack
-    channel: SlackChannel
-    storage: Storage
-    url: str
-    server: WSGIServer
-    services: Services
-    desk: Any = None
-    settings: Any = None
-    _event_n: int = field(default=0)
-    _trigger_n: itertools.count = field(default_factory=lambda: itertools.count(1))
+    def __init__(self, url: str, fake: FakeSlack):
+        self.url, self.fake = url, fake
+        self._event_n = 0
+        self._trigger_n = itertools.count(1)
 
     def trigger(self) -> str:
         return f"trig-{next(self._trigger_n)}-{uuid.uuid4().hex[:6]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- sending ---------------------------------------------------------------------------
     def post(self, body: str, content_type: str, *, timestamp: int | None = None,
@@ -172,6 +162,20 @@ class SlackApp:
                               "api_app_id": "A1", "trigger_id": trigger or self.trigger(),
                               "view": {"id": "V1", "type": "modal", "callback_id": "record_decision",
                                        "private_metadata": metadata, "state": {"values": state}}})
+
+
+class SlackApp(SignedClient):
+    """A running app in this process: `url` takes signed requests; `fake` records what it sent."""
+
+    def __init__(self, fake: FakeSlack, channel: SlackChannel, storage: Storage, url: str, server: WSGIServer,
+                 services: Services, desk: Any = None, settings: Any = None):
+        super().__init__(url, fake)
+        self.channel, self.storage, self.server, self.services = channel, storage, server, services
+        self.desk, self.settings = desk, settings
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

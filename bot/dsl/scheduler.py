@@ -48,7 +48,9 @@ class Scheduler:
     # --- one tick -------------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
         """Run every job once if this process holds the lease. Returns what each job did."""
-        lease_seconds = max(3 * self.interval, 30.0)
+        # Three ticks: a crashed leader is replaced within that. Correctness never rests on the
+        # lease alone: every message has an idempotency key and every delivery its own claim.
+        lease_seconds = max(3 * self.interval, 1.0)
         try:
             with self.storage.transaction() as tx:
                 leader = tx.housekeeping.hold_lease(LEASE, self.holder, lease_seconds)

@@ -358,8 +358,8 @@ class SlackChannel:
         except TamperedMetadata:
             return
         decision_id = self.conv.decision_for(user, meta["c"])
-        if decision_id is None:
-            return  # the submission was refused inline
+        if decision_id is None or not self.conv.first_time(f"confirm:{CHANNEL}:{decision_id}"):
+            return  # refused inline, or another submission of the same form confirms it
         client.chat_postMessage(channel=meta["ch"], thread_ts=meta["ts"],
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
                                      "record in your organisation's case system.")
