@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import re
@@ -416,20 +417,31 @@ def ack_now(ack: Ack) -> None:
     ack()
 
 
-def once_per_delivery(conversations: Conversations):
-    """Act on a delivery once: Events API retries carry the same `event_id`, a replayed slash
-    command or interaction the same `trigger_id`. Anything else is keyed by its exact body."""
+def delivery_key(body: dict[str, Any], raw_body: str) -> str:
+    """What makes a delivery the same one again: Events API retries carry the same `event_id`, a
+    replayed slash command or interaction the same `trigger_id`; anything else its exact body."""
+    return "slack:" + str(body.get("event_id") or body.get("trigger_id")
+                          or hashlib.sha256(raw_body.encode()).hexdigest())
 
-    def middleware(body: dict[str, Any], request: Any, next: Any) -> BoltResponse | None:
-        key = body.get("event_id") or body.get("trigger_id")
-        if not key:
-            key = hashlib.sha256(request.raw_body.encode()).hexdigest()
-        if not conversations.first_time(f"slack:{key}"):
-            return BoltResponse(status=200, body="")
-        next()
-        return None
 
-    return middleware
+LAZY_ARGS = ("body", "client", "event", "command", "view", "say", "context")
+
+
+def once_per_delivery(conversations: Conversations, work: Callable[..., Any]) -> Callable[..., Any]:
+    """A lazy listener that acts on a delivery once (checked after the ack, so a busy database
+    never slows Slack's three-second answer)."""
+    wanted = [a for a in inspect.getfullargspec(work).args if a != "self"]
+
+    def lazy(body: dict[str, Any], client: Any, event: Any, command: Any, view: Any, say: Any,
+             context: Any, request: Any) -> Any:
+        if not conversations.first_time(delivery_key(body, request.raw_body)):
+            return None
+        available = {"body": body, "client": client, "event": event, "command": command, "view": view,
+                     "say": say, "context": context}
+        return work(**{name: available[name] for name in wanted})
+
+    lazy.__name__ = getattr(work, "__name__", "lazy")
+    return lazy
 
 
 def create_app(settings: Settings, conversations: Conversations, desk: DslDesk | None, *,
@@ -448,14 +460,15 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     signer = MetadataSigner(secret)
     channel = SlackChannel(conversations, settings, signer)
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
-    app.use(once_per_delivery(conversations))
-
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
-        return {"ack": ack_now, "lazy": [channel.guard(work)]}
+        return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
+
+    def on_command(command: dict[str, Any], client: WebClient) -> None:
+        channel.on_command(command, client, actions)
 
     app.command("/canishare")(
         ack=channel.guard(lambda ack, command: channel.ack_command(ack, command, actions)),
-        lazy=[channel.guard(lambda command, client: channel.on_command(command, client, actions))])
+        lazy=[channel.guard(once_per_delivery(conversations, on_command))])
     app.event("message")(**lazily(channel.on_message))
     app.event("app_home_opened")(**lazily(channel.on_home_opened))
     app.action("start_check")(**lazily(channel.on_start_check))
@@ -469,7 +482,7 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app.action("record_open")(**lazily(channel.on_record_open))
     app.action("talk_to_dsl")(**lazily(channel.on_talk_to_dsl))
     app.view("record_decision")(ack=channel.guard(channel.ack_record),
-                                lazy=[channel.guard(channel.on_record_saved)])
+                                lazy=lazily(channel.on_record_saved)["lazy"])
     if actions is not None:
         actions.register(app, lazily)
     else:
