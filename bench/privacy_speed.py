@@ -22,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 SAMPLE = "Concerned about Tobias; mum's mobile 07700 900123"
+# A first line with a ten-digit number also loads python-stdnum for the check digit.
+SAMPLE_WITH_NUMBER = "NHS number 943 476 5919"
 
 START_UP = """
 import sys, time
@@ -79,12 +81,14 @@ def main() -> int:
     root = str(args.root.resolve())
     run("import sys")  # warm the interpreter's own files into the page cache
     starts = [float(run(START_UP.format(root=root, sample=SAMPLE))) * 1000 for _ in range(args.runs)]
+    numbered = [float(run(START_UP.format(root=root, sample=SAMPLE_WITH_NUMBER))) * 1000 for _ in range(args.runs)]
     texts = labelled_texts()
     lines = json.loads(run(WORST + PER_LINE.format(root=root, texts=texts)))
     print(json.dumps({
         "root": root,
         "start_up_ms_median": round(statistics.median(starts), 1),
         "start_up_ms_min": round(min(starts), 1),
+        "start_up_ms_median_first_line_with_nhs_number": round(statistics.median(numbered), 1),
         "lines": len(texts),
         "per_line_ms_mean": round(lines["per_line_ms"], 3),
         "per_line_ms_worst": round(lines["worst_line_ms"], 3),

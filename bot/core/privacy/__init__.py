@@ -16,11 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stdnum.gb import nhs
-
 from bot.core.privacy.names import names
 from bot.core.privacy.normalise import normalise
-from bot.core.privacy.structured import DETECTORS
+from bot.core.privacy.structured import DETECTORS, nhs_check
 
 __all__ = ["KIND_LABELS", "PLACEHOLDERS", "Finding", "describe", "mask", "nhs_number_valid", "normalise",
            "scan", "suggest_edit"]
@@ -69,7 +67,7 @@ class Finding:
 
 def nhs_number_valid(digits: str) -> bool:
     """The NHS number's modulus-11 check digit (python-stdnum)."""
-    return nhs.is_valid(digits)
+    return nhs_check(digits)
 
 
 def scan(text: str) -> list[Finding]:

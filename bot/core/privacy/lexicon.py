@@ -33,9 +33,9 @@ class Lexicon:
     not_names: frozenset[str]
 
 
-def _generated(name: str) -> set[str]:
+def _generated(name: str) -> frozenset[str]:
     """A generated file: one entry a line (a place can be several words), already folded."""
-    return set((DATA / name).read_text(encoding="utf-8").splitlines())
+    return frozenset((DATA / name).read_text(encoding="utf-8").split("\n"))
 
 
 def _kept(name: str) -> set[str]:
@@ -49,9 +49,9 @@ def _kept(name: str) -> set[str]:
 @cache
 def lexicon() -> Lexicon:
     return Lexicon(
-        first_names=frozenset(_generated("first_names.txt") | _kept("supplement_first_names.txt")),
-        surnames=frozenset(_generated("surnames.txt") | _kept("supplement_surnames.txt")),
-        english_words=frozenset(_generated("english_words.txt")),
-        places=frozenset(_generated("places.txt") | _kept("supplement_places.txt")),
+        first_names=_generated("first_names.txt").union(_kept("supplement_first_names.txt")),
+        surnames=_generated("surnames.txt").union(_kept("supplement_surnames.txt")),
+        english_words=_generated("english_words.txt"),
+        places=_generated("places.txt").union(_kept("supplement_places.txt")),
         not_names=frozenset(_kept("not_names.txt")),
     )

@@ -58,6 +58,8 @@ PERSON_VERBS = frozenset(
     messaged threatened hurt smacked pushed grabbed took takes gave gives got gets sleeps slept ate
     eats walked walks stays stayed moved showed shows mentioned complained alleged""".split()
 )
+# "Hope is that ...", "Will was ...": too weak to make an ordinary word a name.
+WEAK_VERBS = frozenset("is was are were has had have does did can't isn't wasn't hasn't".split())
 PARTICLES = frozenset(
     """van von der den de da di du del della le la bin bint ibn al el ni nic o ua mac ap ben abu
     binti""".split()
@@ -71,6 +73,7 @@ ORG_SUFFIXES = frozenset(
     athletic scouts guides brigade society charity project programme approach law principle
     principles guardian competence guidelines guideline report review inquiry procedures act order
     federation group network hub room class cottage ambulance line aid institute board panel mash
+    library museum gallery theatre stadium station airport prison college's centre's
     camhs nhs icb ltd limited plc cic safeguarding health medical integrated teaching royal
     children's youth community trust's hospital's school's""".split()
 )
@@ -399,7 +402,8 @@ class NameFinder:
         at_start = self.sentence_start(first_i)
         if firsts:
             return True
-        if named and at_start and self.verb_after(first_i):
+        if named and at_start and self.verb_after(first_i) \
+                and not (self.is_ordinary(lead) and self.toks[first_i + 1].text.casefold() in WEAK_VERBS):
             return True  # "Hope told the nurse", "Will said"
         if named and lead.shape == "title" and not at_start \
                 and PERSON_OBJECT_CUE.search(self.text[max(0, lead.start - 30): lead.start]):

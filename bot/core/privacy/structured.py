@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stdnum.gb import nhs, upn
-
 Span = tuple[str, int, int]
 
 # --- email, including "name at example dot org" ---------------------------------------------------
@@ -165,10 +163,25 @@ def emails(text: str) -> Iterator[Span]:
             yield "email", m.start(), m.end()
 
 
+def nhs_check(digits: str) -> bool:
+    """The NHS number's modulus-11 check digit. python-stdnum is imported on first use: it costs
+    about 30 ms, and most notes hold no ten-digit number at all."""
+    from stdnum.gb import nhs
+
+    return bool(nhs.is_valid(digits))
+
+
+def upn_check(code: str) -> bool:
+    """The unique pupil number's check letter (python-stdnum, imported on first use)."""
+    from stdnum.gb import upn
+
+    return bool(upn.is_valid(code))
+
+
 def upns(text: str) -> Iterator[Span]:
     for m in UPN_SHAPE.finditer(text):
         code = re.sub(r"\s", "", m.group(0)).upper()
-        if upn.is_valid(code) or _cue_before(UPN_CUE, text, m.start(), 30):
+        if upn_check(code) or _cue_before(UPN_CUE, text, m.start(), 30):
             yield "upn", m.start(), m.end()
 
 
@@ -176,7 +189,7 @@ def nhs_numbers(text: str) -> Iterator[Span]:
     for m in TEN_DIGITS.finditer(text):
         if INTERNATIONAL_PREFIX.search(text[max(0, m.start() - 10): m.start()]):
             continue  # "+44 7700 900123" is a phone number, whatever its check digit
-        if nhs.is_valid(_digits(m.group(0))):
+        if nhs_check(_digits(m.group(0))):
             yield "nhs_number", m.start(), m.end()
 
 
