@@ -81,7 +81,8 @@ def main() -> int:
     root = str(args.root.resolve())
     run("import sys")  # warm the interpreter's own files into the page cache
     starts = [float(run(START_UP.format(root=root, sample=SAMPLE))) * 1000 for _ in range(args.runs)]
-    numbered = [float(run(START_UP.format(root=root, sample=SAMPLE_WITH_NUMBER))) * 1000 for _ in range(args.runs)]
+    numbered = [float(run(START_UP.format(root=root, sample=SAMPLE_WITH_NUMBER))) * 1000
+                for _ in range(args.runs)]
     texts = labelled_texts()
     lines = json.loads(run(WORST + PER_LINE.format(root=root, texts=texts)))
     print(json.dumps({
