@@ -80,11 +80,12 @@ DAY_MONTH = re.compile(
     rf"(?<![\d/])(?:{_DAY}\s+(?:{MONTHS})|(?:{MONTHS})\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?)\b", re.I
 )
 BIRTH_CUE = re.compile(
-    r"(?:\bd\.?\s?o\.?\s?b(?![a-z])\.?|\bdate\s+of\s+birth\b|\bbirth\s?date\b|\bbirthday\b|(?<![\w-])born\b"
-    r"|(?<![\w.])b\.(?=\s*\d))",
+    r"(?:\bd\.?\s?o\.?\s?b(?![a-z])\.?|\bdate\s+of\s+birth\b|\bbirth\s?date\b|\bbirthday\b|(?<![\w-])born\b)",
     re.I,
 )
 BIRTH_CUE_WINDOW = 40
+# "b. 14/02/2018": the abbreviation counts only right before the date.
+BORN_ABBREVIATION = re.compile(r"(?<![\w.])b\.\s?$", re.I)
 
 # --- street addresses: a house number and a street -------------------------------------------------
 STREET_TYPES = (
@@ -210,7 +211,8 @@ def dates_of_birth(text: str) -> Iterator[Span]:
 def _birth_cue_near(text: str, start: int, end: int) -> bool:
     """A birth cue shortly before the date, in the same clause, or right after it ("(DOB)")."""
     before = re.split(r"[;\n]", text[max(0, start - BIRTH_CUE_WINDOW): start])[-1]
-    return bool(BIRTH_CUE.search(before) or BIRTH_CUE.match(text[end:end + 12].lstrip(" ,(")))
+    return bool(BIRTH_CUE.search(before) or BIRTH_CUE.match(text[end:end + 12].lstrip(" ,("))
+                or BORN_ABBREVIATION.search(text[max(0, start - 4): start]))
 
 
 def phones(text: str) -> Iterator[Span]:
