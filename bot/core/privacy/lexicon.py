@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "wordlists"
@@ -18,6 +18,7 @@ PLAIN_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "æ": "ae", "œ"
                                "ð": "d", "þ": "th", "’": "'"})
 
 
+@lru_cache(maxsize=8192)
 def fold(word: str) -> str:
     """Case-folded, accents removed: the key every list is matched on."""
     decomposed = unicodedata.normalize("NFD", word.casefold().translate(PLAIN_LETTERS))

@@ -112,25 +112,24 @@ class Token:
     word_end: int
     base: str  # without a possessive 's
     possessive: bool
+    key: str  # folded: case-free, accent-free
+    shape: str  # "title", "upper", "lower", or "other" (mixed case, or a script without case)
+    latin: bool
 
-    @property
-    def key(self) -> str:
-        return fold(self.base)
 
-    @property
-    def shape(self) -> str:
-        letters = [c for c in self.base if c.isalpha()]
-        if not letters or not any(c.isupper() or c.islower() for c in letters):
-            return "other"  # a script without case, such as Arabic
-        if all(c.isupper() for c in letters):
-            return "upper" if len(letters) > 1 else "title"
-        if letters[0].isupper():
-            return "title"
-        return "lower" if all(c.islower() for c in letters) else "other"
+def _shape(word: str) -> str:
+    letters = [c for c in word if c.isalpha()]
+    if not letters or not any(c.isupper() or c.islower() for c in letters):
+        return "other"  # a script without case, such as Arabic
+    if all(c.isupper() for c in letters):
+        return "upper" if len(letters) > 1 else "title"
+    if letters[0].isupper():
+        return "title"
+    return "lower" if all(c.islower() for c in letters) else "other"
 
-    @property
-    def latin(self) -> bool:
-        return all(c < "\u0250" or "\u1e00" <= c <= "\u1eff" for c in self.base if c.isalpha())
+
+def _latin(word: str) -> bool:
+    return all(c < "\u0250" or "\u1e00" <= c <= "\u1eff" for c in word if c.isalpha())
 
 
 def tokens(text: str) -> list[Token]:
@@ -139,7 +138,8 @@ def tokens(text: str) -> list[Token]:
         word = m.group(0)
         possessive = bool(POSSESSIVE.search(word)) and len(word) > 3
         base = word[:-2] if possessive else word
-        out.append(Token(word, m.start(), m.start() + len(base), m.end(), base, possessive))
+        out.append(Token(word, m.start(), m.start() + len(base), m.end(), base, possessive,
+                         fold(base), _shape(base), _latin(base)))
     return out
 
 
