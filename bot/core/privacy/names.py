@@ -26,7 +26,18 @@ from bot.core.privacy.lexicon import Lexicon, fold, lexicon
 Span = tuple[str, int, int]
 
 # Letters with inner apostrophes and hyphens; never part of a code such as "077edd6f" or "s16LA".
-WORD = re.compile(r"(?<![\w])[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*(?![\d_])")
+WORD = re.compile(
+    r"(?<![\w])(?<!\w\w[.])(?<!\w[@/])[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*(?![\w])"
+)
+# Inner capitals that names have: McDonald, MacKenzie, DeShawn, LaToya, O'Neill (others, like
+# "DfE" or "iPad", are not names).
+NAME_PREFIX = re.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|\w['’])(?=[^\W\d_])")
+
+
+def _name_capitals(part: str) -> bool:
+    prefix = NAME_PREFIX.match(part)
+    rest = part[prefix.end():] if prefix and part[prefix.end():][:1].isupper() else part
+    return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
 POSSESSIVE = re.compile(r"['’]s$", re.I)
 
 TITLES = frozenset(
@@ -123,8 +134,11 @@ def _shape(word: str) -> str:
         return "other"  # a script without case, such as Arabic
     if all(c.isupper() for c in letters):
         return "upper" if len(letters) > 1 else "title"
+    if re.fullmatch(r"[A-Z]{2,}s", word):
+        return "upper"  # an acronym's plural: LAs, GPs, YOTs
     if letters[0].isupper():
-        return "title"
+        parts = re.split(r"-", word)
+        return "title" if all(_name_capitals(p) or not p[:1].isupper() for p in parts) else "other"
     return "lower" if all(c.islower() for c in letters) else "other"
 
 
@@ -211,8 +225,9 @@ class NameFinder:
     def sentence_start(self, i: int) -> bool:
         return bool(SENTENCE_END.search(self.text[: self.toks[i].start]))
 
-    def title_before(self, i: int) -> int | None:
-        """Start offset of a title directly before token i ("Mrs", "PC 1234", "dr"), if any."""
+    def title_before(self, i: int, after_title_word: bool = False) -> int | None:
+        """Start offset of a title directly before token i ("Mrs", "PC 1234", "dr"), if any. A title
+        that is also a word ("miss") counts in lower case only before a name that is not a word."""
         j = i - 1
         if j < 0:
             return None
@@ -221,7 +236,9 @@ class NameFinder:
             return None
         title = self.toks[j]
         key = title.text.casefold()
-        if key not in TITLES or (key in TITLES_NEEDING_CAPITAL and title.shape == "lower"):
+        if key in TITLES_NEEDING_CAPITAL and title.shape == "lower" and not after_title_word:
+            return None
+        if key not in TITLES:
             return None
         return title.start
 
@@ -376,6 +393,9 @@ class NameFinder:
                   or self.family_after(last_i) or self.person_after(last_i, toks[-1].end)
                   or (len(piece) == 1 and self.initial_before(first_i)))
         place = self.is_place_run(piece)
+        if place and len(piece) == 1 and self.is_first(lead) and self.verb_after(first_i) \
+                and self.toks[first_i + 1].text.casefold() not in WEAK_VERBS:
+            return True  # "Jordan said": places do not say things
         if strong:
             plausible = all((self.is_name_word(t) and not (self.is_ordinary(t) and len(piece) > 1))
                             or not self.is_english(t) or self.kin_before(first_i) and self.is_name_word(t)
@@ -425,8 +445,9 @@ class NameFinder:
         nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
         joined = nxt is not None and self.text[tok.word_end: nxt.start] == " " and nxt.shape == "lower" \
             and not self.is_stop(nxt) and self.is_name_word(nxt)
-        title = self.title_before(i)
-        named = self.is_name_word(tok) and not self.is_ordinary(tok)
+        unknown = not self.is_english(tok) and len(tok.key) >= 4  # not a word: "miss okoye"
+        title = self.title_before(i, after_title_word=unknown)
+        named = self.is_name_word(tok) and not self.is_ordinary(tok) or (title is not None and unknown)
         called = self.called_before(i) and not self.is_english(tok)
         if (title is not None or self.kin_before(i) or self.family_after(i)) and named or called:
             end_i = i + 1 if joined else i
