@@ -103,6 +103,33 @@ NEGATIVE = [
 ]
 
 
+# (text, a kind it must not report): shapes close to an identifier that are not one
+NEGATIVE_BY_KIND = [
+    ("met mum at school.Then we went home", "email"),
+    ("email went to the wrong school at home dot", "email"),
+    ("meet @ 3pm at the office", "handle"),
+    ("his instagram is private", "handle"),
+    ("NI team took the call", "ni_number"),
+    ("the locker number was 12 34 56 A", "ni_number"),
+    ("referral 12/03/2015", "date_of_birth"),
+    ("Childline 0800 1111, council 0300 123 4567", "phone"),
+    ("Section 47 enquiry under Children Act 1989", "address"),
+    ("Key Stage 2 SATs", "postcode"),
+    ("CP12 plan, S47 NFA", "vehicle_registration"),
+    ("case 1234567890", "nhs_number"),
+    ("pupil C801200005001", "upn"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), NEGATIVE_BY_KIND)
+def test_shapes_that_are_not_identifiers(text, kind):
+    assert kind not in [f.kind for f in scan(text)]
+
+
+def test_negatives_cover_every_structured_kind():
+    assert {kind for _, kind in NEGATIVE_BY_KIND} == set(KIND_LABELS) - {"name"}
+
+
 @pytest.mark.parametrize(("text", "kind", "found"), POSITIVE)
 def test_finds_each_kind(text, kind, found):
     assert (kind, found) in [(f.kind, f.text) for f in scan(text)]
