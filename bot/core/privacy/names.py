@@ -29,16 +29,10 @@ Span = tuple[str, int, int]
 WORD = re.compile(
     r"(?<![\w])(?<!\w\w[.])(?<!\w[@/])[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*(?![\w])"
 )
+POSSESSIVE = re.compile(r"['’]s$", re.I)
 # Inner capitals that names have: McDonald, MacKenzie, DeShawn, LaToya, O'Neill (others, like
 # "DfE" or "iPad", are not names).
 NAME_PREFIX = re.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|\w['’])(?=[^\W\d_])")
-
-
-def _name_capitals(part: str) -> bool:
-    prefix = NAME_PREFIX.match(part)
-    rest = part[prefix.end():] if prefix and part[prefix.end():][:1].isupper() else part
-    return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
-POSSESSIVE = re.compile(r"['’]s$", re.I)
 
 TITLES = frozenset(
     """mr mrs ms miss mx dr doctor prof professor pc pcso ps dc ds di dci dcs sgt sergeant insp
@@ -102,7 +96,8 @@ FUNCTION_WORDS = frozenset(
     via on in into out over under up down is was are were be been has have had do does did not no
     yes all any some there here as than also just only very too could would should again still""".split()
 )
-SENTENCE_END = re.compile(r"(?:^|[.!?;:\n•*]|\s[-–—]|\()\s*$")
+SENTENCE_END = re.compile(r"(?:[.!?;:\n•*]|\s[-–—]|\()\s*$")
+LOOK_BACK = 40  # characters of context read before a word
 AGE_AFTER = re.compile(
     r"^\s*(?:,\s*|\()(?:aged\s+)?\d{1,2}\b|^\s*,?\s*aged\s+\d|^\s*\((?:mum|dad|mother|father|y\d)", re.I
 )
@@ -112,7 +107,7 @@ PERSON_OBJECT_CUE = re.compile(
     r"\s+(?:about|to|with|for)|told|asked|saw|seen|visited|collected|phoned|rang|texted|emailed|met)\s+$",
     re.I,
 )
-INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\.?\s+$")
+INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\.?\s+$")  # "J. Smith", "K Adeyemi"
 
 
 @dataclass(frozen=True)
@@ -140,6 +135,12 @@ def _shape(word: str) -> str:
         parts = re.split(r"-", word)
         return "title" if all(_name_capitals(p) or not p[:1].isupper() for p in parts) else "other"
     return "lower" if all(c.islower() for c in letters) else "other"
+
+
+def _name_capitals(part: str) -> bool:
+    prefix = NAME_PREFIX.match(part)
+    rest = part[prefix.end():] if prefix and part[prefix.end():][:1].isupper() else part
+    return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
 
 
 def _latin(word: str) -> bool:
@@ -222,8 +223,13 @@ class NameFinder:
         j = i - back
         return self.toks[j] if j >= 0 else None
 
+    def window(self, end: int) -> str:
+        """The text just before `end`, with a line break standing for the start of the text."""
+        start = max(0, end - LOOK_BACK)
+        return ("\n" if start == 0 else "") + self.text[start:end]
+
     def sentence_start(self, i: int) -> bool:
-        return bool(SENTENCE_END.search(self.text[: self.toks[i].start]))
+        return bool(SENTENCE_END.search(self.window(self.toks[i].start)))
 
     def title_before(self, i: int, after_title_word: bool = False) -> int | None:
         """Start offset of a title directly before token i ("Mrs", "PC 1234", "dr"), if any. A title
@@ -380,9 +386,10 @@ class NameFinder:
             if piece and self.is_name(piece):
                 first, last = piece[0], piece[-1]
                 start = self.title_before(first)
-                initial = INITIAL_BEFORE.search(self.text[: self.toks[first].start])
+                window = self.window(self.toks[first].start)
+                initial = INITIAL_BEFORE.search(window)
                 if start is None and initial and len(piece) == 1:
-                    start = initial.start()
+                    start = self.toks[first].start - (len(window) - initial.start())
                 yield (start if start is not None else self.toks[first].start), self.toks[last].end, piece
 
     def is_name(self, piece: list[int]) -> bool:
@@ -435,7 +442,7 @@ class NameFinder:
 
     def initial_before(self, i: int) -> bool:
         tok = self.toks[i]
-        return bool(INITIAL_BEFORE.search(self.text[: tok.start])) and self.is_surname(tok) and i > 0 \
+        return bool(INITIAL_BEFORE.search(self.window(tok.start))) and self.is_surname(tok) and i > 0 \
             and len(self.toks[i - 1].text) == 1
 
     def lower_case_name(self, i: int) -> tuple[int, int, list[int]] | None:
