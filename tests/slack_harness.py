@@ -51,6 +51,7 @@ class _Quiet(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 resets connections when twenty arrive at once
 
 
 def settings_for(fake: FakeSlack, db: Path, **extra: Any) -> Settings:
