@@ -112,7 +112,8 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        environment = clean_env(CANISHARE_DATABASE=str(tmp_path / "cli.db"))
+        environment = clean_env(CANISHARE_DATABASE=str(tmp_path / "cli.db"),
+                                XDG_CONFIG_HOME=str(tmp_path / "config"))
         environment.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "bot", *args], input=input, capture_output=True, text=True,

@@ -209,7 +209,8 @@ def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None
     services.__dict__["bundle"] = bundle
     app, channel = create_app(config, services.conversations(CHANNEL), services.desk,
                               listener_executor=InlineExecutor())
-    server = make_server("127.0.0.1", 0, wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_Quiet)
+    server = make_server("127.0.0.1", 0, wsgi(app, channel), server_class=_ThreadingWSGIServer,
+                         handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     return SlackApp(fake, channel, services.storage, f"http://{host}:{port}/slack/events", server,

@@ -277,7 +277,8 @@ def test_app_manifest_matches_what_the_app_listens_to():
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yaml").read_text())
     settings = manifest["settings"]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/canishare"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im",
+                                                                  "message.channels", "message.groups"}
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:history", "im:write", "files:write", "channels:read",

@@ -117,6 +117,11 @@ class Conversations:
         self.practice = practice
         self.profile_keys = list(engine.bundle.manifest.profile_questions)
 
+    def refused(self, actor: str, target: str, reason: str) -> None:
+        """Audit a request refused for who it came from (another workspace, a forged form)."""
+        with self.storage.transaction() as tx:
+            tx.audit.add(actor or "unknown", "refused", target, f"{reason} ({self.channel})")
+
     def first_time(self, key: str) -> bool:
         """True the first time `key` (a delivery id, a button press) is seen; a repeat is False."""
         with self.storage.transaction() as tx:

@@ -75,8 +75,10 @@ def ref_of(body: dict[str, Any]) -> dict[str, Any]:
 class SlackChannel:
     """Translates Slack requests to conversation actions and steps to Block Kit."""
 
-    def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner):
+    def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner,
+                 team_id: str = "", enterprise_id: str = ""):
         self.conv, self.settings, self.signer = conversations, settings, signer
+        self.team_id, self.enterprise_id = team_id, enterprise_id  # the installed workspace
         self.bundle = conversations.engine.bundle
         self._dm: dict[str, str] = {}
         self._dm_lock = threading.Lock()
@@ -177,7 +179,10 @@ class SlackChannel:
         self.start_check(client, command["user_id"])
 
     def on_message(self, event: dict[str, Any], client: WebClient, say: Any) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("subtype") or event.get("bot_id"):
+            return
+        if event.get("channel_type") != "im":
+            self.on_channel_message(event, client)
             return
         user, text = event["user"], (event.get("text") or "").strip()
         if text.lower() in ("help", "?"):
@@ -195,6 +200,19 @@ class SlackChannel:
             self.start_check(client, user)
         else:
             self.post_turn(client, user, turn)
+
+    def on_channel_message(self, event: dict[str, Any], client: WebClient) -> None:
+        """Replies in a DSL card's thread ("Need more info"): never stored, but warned about,
+        because the channel keeps them and shows them in notification previews."""
+        if event.get("channel") != self.settings.dsl_channel or not event.get("thread_ts"):
+            return
+        findings = scan(event.get("text") or "")
+        if findings:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event.get("user", ""), thread_ts=event["thread_ts"],
+                text=f":lock: Please don't put identifying details in this channel: that looked like "
+                     f"{blocks.escape(describe(findings))}. Delete the message, and describe it without "
+                     "them, or call the DSL.")
 
     def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
@@ -458,7 +476,11 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app = App(client=web_client(settings, retries=True), signing_secret=secret, name="canishare",
               process_before_response=True, **options)
     signer = MetadataSigner(secret)
-    channel = SlackChannel(conversations, settings, signer)
+    team_id, enterprise_id = settings.slack_team_id, ""
+    if not team_id:  # the workspace the token belongs to
+        identity = app.client.auth_test()
+        team_id, enterprise_id = identity.get("team_id") or "", identity.get("enterprise_id") or ""
+    channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id)
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
