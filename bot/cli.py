@@ -261,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = db.add_parser("migrate", help="create the database or bring its schema up to date")
     migrate.add_argument("-q", "--quiet", action="store_true", help="say nothing when already current")
     migrate.set_defaults(handler=cmd_db_migrate)
+    copy = db.add_parser("copy", help="copy every row into another (empty) database, e.g. to PostgreSQL")
+    copy.add_argument("--from", dest="source", required=True, help="the database to copy: a path or URL")
+    copy.add_argument("--to", dest="target", required=True, help="an empty database: a postgresql:// URL")
+    copy.set_defaults(handler=cmd_db_copy)
 
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
@@ -418,6 +422,26 @@ def cmd_slack(app: App, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return serve_socket(app) if args.socket else serve_http(app)
+
+
+def cmd_db_copy(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Storage
+    from bot.storage.copy import copy_database
+
+    source = Storage(args.source, app.clock, create=False, keyring=app.keyring)
+    target = Storage(args.target, app.clock, keyring=app.keyring)
+    if source.url == target.url:
+        raise CommandError("--from and --to are the same database")
+    counts = copy_database(source, target, progress=lambda name, n: print(f"  {name}: {n} rows"))
+    with target.read() as tx:
+        report = tx.verify()
+    print(f"copied {sum(counts.values())} rows from {source.where} to {target.where}")
+    if not report.ok:
+        for problem in report.problems:
+            print(f"broken: {problem}")
+        return EXIT_PROBLEMS
+    print(f"ok: the copy verifies ({report.decisions.checked} decisions, {report.audit.checked} audit rows)")
+    return EXIT_OK
 
 
 def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:

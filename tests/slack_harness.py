@@ -118,11 +118,11 @@ class SignedClient:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
 
     # --- reading what the bot showed ------------------------------------------------------------
-    def last_message(self) -> dict[str, Any]:
-        """The latest check message (posted or updated) with its channel and ts."""
+    def last_message(self, user: str | None = None) -> dict[str, Any]:
+        """The latest check message (posted or updated) with its channel and ts (of `user`'s)."""
         calls = [c for c in self.fake.calls if c.method in ("chat.postMessage", "chat.update")
-                 and "blocks" in c.params and not c.params.get("thread_ts")
-                 and str(c.params.get("channel", "")).startswith("D")]
+                 and "blocks" in c.params and not c.params.get("thread_ts") and c.took_effect
+                 and str(c.params.get("channel", "")).startswith(f"D{user or ''}")]
         call = calls[-1]
         ts = call.params.get("ts") or call.response["ts"]
         return {"channel": call.params["channel"], "ts": ts, "blocks": call.params["blocks"]}
@@ -177,6 +177,7 @@ class SlackApp(SignedClient):
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.storage.close()  # return the database connections (PostgreSQL counts them)
 
 
 def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ N = 20
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path, clock):
-    app = start_app(fake, real_bundle, tmp_path / "many.db", clock=clock, **DSL_SETTINGS)
+def slack(fake, real_bundle, database, clock):
+    app = start_app(fake, real_bundle, database, clock=clock, **DSL_SETTINGS)
     yield app
     app.stop()
 

@@ -17,8 +17,8 @@ TO_CARD = dict(when=lambda p: p.get("channel") == "CDSL" and not p.get("thread_t
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path, clock):
-    app = start_app(fake, real_bundle, tmp_path / "deliver.db", clock=clock, **DSL_SETTINGS)
+def slack(fake, real_bundle, database, clock):
+    app = start_app(fake, real_bundle, database, clock=clock, **DSL_SETTINGS)
     yield app
     app.stop()
 

@@ -20,8 +20,8 @@ DSL_SETTINGS = dict(dsl_channel="CDSL", dsl_user_ids=DSL, deputy_dsl_user_ids=DE
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path, clock):
-    app = start_app(fake, real_bundle, tmp_path / "dsl.db", clock=clock, **DSL_SETTINGS)
+def slack(fake, real_bundle, database, clock):
+    app = start_app(fake, real_bundle, database, clock=clock, **DSL_SETTINGS)
     yield app
     app.stop()
 

@@ -16,8 +16,8 @@ TO_REFERRAL = ["answer:no", "answer:england", "answer:public_body", "answer:shar
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path):
-    app = start_app(fake, real_bundle, tmp_path / "slack.db")
+def slack(fake, real_bundle, database):
+    app = start_app(fake, real_bundle, database)
     yield app
     app.stop()
 
