@@ -52,7 +52,8 @@ def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
 
     user = args.user or getpass.getuser()
-    return TerminalChat(app.conversations(CHANNEL), user).run()
+    conversations = app.conversations(CHANNEL, practice=args.practice)
+    return TerminalChat(conversations, user, where=app.storage.where).run()
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="the terminal chat")
     chat.add_argument("--user", help="who is asking (default: your login name)")
+    chat.add_argument("--practice", action="store_true",
+                      help="practice mode for training: the same flows, nothing recorded, no DSL alerted")
     chat.set_defaults(handler=cmd_chat)
 
     flows = sub.add_parser("flows", help="check and review flow files").add_subparsers(
