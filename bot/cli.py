@@ -259,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "CANISHARE_CLOCK_INTERVAL, 10)")
     clock.set_defaults(handler=cmd_clock)
 
+    backup = sub.add_parser("backup", help="an online-safe copy of the SQLite database (while others write)")
+    backup.add_argument("--out", help="file to write (default: canishare-backup-DATE-TIME.db here)")
+    backup.set_defaults(handler=cmd_backup)
+
     db = sub.add_parser("db", help="the database").add_subparsers(
         dest="db_command", required=True, metavar="SUBCOMMAND")
     migrate = db.add_parser("migrate", help="create the database or bring its schema up to date")
@@ -425,6 +429,20 @@ def cmd_slack(app: App, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return serve_socket(app) if args.socket else serve_http(app)
+
+
+def cmd_backup(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Storage
+
+    storage = app.existing_storage()
+    stamp = app.clock.now().strftime("%Y%m%d-%H%M%S")
+    saved = storage.backup(Path(args.out or f"canishare-backup-{stamp}.db"))
+    copy = Storage(saved, app.clock, keyring=app.keyring)  # the backup opens and holds the log
+    with copy.read() as tx:
+        count = tx.decisions.count()
+    copy.close()
+    print(f"backed up {storage.where} to {saved} ({count} decisions; readable by you only)")
+    return EXIT_OK
 
 
 def cmd_db_copy(app: App, args: argparse.Namespace) -> int:
