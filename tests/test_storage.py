@@ -50,7 +50,9 @@ def test_a_new_database_is_created_current_private_and_in_wal(tmp_path, clock):
     assert store.schema_version() == LATEST
     with store.read() as tx:
         assert tx.conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    record(store, decision())  # a write: the WAL and its index now exist, as private as the file
+    for private in (path, path.with_name("m.db-wal"), path.with_name("m.db-shm")):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
