@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -71,6 +72,15 @@ def ref_of(body: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, IndexError, TypeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class Click:
+    user: str
+    ref: dict[str, Any]
+    message: dict[str, str]
+    conversation_id: str
+    conv: Conversations
 
 
 class SlackChannel:
@@ -134,6 +144,15 @@ class SlackChannel:
         if not channel or not ts or channel != self.dm_channel(client, user):
             return None
         return {"channel": channel, "ts": ts}
+
+    def clicked(self, body: dict[str, Any], client: WebClient) -> Click | None:
+        """Who clicked, the button's reference and the clicked message, if the click is on the
+        clicker's own check message (anything else is ignored: it changes nothing)."""
+        user, ref = user_of(body) or "", ref_of(body)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return None
+        return Click(user, ref, message, str(ref["c"]), self.conv_for(ref))
 
     def post_turn(self, client: WebClient, user: str, turn: Turn, channel: str | None = None) -> None:
         client.chat_postMessage(channel=channel or self.dm_channel(client, user),
@@ -252,22 +271,20 @@ class SlackChannel:
 
     # --- moving through a check ---------------------------------------------------------------
     def _act(self, body: dict[str, Any], client: WebClient, action: Any) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
+        click = self.clicked(body, client)
+        if click is None:
             return
         try:
-            turn = self.conv_for(ref).act(user, str(ref["c"]), int(ref.get("v", -1)), action)
+            turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action)
         except (StaleAction, UnknownConversation, NothingToUndo, ValueError):
             return  # a double click, a retry, an old or someone else's message: nothing changes
         except EngineError:
-            self.ephemeral(client, body, user, "Sorry, that answer did not fit this question. "
-                                               "Please choose again.")
+            self.ephemeral(client, body, click.user, "Sorry, that answer did not fit this question. "
+                                                     "Please choose again.")
             return
-        self.update(client, message, turn)
+        self.update(client, click.message, turn)
         if isinstance(action, Answer):
-            self.trail(client, message, turn, action.value)
+            self.trail(client, click.message, turn, action.value)
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
@@ -289,70 +306,57 @@ class SlackChannel:
         self._act(body, client, Back())
 
     def on_restart(self, body: dict[str, Any], client: WebClient) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
+        click = self.clicked(body, client)
+        if click is None:
             return
         try:
-            turn = self.conv_for(ref).restart(user, str(ref["c"]), int(ref.get("v", -1)))
+            turn = click.conv.restart(click.user, click.conversation_id, int(click.ref.get("v", -1)))
         except (StaleAction, UnknownConversation, ValueError):
             return
-        if turn.conversation_id != ref["c"]:
-            self.post_turn(client, user, turn)  # a new check: the finished answer stays above
+        if turn.conversation_id != click.conversation_id:
+            self.post_turn(client, click.user, turn)  # a new check: the finished answer stays above
         else:
-            self.update(client, message, turn)
+            self.update(client, click.message, turn)
 
     def on_help(self, body: dict[str, Any], client: WebClient) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
-            return
-        try:
-            turn = self.conv_for(ref).load(user, str(ref["c"]))
-        except UnknownConversation:
-            return
-        if str(turn.version) == str(ref.get("v")):
-            self.update(client, message, turn, show_help=True)
+        self._redraw(body, client, show_help=True)
 
     def on_more(self, body: dict[str, Any], client: WebClient) -> None:
         """"Why, and the law": the rest of the answer, in the same message."""
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
+        self._redraw(body, client, show_more=True)
+
+    def _redraw(self, body: dict[str, Any], client: WebClient, **show: bool) -> None:
+        click = self.clicked(body, client)
+        if click is None:
             return
         try:
-            turn = self.conv_for(ref).load(user, str(ref["c"]))
+            turn = click.conv.load(click.user, click.conversation_id)
         except UnknownConversation:
             return
-        if str(turn.version) == str(ref.get("v")) and turn.finished:
-            self.update(client, message, turn, show_more=True)
+        if str(turn.version) == str(click.ref.get("v")):
+            self.update(client, click.message, turn, **show)
 
     def on_profile_change(self, body: dict[str, Any], client: WebClient) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
+        click = self.clicked(body, client)
+        if click is None:
             return
         try:
-            turn = self.conv_for(ref).forget_profile(user, str(ref["c"]))
+            turn = click.conv.forget_profile(click.user, click.conversation_id)
         except UnknownConversation:
             return
-        self.update(client, message, turn)
+        self.update(client, click.message, turn)
 
     def on_talk_to_dsl(self, body: dict[str, Any], client: WebClient) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        if self.own_message(client, body, user) is None or not ref.get("c"):
+        click = self.clicked(body, client)
+        if click is None:
             return
-        if ref.get("p"):
-            self.ephemeral(client, body, user, ":mortar_board: Practice: no DSL is alerted. In a real check "
-                                               "this button asks your DSLs to contact you now.")
+        if click.conv.practice:
+            self.ephemeral(client, body, click.user, ":mortar_board: Practice: no DSL is alerted. In a "
+                                                     "real check this button asks your DSLs to contact "
+                                                     "you now.")
             return
         try:
-            notice = self.conv.talk_to_dsl(user, str(ref["c"]))
+            notice = click.conv.talk_to_dsl(click.user, click.conversation_id)
         except UnknownConversation:
             return
         if notice is None:
@@ -361,16 +365,15 @@ class SlackChannel:
         else:
             icon = ":telephone_receiver: " if notice.delivered else ":warning: "
             text = icon + blocks.escape(notice.text())
-        self.ephemeral(client, body, user, text)
+        self.ephemeral(client, body, click.user, text)
 
     # --- recording ------------------------------------------------------------------------------
     def on_record_open(self, body: dict[str, Any], client: WebClient) -> None:
-        user = user_of(body) or ""
-        ref = ref_of(body)
-        message = self.own_message(client, body, user)
-        if message is None or not ref.get("c"):
+        click = self.clicked(body, client)
+        if click is None or click.conv.practice:
             return
-        meta = self.signer.sign({"c": str(ref["c"]), "ch": message["channel"], "ts": message["ts"]}, user)
+        meta = self.signer.sign({"c": click.conversation_id, "ch": click.message["channel"],
+                                 "ts": click.message["ts"]}, click.user)
         client.views_open(trigger_id=body["trigger_id"], view=blocks.record_modal(meta))
 
     def ack_record(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
