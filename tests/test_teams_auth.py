@@ -9,8 +9,10 @@ import jwt
 import pytest
 
 from bot.channels.teams.config import teams_config
-from bot.channels.teams.server import BackgroundServer, build_app
+from bot.channels.teams.server import build_app
+from bot.core.clock import FrozenClock
 from bot.settings import SettingsError, load_settings
+from tests.conftest import MONDAY_10AM
 from tests.fakes.teams_service import (
     BOT_FRAMEWORK_ISSUER,
     CLIENT_ID,
@@ -20,7 +22,7 @@ from tests.fakes.teams_service import (
     FakeTeamsService,
     new_user_id,
 )
-from tests.teams_harness import config_for, personal_activity, post
+from tests.teams_harness import personal_activity, post, start_teams
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,11 @@ def attacker():
 
 
 @pytest.fixture(scope="module")
-def server(fake):
-    running = BackgroundServer(config_for(fake), token=fake.mint_outbound).start()
-    yield running
+def server(fake, real_bundle, tmp_path_factory):
+    """The real canishare Teams bot, wired by the composition root, DSL desk included."""
+    running = start_teams(fake, real_bundle, tmp_path_factory.mktemp("auth") / "auth.db",
+                          FrozenClock(MONDAY_10AM))
+    yield running.server
     running.stop()
 
 
@@ -51,7 +55,7 @@ def fresh(fake, attacker):
     attacker.reset()
 
 
-def test_a_signed_message_is_answered_with_the_welcome_card(server, fake):
+def test_a_signed_message_is_answered_with_the_first_question(server, fake):
     user = new_user_id()
     status, _ = post(server.url, personal_activity(fake, user), fake.mint())
     assert status == 200
@@ -60,7 +64,7 @@ def test_a_signed_message_is_answered_with_the_welcome_card(server, fake):
     assert call.authorization.startswith("Bearer ")  # the token function's token, accepted by the fake
     card = call.body["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert "can I share this" in str(card["content"])
+    assert "immediate danger" in str(card["content"])
 
 
 def test_a_signed_invoke_gets_a_non_empty_answer(server, fake):

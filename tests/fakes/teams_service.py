@@ -11,6 +11,8 @@ What it does, the way the real services do it:
 - implements the Bot Connector `/v3` calls the bot makes (create, reply, update and delete an
   activity; create a conversation; list and get members), refusing a call without a bearer token
   it minted itself (`mint_outbound`);
+- plays a OneDrive upload session for files offered with a FileConsentCard (`upload_url`): a
+  PUT there needs no bearer token (the session URL is its own authority) and is kept in `uploads`;
 - records every call (`calls`, `calls_to`), and can be told to fail the way the service does
   (`fail`): HTTP 500, 429 with Retry-After, 412, 502, 504, or "lost": the call takes effect and
   the connection closes before the answer. Creating a personal chat with someone who has not
@@ -111,6 +113,7 @@ class FakeTeamsService:
         self.key_fetches = 0
         self.conversations: dict[str, Conversation] = {}
         self.installed: set[str] = set()  # Entra object ids who have the app in personal scope
+        self.uploads: dict[str, bytes] = {}  # upload session id -> the bytes written to it
         self._failures: list[Failure] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -193,6 +196,10 @@ class FakeTeamsService:
         with self._lock:
             self.installed.update(aad_object_ids)
 
+    def upload_url(self, session: str) -> str:
+        """An upload session the bot may PUT a file to (what Teams sends when a file is accepted)."""
+        return f"{self.base_url}/upload/{session}"
+
     def activities_in(self, conversation_id: str) -> list[dict[str, Any]]:
         """Activities still in a conversation (threads included), oldest first."""
         with self._lock:
@@ -210,6 +217,7 @@ class FakeTeamsService:
             self._failures.clear()
             self.conversations.clear()
             self.installed.clear()
+            self.uploads.clear()
 
     def fail(self, method: str, path_regex: str, status: int, *, times: int = 1,
              retry_after: int | None = None, code: str = "", lost: bool = False) -> None:
@@ -332,6 +340,12 @@ class FakeTeamsService:
                     self._answer(200, fake._jwks())
                     return
                 authorization = self.headers.get("Authorization") or ""
+                if path.startswith("/upload/") and method == "PUT":
+                    with fake._lock:
+                        fake.uploads[path.removeprefix("/upload/")] = raw
+                        fake.calls.append(Call(method, path, None, authorization, 201))
+                    self._answer(201, {"id": path.removeprefix("/upload/")})
+                    return
                 status, answer, headers = self._connector(method, path, body, authorization)
                 with fake._lock:
                     fake.calls.append(Call(method, path, body, authorization, status))
