@@ -71,14 +71,14 @@ def personal_activity(fake: FakeTeamsService, user: str, *, kind: str = "message
     }
 
 
-def channel_activity(fake: FakeTeamsService, user: str, name: str, *, kind: str = "message",
+def channel_activity(fake: FakeTeamsService, user: str, sender: str, *, kind: str = "message",
                      text: str = "", thread: str = "", **extra: Any) -> dict[str, Any]:
     """An activity from the DSL team's channel (an @mention, or a click on a card there)."""
     conversation = f"{DSL_CHANNEL_ID};messageid={thread}" if thread else DSL_CHANNEL_ID
     return {
         "type": kind, "id": f"act-{kind}", "channelId": "msteams", "text": text,
         "serviceUrl": fake.service_url,
-        "from": {"id": f"29:{user}", "aadObjectId": user, "name": name},
+        "from": {"id": f"29:{user}", "aadObjectId": user, "name": sender},
         "recipient": {"id": f"28:{CLIENT_ID}", "name": "canishare"},
         "conversation": {"id": conversation, "conversationType": "channel", "tenantId": TENANT_ID,
                          "isGroup": True},

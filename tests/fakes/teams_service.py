@@ -327,7 +327,7 @@ class FakeTeamsService:
                 raw = self.rfile.read(length) if length else b""
                 try:
                     body = json.loads(raw) if raw else None
-                except json.JSONDecodeError:
+                except ValueError:  # not JSON, or not even text (a file being uploaded)
                     body = raw.decode(errors="replace")
                 if path == "/v1/.well-known/openidconfiguration":
                     self._answer(200, {"issuer": BOT_FRAMEWORK_ISSUER,

@@ -251,7 +251,7 @@ class TeamsBot:
         try:
             async with httpx.AsyncClient(timeout=60) as client:
                 response = await client.put(upload.url, content=upload.content, headers={
-                    "Content-Length": str(size), "Content-Range": f"bytes 0-{size - 1}/{size}"})
+                    "Content-Range": f"bytes 0-{size - 1}/{size}"})
                 response.raise_for_status()
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
