@@ -207,3 +207,40 @@ def _walk(node):
     from tests.teams_harness import walk
 
     return walk(node)
+
+
+def test_an_invoke_slower_than_teams_waits_is_answered_and_the_card_follows(fake, real_bundle, tmp_path, clock):
+    """The final answer posts the DSL card inside the click; the connector is slow today."""
+    fake.reset()
+    teams = start_teams(fake, real_bundle, tmp_path / "slow.db", clock, teams_invoke_budget_seconds=0.1)
+    try:
+        user = new_user_id()
+        teams.message(user)
+        teams.answer(user, *TO_REFERRAL)
+        message_id, _ = teams.shown[user]
+        fake.slow("POST", r"/conversations/19:dslchannel.*/activities$", 1.0)
+        answer = teams.click(user, "multi_continue", inputs={"answer": "sexual_abuse"})
+        assert answer["type"] == "application/vnd.microsoft.activity.message"
+        assert "Still working on it" in answer["value"]
+        # when the work is done the outcome is written into the same message
+        outcome = card_of(teams.chat(user)[0])
+        assert teams.chat(user)[0]["id"] == message_id
+        assert outcome["body"][0]["text"] == "Refer to children's social care"
+        assert "Your DSLs have been alerted (escalation #1)" in text_of(outcome)
+    finally:
+        teams.stop()
+
+
+def test_an_internal_error_is_an_apology_with_a_way_on(teams, fake, user, monkeypatch, caplog):
+    teams.message(user)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(teams.bot.chat.conv, "act", broken)
+    answer = teams.click(user, "answer", title="No")
+    assert answer["type"] == "application/vnd.microsoft.activity.message"
+    assert "Sorry, something went wrong on our side (reference " in answer["value"]
+    apology = card_of(teams.chat(user)[-1])
+    assert "Start again" in text_of(apology) and "999" in text_of(apology)
+    assert any("database on fire" in r.getMessage() for r in caplog.records)

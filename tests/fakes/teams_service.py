@@ -60,6 +60,7 @@ class Call:
     body: Any
     authorization: str
     status: int
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks time it)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Failure:
     retry_after: int | None = None
     code: str = ""
     lost: bool = False
+    delay: float = 0.0  # answer normally, but only after this many seconds (status is then ignored)
 
 
 @dataclass
@@ -228,6 +230,11 @@ class FakeTeamsService:
             self._failures.append(Failure(method.upper(), re.compile(path_regex), status, times,
                                           retry_after, code, lost))
 
+    def slow(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` matching calls take `seconds` before they are answered (normally)."""
+        with self._lock:
+            self._failures.append(Failure(method.upper(), re.compile(path_regex), 200, times, delay=seconds))
+
     def calls_to(self, method: str | None = None, path_regex: str = ".*") -> list[Call]:
         pattern = re.compile(path_regex)
         with self._lock:
@@ -307,6 +314,9 @@ class FakeTeamsService:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every answer, which is the fake's, not Teams'.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -361,6 +371,9 @@ class FakeTeamsService:
                 if not fake._outbound_ok(authorization):
                     return 401, _error("Unauthorized", "missing or invalid bearer token"), {}
                 failure = fake._planned_failure(method, path)
+                if failure and failure.delay:
+                    time.sleep(failure.delay)
+                    failure = None
                 if failure and not failure.lost:
                     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                     code = failure.code or {429: "TooManyRequests", 412: "PreconditionFailed",
