@@ -244,3 +244,13 @@ def test_an_internal_error_is_an_apology_with_a_way_on(teams, fake, user, monkey
     apology = card_of(teams.chat(user)[-1])
     assert "Start again" in text_of(apology) and "999" in text_of(apology)
     assert any("database on fire" in r.getMessage() for r in caplog.records)
+
+
+def test_your_answers_so_far_are_in_the_card(teams, user):
+    teams.message(user)
+    teams.answer(user, "no", "england")
+    card = teams.current(user)
+    assert "Is a child, or anyone else, in immediate danger right now? — No" in text_of(card)
+    assert "Where is the child, or where do you work? — England" in text_of(card)
+    toggles = [n["title"] for n in _walk(card) if n.get("type") == "Action.ToggleVisibility"]
+    assert "Your answers" in toggles

@@ -37,6 +37,8 @@ from bot.services import Services
 log = logging.getLogger("canishare.teams")
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 Work = Callable[[Incoming], Reply]
+NO_ACCOUNT = ("canishare needs you signed in to Teams with your work account (guests and anonymous "
+              "users cannot use it): please ask your DSL directly.")
 
 
 def apology_text(correlation: str) -> str:
@@ -99,6 +101,9 @@ class TeamsBot:
     # --- running the synchronous core -----------------------------------------------------------------
     def _guarded(self, work: Work, inc: Incoming) -> Reply:
         try:
+            if not inc.user and inc.type in ("message", "invoke"):
+                return Reply(answer=invoke_message(NO_ACCOUNT) if inc.type == "invoke" else None,
+                             send=[card_message(cards.text_card(NO_ACCOUNT), NO_ACCOUNT)])
             self._remember(inc)
             return work(inc)
         except Exception as error:  # noqa: BLE001 - every failure must reach the person

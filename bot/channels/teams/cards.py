@@ -184,11 +184,26 @@ def _alert(alert: Alert | None) -> list[Element]:
 
 
 # --- a question ------------------------------------------------------------------------------
+ANSWERS_ID = "answers"
+
+
+def _answers_so_far(answers: Sequence[tuple[str, str]]) -> list[Element]:
+    """The answers given, hidden until asked for (Slack shows them as a thread; a personal chat
+    in Teams has no threads)."""
+    if not answers:
+        return []
+    return [{"type": "Container", "id": ANSWERS_ID, "isVisible": False, "separator": True, "items": [
+        text_block("Your answers so far", weight="Bolder"),
+        *[text_block(f"{question} — {answer}", spacing="Small") for question, answer in answers]]}]
+
+
 def question_card(step: QuestionStep, conversation_id: str, version: int, *, can_go_back: bool,
                   profile_line: str | None = None, notice: str | None = None,
-                  error: str | None = None, alert: Alert | None = None) -> Card:
+                  error: str | None = None, alert: Alert | None = None,
+                  answers: Sequence[tuple[str, str]] = ()) -> Card:
     """One question of a check. `profile_line` ("England, NHS") shows the remembered profile
-    with a (change) link; `error` explains a refused answer (e.g. an exclusive option combined)."""
+    with a (change) link; `error` explains a refused answer (e.g. an exclusive option combined);
+    `answers` are (question, answer) pairs already given, behind "Your answers"."""
     q = step.question
     ref = {"c": conversation_id, "v": version, "n": q.id}
     body: list[Element] = _notice(notice) + _alert(alert)
@@ -223,9 +238,12 @@ def question_card(step: QuestionStep, conversation_id: str, version: int, *, can
         body += action_rows([execute("Continue", Verb.MULTI_CONTINUE, ref, style="positive")])
     else:
         body += action_rows([execute(c.label, Verb.ANSWER, {**ref, "a": c.id}) for c in q.choices])
+    body += _answers_so_far(answers)
     nav: list[Element] = []
     if help_lines:
         nav.append(toggle("Why are we asking?", "help"))
+    if answers:
+        nav.append(toggle("Your answers", ANSWERS_ID))
     if can_go_back:
         nav.append(execute("Back", Verb.BACK, ref))
     nav.append(execute("Start again", Verb.RESTART, ref))
@@ -270,7 +288,8 @@ def _outcome_details(view: OutcomeView) -> list[Element]:
 
 
 def outcome_card(view: OutcomeView, conversation_id: str, version: int, *,
-                 notice: str | None = None, alert: Alert | None = None) -> Card:
+                 notice: str | None = None, alert: Alert | None = None,
+                 answers: Sequence[tuple[str, str]] = ()) -> Card:
     """The answer: verdict first; the reasons, the law and what to record behind "Why, and the
     law". Safety notes and the disclaimer stay visible."""
     ref = {"c": conversation_id, "v": version}
@@ -290,12 +309,12 @@ def outcome_card(view: OutcomeView, conversation_id: str, version: int, *,
     footer = text_block(f"{view.jurisdiction} {view.disclaimer}", isSubtle=True, size="Small",
                         separator=True)
     actions = [
-        toggle("Why, and the law", DETAILS_ID),
+        toggle("Why, and the law", DETAILS_ID, *([ANSWERS_ID] if answers else [])),
         open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"),
         execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
         execute("Start a new check", Verb.RESTART, ref),
     ]
-    built = card(body + [details, footer], actions)
+    built = card(body + [details, *_answers_so_far(answers), footer], actions)
     if size(built) > MAX_CARD_BYTES:  # only a flow file with pages of text could get here
         details["items"] = [text_block("The full guidance for this answer is too long to show "
                                        "here: ask your DSL, or run the check in the terminal chat.")]

@@ -34,7 +34,7 @@ from bot.core.conversations import (
     UnknownConversation,
 )
 from bot.core.engine import EngineError, OutcomeStep, QuestionStep
-from bot.core.presentation import outcome_view
+from bot.core.presentation import answer_label, outcome_view, question_text
 from bot.core.privacy import describe, scan
 from bot.core.record import FREE_TEXT_FIELDS, RecordErrors, parse_record
 from bot.dsl.ports import EscalationNotice
@@ -82,12 +82,22 @@ class TeamsChat:
             if alert is None and turn.escalation is not None:
                 alert = alert_for(turn.escalation)
             view = outcome_view(self.bundle, turn.step.outcome)
-            return cards.outcome_card(view, turn.conversation_id, turn.version, notice=notice, alert=alert)
+            return cards.outcome_card(view, turn.conversation_id, turn.version, notice=notice, alert=alert,
+                                      answers=self.answers(turn))
         assert isinstance(turn.step, QuestionStep)
         profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
         return cards.question_card(turn.step, turn.conversation_id, turn.version,
                                    can_go_back=bool(turn.state.history), profile_line=profile_line,
-                                   notice=notice, error=error, alert=alert)
+                                   notice=notice, error=error, alert=alert, answers=self.answers(turn))
+
+    def answers(self, turn: Turn) -> list[tuple[str, str]]:
+        """(question, answer) in the words the person saw, for "Your answers"."""
+        pairs = []
+        for key, value in turn.state.answers.items():
+            values = value if isinstance(value, list) else [value]
+            pairs.append((question_text(self.bundle, key),
+                          ", ".join(answer_label(self.bundle, key, str(v)) for v in values)))
+        return pairs
 
     @staticmethod
     def preview(turn: Turn) -> str:

@@ -27,7 +27,7 @@ from bot.channels.teams.contacts import CHANNEL, Contact, ContactBook
 from bot.channels.teams.server import TokenFunction, card_message
 from bot.core.clock import Clock
 from bot.dsl.model import CardState, Delivery, DeliveryKind
-from bot.dsl.ports import CardView, DeliveryError, ExportFile, Message, Person
+from bot.dsl.ports import CardView, DeliveryError, DslGroup, ExportFile, Message, Person
 from bot.settings import Settings
 from bot.storage import Storage
 
@@ -117,7 +117,9 @@ class TeamsNotifier:
         return cards.escalation_details_card(card, self.directory.names({card.requester.id}))
 
     def _message(self, message: Message, group: bool) -> MessageActivityInput:
-        everyone = self.directory.everyone() if group else []
+        """A message as a card; the DSL group (in the DSL channel only) is each DSL, mentioned."""
+        mentions_group = group and any(isinstance(segment, DslGroup) for segment in message)
+        everyone = self.directory.everyone() if mentions_group else []
         names = self.directory.names(people_in(message) | set(everyone))
         return card_message(cards.message_card(message, names, everyone), cards.plain_text(message, names))
 
