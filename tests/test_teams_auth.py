@@ -227,3 +227,42 @@ def test_the_cli_refuses_unauthenticated_mode(run_cli):
     result = run_cli("teams", "serve", env={**GOOD_ENV, "DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS": "1"})
     assert result.returncode == 2
     assert "DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS is set" in result.stderr
+
+
+def test_canishare_teams_serve_starts_from_the_cli_and_refuses_an_unsigned_request(fake, tmp_path):
+    """The real command, as the Procfile runs it: settings from the environment, the composition
+    root, uvicorn. It must answer /healthz and refuse what is not signed, calling nobody."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import clean_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = clean_env(**GOOD_ENV, TEAMS_OPENID_METADATA_URL=fake.openid_metadata_url,
+                    TEAMS_SERVICE_URL=fake.service_url, TEAMS_PORT=str(port),
+                    CANISHARE_DATABASE=str(tmp_path / "cli.db"))
+    env = {k: v for k, v in env.items() if k not in ("DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS", "SKIP_AUTH",
+                                                     "TEAMS_SKIP_AUTH")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "teams", "serve"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                    assert response.read() == b"ok"
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.2)
+        else:
+            raise AssertionError("canishare teams serve did not start")
+        status, _ = post(url, personal_activity(fake, new_user_id()), fake.mint(key="other"))
+        assert status == 401 and fake.outbound == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
