@@ -21,13 +21,15 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 chat: install
+	$(BIN)/canishare db migrate -q
 	$(BIN)/canishare chat
 
 lint: install-test
 	$(BIN)/ruff check bot tests $(wildcard bench)
 
 test: install-test
-	$(BIN)/ruff check bot tests $(wildcard bench)
+	bash scripts/ensure-postgres
+	$(BIN)/ruff check bot tests $(wildcard bench) $(wildcard scripts/*.py)
 	$(BIN)/canishare flows check
 	$(BIN)/python -m pytest
 

@@ -1,7 +1,10 @@
 """Load benchmark: complete checks by signed requests against canishare under gunicorn, and the
 same request mix against a bare Bolt app whose handlers only ack(). Loopback only; bounded in
-requests and time. Reports ack latency p50/p95/p99 and throughput for both, their ratio, and
-click-to-updated-message latency for canishare (time until the fake Slack receives chat.update).
+requests and time. Reports ack latency p50/p95/p99 and throughput for both, their ratio,
+click-to-updated-message latency for canishare (time until the fake Slack receives chat.update),
+and final-click-to-card latency (time until the escalation card reaches the DSL channel). Then,
+with `canishare clock` running at its default interval, the time to deliver a card whose first
+post failed (HTTP 500 once).
 
     .venv/bin/python bench/slack_load.py --users 10 --checks 3
 """
@@ -19,6 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
@@ -45,7 +49,8 @@ def start_server(target: str, fake: FakeSlack, db: Path, workers: int) -> tuple[
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CANISHARE_"))}
     env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET,
-               SLACK_API_BASE_URL=fake.base_url, CANISHARE_DATABASE=str(db), PYTHONPATH=str(ROOT))
+               SLACK_API_BASE_URL=fake.base_url, CANISHARE_DATABASE=str(db), PYTHONPATH=str(ROOT),
+               CANISHARE_DSL_CHANNEL="CDSL", CANISHARE_DSL_USER_IDS="UDSL")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "8",
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
@@ -101,7 +106,8 @@ def signed_post(url: str, body: str, content_type: str, started: list | None = N
 
 def command_body(user: str) -> str:
     return urlencode({"command": "/canishare", "text": "", "user_id": user, "channel_id": "C1",
-                      "team_id": "T1", "trigger_id": "t", "response_url": "http://127.0.0.1:9/none"})
+                      "team_id": "T1", "trigger_id": uuid.uuid4().hex,
+                      "response_url": "http://127.0.0.1:9/none"})
 
 
 def click_body(user: str, channel: str, ts: str, action_id: str, value: str, picked=None) -> str:
@@ -109,7 +115,8 @@ def click_body(user: str, channel: str, ts: str, action_id: str, value: str, pic
     if picked:
         state["values"]["multi"] = {"multi_pick": {"selected_options": [{"value": v} for v in picked]}}
     payload = {"type": "block_actions", "user": {"id": user}, "api_app_id": "A1", "team": {"id": "T1"},
-               "trigger_id": "t", "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+               "trigger_id": uuid.uuid4().hex,
+               "container": {"type": "message", "message_ts": ts, "channel_id": channel},
                "channel": {"id": channel}, "state": state,
                "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]}
     return urlencode({"payload": json.dumps(payload)})
@@ -136,7 +143,17 @@ def element(blocks, action_id):
     raise KeyError(action_id)
 
 
-def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, updates: list) -> None:
+def wait_for_card(fake: FakeSlack, user: str, after: float, timeout: float = 60.0):
+    call = fake.wait_for(lambda c: c.method == "chat.postMessage" and c.at > after and c.took_effect
+                         and c.params.get("channel") == "CDSL" and not c.params.get("thread_ts")
+                         and f"<@{user}>" in (c.params.get("text") or ""), timeout)
+    if call is None:
+        raise TimeoutError(f"no card for {user}")
+    return call
+
+
+def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, updates: list,
+                        cards: list | None = None) -> None:
     channel = f"D{user}"
     sent = time.perf_counter()
     acks.append(signed_post(url, command_body(user), "application/x-www-form-urlencoded"))
@@ -150,6 +167,8 @@ def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, update
                                 "application/x-www-form-urlencoded", started))
         call = wait_for(fake, channel, started[0])
         updates.append(call.at - started[0])
+    if cards is not None:  # the final click: its escalation card in the DSL channel
+        cards.append(wait_for_card(fake, user, started[0]).at - started[0])
 
 
 def run_bare_check(url: str, user: str, acks: list) -> None:
@@ -177,6 +196,27 @@ def drive(users: int, checks: int, fn) -> float:
     return time.perf_counter() - start
 
 
+def retried_card(url: str, fake: FakeSlack, db: Path, tries: int = 3) -> dict:
+    """A card whose first post gets HTTP 500: delivered by `canishare clock` (default interval)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CANISHARE_"))}
+    env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_API_BASE_URL=fake.base_url, CANISHARE_DATABASE=str(db),
+               CANISHARE_DSL_CHANNEL="CDSL", CANISHARE_DSL_USER_IDS="UDSL", PYTHONPATH=str(ROOT))
+    clock = subprocess.Popen([sys.executable, "-m", "bot", "clock"], env=env, cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = []
+    try:
+        for n in range(tries):
+            user = f"URETRY{n}"
+            fake.fail("chat.postMessage", "500", when=lambda p, u=user: (
+                p.get("channel") == "CDSL" and f"<@{u}>" in (p.get("text") or "")))
+            run_canishare_check(url, fake, user, [], [], times)
+    finally:
+        clock.terminate()
+        clock.wait(timeout=20)
+    return {"tries": tries, "clock_interval_s": 10, "seconds": [round(t, 1) for t in times],
+            "max_s": round(max(times), 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10, help="concurrent people (default 10)")
@@ -196,15 +236,18 @@ def main() -> int:
         try:
             acks: list[float] = []
             updates: list[float] = []
+            cards: list[float] = []
             lock = threading.Lock()
 
             def one(user: str) -> None:
                 mine_a: list[float] = []
                 mine_u: list[float] = []
-                run_canishare_check(url, fake, user, mine_a, mine_u)
+                mine_c: list[float] = []
+                run_canishare_check(url, fake, user, mine_a, mine_u, mine_c)
                 with lock:
                     acks.extend(mine_a)
                     updates.extend(mine_u)
+                    cards.extend(mine_c)
 
             global PACER
             PACER = Pacer(args.rate)
@@ -212,7 +255,10 @@ def main() -> int:
             app = summary("canishare", acks, elapsed)
             app["click_to_update_p50_ms"] = round(pct(updates, 50), 1)
             app["click_to_update_p99_ms"] = round(pct(updates, 99), 1)
+            app["final_click_to_card_p50_ms"] = round(pct(cards, 50), 1)
+            app["final_click_to_card_p99_ms"] = round(pct(cards, 99), 1)
             results.append(app)
+            retried = retried_card(url, fake, Path(tmp) / "b.db")
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -230,6 +276,7 @@ def main() -> int:
     report = {"users": args.users, "rate_rps": args.rate, "checks": args.users * args.checks,
               "workers": args.workers,
               "results": results, "ack_p99_ratio": round(ratio, 2),
+              "card_after_one_failed_post": retried,
               "goal": "ack p99 within 1.5x bare; click-to-update p99 < 100 ms"}
     print(json.dumps(report, indent=2))
     out = ROOT / "bench" / "results"

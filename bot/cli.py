@@ -20,6 +20,7 @@ from bot.flows.paths import PathLimitExceeded
 from bot.services import Services
 from bot.settings import SettingsError, load_settings
 from bot.storage import StorageError
+from bot.storage.decisions import ChainBroken
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -229,8 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=cmd_log_list)
 
-    verify = log.add_parser("verify", help="check the decision log's hash chain; exit 1 if broken")
+    verify = log.add_parser("verify", help="check the log's keyed hash chains; exit 1 if broken")
+    verify.add_argument("--checkpoint", metavar="VALUE_OR_FILE",
+                        help="also prove nothing logged before this published checkpoint was removed")
     verify.set_defaults(handler=cmd_log_verify)
+    checkpoint = log.add_parser("checkpoint", help="write a signed checkpoint now and print it")
+    checkpoint.set_defaults(handler=cmd_log_checkpoint)
+    key = log.add_parser("key", help="print a new random log key (for CANISHARE_LOG_KEY)")
+    key.set_defaults(handler=cmd_log_key)
 
     exp = sub.add_parser("export", help="export decisions (default: the last full week)")
     exp.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (local time)")
@@ -254,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = db.add_parser("migrate", help="create the database or bring its schema up to date")
     migrate.add_argument("-q", "--quiet", action="store_true", help="say nothing when already current")
     migrate.set_defaults(handler=cmd_db_migrate)
+    copy = db.add_parser("copy", help="copy every row into another (empty) database, e.g. to PostgreSQL")
+    copy.add_argument("--from", dest="source", required=True, help="the database to copy: a path or URL")
+    copy.add_argument("--to", dest="target", required=True, help="an empty database: a postgresql:// URL")
+    copy.set_defaults(handler=cmd_db_copy)
 
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
@@ -271,13 +282,71 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_log_verify(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Checkpoint
+
+    checkpoint = None
+    if args.checkpoint:
+        checkpoint = _checkpoint(args.checkpoint, Checkpoint)
     storage = app.existing_storage()
     with storage.read() as tx:
-        count, problem = tx.decisions.verify()
-    if problem:
-        print(f"broken: {problem} ({count} rows read in {storage.where})")
+        report = tx.verify(checkpoint)
+    d, a = report.decisions, report.audit
+    for note in report.notes:
+        print(f"note: {note}")
+    summary = (f"{d.checked} decisions, {a.checked} audit rows, {report.escalations_checked} "
+               f"escalations ({storage.where})")
+    if report.problems:
+        for problem in report.problems:
+            print(f"broken: {problem}")
+        print(f"checked {summary}")
         return EXIT_PROBLEMS
-    print(f"ok: {count} decisions, hash chain intact ({storage.where})")
+    against = f"; nothing since the checkpoint of {checkpoint.at} was removed" if checkpoint else ""
+    keyed = "keyed hash chain intact" if storage.keyring.current else "hash chain intact (no key)"
+    print(f"ok: {summary}, {keyed}{against}")
+    return EXIT_OK
+
+
+def _checkpoint(value: str, kind: type) -> object:
+    """A checkpoint given as its text, or a file holding one (an export, the weekly post...)."""
+    text = value
+    path = Path(value)
+    if not value.startswith("canishare-checkpoint") and path.exists():
+        data = path.read_bytes()
+        if path.suffix == ".xlsx":
+            data = _xlsx_text(path).encode()
+        text = data.decode("utf-8", "replace")
+    try:
+        return kind.parse(text)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        raise CommandError(f"--checkpoint: {exc}") from None
+
+
+def _xlsx_text(path: Path) -> str:
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    return "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True)
+                     for cell in row if cell)
+
+
+def cmd_log_checkpoint(app: App, args: argparse.Namespace) -> int:
+    storage = app.existing_storage()
+    with storage.transaction() as tx:
+        point = tx.checkpoints.write("on demand")
+        tx.audit.add(getpass.getuser(), "checkpoint", "log", point.text())
+    print(point.text())
+    print("Keep this line somewhere the database's users cannot change (a DSL's email, the DSL "
+          "channel): `canishare log verify --checkpoint '...'` proves nothing logged before it was "
+          "removed.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_log_key(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Key
+
+    print(Key.generate())
+    print("Set it as CANISHARE_LOG_KEY in every process's environment (never in the database). "
+          "To rotate: move the old value to CANISHARE_LOG_OLD_KEYS.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -300,12 +369,14 @@ def cmd_export(app: App, args: argparse.Namespace) -> int:
     storage = app.existing_storage()
     last = (end - timedelta(days=1)).date()
     out = Path(args.out or f"canishare-decisions-{start.date()}-to-{last}.{args.format}")
-    try:
-        summary = export(storage, start, end, args.format, out, workers=os.cpu_count() or 1)
-    except OSError as exc:
-        raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
     with storage.transaction() as tx:
         tx.audit.add(getpass.getuser(), "export", str(out), f"{start.date()} to {last} (cli)")
+        point = tx.checkpoints.write("export")
+    try:
+        summary = export(storage, start, end, args.format, out, workers=os.cpu_count() or 1,
+                         checkpoint=point.text())
+    except OSError as exc:
+        raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
     print(f"wrote {out}: {summary.decisions} decisions from {start.date()} to {last} ({storage.where})")
     return EXIT_OK
 
@@ -314,14 +385,23 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
     days = app.settings.retention_days
     cutoff = app.clock.now() - timedelta(days=days)
     storage = app.existing_storage()
-    with storage.transaction(durable=True) as tx:
-        count, last = tx.decisions.purge(cutoff, dry_run=args.dry_run)
-        if count and not args.dry_run:
-            tx.audit.add(getpass.getuser(), "purge", f"decisions up to {last}",
-                         f"{count} decisions logged before {cutoff.date()} (cli)")
+    point = None
+    try:
+        with storage.transaction(durable=True) as tx:
+            count, last = tx.decisions.purge(cutoff, dry_run=args.dry_run)
+            if count and not args.dry_run:
+                tx.audit.add(getpass.getuser(), "purge", f"decisions up to {last}",
+                             f"{count} decisions logged before {cutoff.date()} (cli)")
+                point = tx.checkpoints.write("purge")
+    except ChainBroken as exc:
+        print(f"canishare: not purging: the log does not verify ({exc}); run `canishare log verify`",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {count} decisions logged before {cutoff.date()} (retention {days} days)"
           + (f", up to #{last}" if count else "") + f" in {storage.where}")
+    if point is not None:
+        print(f"checkpoint: {point.text()}")
     return EXIT_OK
 
 
@@ -344,10 +424,30 @@ def cmd_slack(app: App, args: argparse.Namespace) -> int:
     return serve_socket(app) if args.socket else serve_http(app)
 
 
+def cmd_db_copy(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Storage
+    from bot.storage.copy import copy_database
+
+    source = Storage(args.source, app.clock, create=False, keyring=app.keyring)
+    target = Storage(args.target, app.clock, keyring=app.keyring)
+    if source.url == target.url:
+        raise CommandError("--from and --to are the same database")
+    counts = copy_database(source, target, progress=lambda name, n: print(f"  {name}: {n} rows"))
+    with target.read() as tx:
+        report = tx.verify()
+    print(f"copied {sum(counts.values())} rows from {source.where} to {target.where}")
+    if not report.ok:
+        for problem in report.problems:
+            print(f"broken: {problem}")
+        return EXIT_PROBLEMS
+    print(f"ok: the copy verifies ({report.decisions.checked} decisions, {report.audit.checked} audit rows)")
+    return EXIT_OK
+
+
 def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:
     from bot.storage import Storage
 
-    storage = Storage(app.settings.database, app.clock, check_schema=False)
+    storage = Storage(app.settings.database, app.clock, check_schema=False, keyring=app.keyring)
     before, after = storage.migrate()
     if not args.quiet or before != after:
         state = "created" if before == 0 else ("already current" if before == after else f"from {before}")

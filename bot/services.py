@@ -6,6 +6,8 @@ that run chosen; the core never reaches for a global.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -18,8 +20,39 @@ from bot.dsl.outbox import RetryPolicy
 from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
 from bot.dsl.scheduler import Schedule, Scheduler
 from bot.flows.loader import FlowBundle, load_bundle
-from bot.settings import Settings
-from bot.storage import Storage
+from bot.settings import Settings, SettingsError
+from bot.storage import Key, Keyring, Storage
+
+KEY_FILE_NOTE = ("no CANISHARE_LOG_KEY: using the log key in %s (set CANISHARE_LOG_KEY for a server, "
+                 "and keep a copy of the key away from the database)")
+
+
+def key_file() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("canishare", appauthor=False) / "log.key"
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The log key from CANISHARE_LOG_KEY (and older ones to verify with). Without one, SQLite
+    on one machine uses a key file in the user's config folder, made on first use (readable by
+    the owner only, never in the database); PostgreSQL serves several machines, so it needs the
+    setting."""
+    old = tuple(Key.parse(p) for p in (settings.log_old_keys.get_secret_value() if settings.log_old_keys
+                                       else "").split(",") if p.strip())
+    if settings.log_key is not None:
+        return Keyring(Key.parse(settings.log_key.get_secret_value()), old)
+    if settings.database.startswith(("postgres://", "postgresql")):
+        raise SettingsError("CANISHARE_LOG_KEY: required with PostgreSQL (every process must chain the "
+                            "log with the same key): generate one with `canishare log key`")
+    path = key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(Key.generate() + "\n")
+    logging.getLogger("canishare").info(KEY_FILE_NOTE, path)
+    return Keyring(Key.parse(path.read_text().strip()), old)
 
 
 class Services:
@@ -44,14 +77,19 @@ class Services:
         return Engine(self.bundle)
 
     @cached_property
+    def keyring(self) -> Keyring:
+        return load_keyring(self.settings)
+
+    @cached_property
     def storage(self) -> Storage:
-        return Storage(self.settings.database, self.clock)
+        return Storage(self.settings.database, self.clock, keyring=self.keyring)
 
     def existing_storage(self) -> Storage:
         """The database for commands that only read or tidy it: a missing SQLite file is an
         error that says where it looked, not a new empty log."""
         if "storage" not in self.__dict__:
-            self.__dict__["storage"] = Storage(self.settings.database, self.clock, create=False)
+            self.__dict__["storage"] = Storage(self.settings.database, self.clock, create=False,
+                                               keyring=self.keyring)
         return self.storage
 
     # --- the DSL side ---------------------------------------------------------------------

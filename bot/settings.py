@@ -48,6 +48,8 @@ class Settings(BaseSettings):
         validation_alias=_env("CANISHARE_FLOWS_DIR"),
         description="Folder holding the flow YAML files and catalogues.",
     )
+    log_key: SecretStr | None = Field(None, validation_alias=_env("CANISHARE_LOG_KEY"))
+    log_old_keys: SecretStr | None = Field(None, validation_alias=_env("CANISHARE_LOG_OLD_KEYS"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("CANISHARE_LOG_LEVEL")
     )
@@ -58,6 +60,7 @@ class Settings(BaseSettings):
     )
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_base_url: str = Field(SLACK_DEFAULT_API, validation_alias=_env("SLACK_API_BASE_URL"))
+    slack_team_id: str = Field("", validation_alias=_env("SLACK_TEAM_ID"))
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
     web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
     # --- DSL side ----------------------------------------------------------------------------
@@ -104,6 +107,17 @@ class Settings(BaseSettings):
     @classmethod
     def _database_text(cls, value: object) -> object:
         return str(value) if isinstance(value, Path) else value
+
+    @field_validator("log_key", "log_old_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from bot.storage.chain import Key
+
+            for part in value.get_secret_value().split(","):
+                if part.strip():
+                    Key.parse(part)  # raises ValueError with what is wrong, never the key itself
+        return value
 
     @field_validator("slack_api_base_url")
     @classmethod

@@ -61,6 +61,62 @@ def storage(tmp_path: Path, clock: FrozenClock) -> Storage:
     store.close()
 
 
+# --- both backends -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for the run (started here, stopped at the end). Missing on a developer's
+    machine: those tests are skipped; in CI (CI=true) that is a failure, never a skip."""
+    from tests import postgres as pg
+
+    if not pg.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run (make test) installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed here (make test installs it when it can)")
+    server = pg.TempPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres) -> str:
+    """One migrated PostgreSQL database for the run; `database` empties it before each test."""
+    url = postgres.create_database()
+    Storage(url).close()
+    return url
+
+
+def empty_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from bot.storage.database import normalise_url
+    from bot.storage.schema import metadata
+
+    engine = create_engine(normalise_url(url), poolclass=None)
+    names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "schema_migrations")
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    """The same test on SQLite (a file) and on PostgreSQL (an emptied database)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "canishare.db")
+    url = request.getfixturevalue("postgres_database")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def store(database, clock) -> Storage:
+    """Storage on each backend in turn."""
+    storage = Storage(database, clock)
+    yield storage
+    storage.close()
+
+
 # --- one-line helpers over the unit-of-work API ------------------------------------------------
 def record(storage: Storage, decision: Decision) -> int:
     with storage.transaction() as tx:
@@ -112,7 +168,8 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        environment = clean_env(CANISHARE_DATABASE=str(tmp_path / "cli.db"))
+        environment = clean_env(CANISHARE_DATABASE=str(tmp_path / "cli.db"),
+                                XDG_CONFIG_HOME=str(tmp_path / "config"))
         environment.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "bot", *args], input=input, capture_output=True, text=True,

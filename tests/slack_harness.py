@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -51,6 +51,7 @@ class _Quiet(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 resets connections when twenty arrive at once
 
 
 def settings_for(fake: FakeSlack, db: Path, **extra: Any) -> Settings:
@@ -67,27 +68,17 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
-@dataclass
-class SlackApp:
-    """A running app: `url` takes signed requests; `fake` records what it sent to Slack."""
+class SignedClient:
+    """Sends correctly signed Slack requests to `url`, as Slack would; `fake` is the fake Web API
+    the app talks to (for reading back what the bot showed)."""
 
-    fake: FakeSlack
-    channel: SlackChannel
-    storage: Storage
-    url: str
-    server: WSGIServer
-    services: Services
-    desk: Any = None
-    settings: Any = None
-    _event_n: int = field(default=0)
-    _trigger_n: itertools.count = field(default_factory=lambda: itertools.count(1))
+    def __init__(self, url: str, fake: FakeSlack):
+        self.url, self.fake = url, fake
+        self._event_n = 0
+        self._trigger_n = itertools.count(1)
 
     def trigger(self) -> str:
         return f"trig-{next(self._trigger_n)}-{uuid.uuid4().hex[:6]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- sending ---------------------------------------------------------------------------
     def post(self, body: str, content_type: str, *, timestamp: int | None = None,
@@ -127,11 +118,11 @@ class SlackApp:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
 
     # --- reading what the bot showed ------------------------------------------------------------
-    def last_message(self) -> dict[str, Any]:
-        """The latest check message (posted or updated) with its channel and ts."""
+    def last_message(self, user: str | None = None) -> dict[str, Any]:
+        """The latest check message (posted or updated) with its channel and ts (of `user`'s)."""
         calls = [c for c in self.fake.calls if c.method in ("chat.postMessage", "chat.update")
-                 and "blocks" in c.params and not c.params.get("thread_ts")
-                 and str(c.params.get("channel", "")).startswith("D")]
+                 and "blocks" in c.params and not c.params.get("thread_ts") and c.took_effect
+                 and str(c.params.get("channel", "")).startswith(f"D{user or ''}")]
         call = calls[-1]
         ts = call.params.get("ts") or call.response["ts"]
         return {"channel": call.params["channel"], "ts": ts, "blocks": call.params["blocks"]}
@@ -174,6 +165,21 @@ class SlackApp:
                                        "private_metadata": metadata, "state": {"values": state}}})
 
 
+class SlackApp(SignedClient):
+    """A running app in this process: `url` takes signed requests; `fake` records what it sent."""
+
+    def __init__(self, fake: FakeSlack, channel: SlackChannel, storage: Storage, url: str, server: WSGIServer,
+                 services: Services, desk: Any = None, settings: Any = None):
+        super().__init__(url, fake)
+        self.channel, self.storage, self.server, self.services = channel, storage, server, services
+        self.desk, self.settings = desk, settings
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.storage.close()  # return the database connections (PostgreSQL counts them)
+
+
 def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
     for block in blocks:
         for element in [*block.get("elements", []), block.get("accessory") or {}]:
@@ -204,7 +210,8 @@ def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None
     services.__dict__["bundle"] = bundle
     app, channel = create_app(config, services.conversations(CHANNEL), services.desk,
                               listener_executor=InlineExecutor())
-    server = make_server("127.0.0.1", 0, wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_Quiet)
+    server = make_server("127.0.0.1", 0, wsgi(app, channel), server_class=_ThreadingWSGIServer,
+                         handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     return SlackApp(fake, channel, services.storage, f"http://{host}:{port}/slack/events", server,

@@ -20,8 +20,8 @@ DSL_SETTINGS = dict(dsl_channel="CDSL", dsl_user_ids=DSL, deputy_dsl_user_ids=DE
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path, clock):
-    app = start_app(fake, real_bundle, tmp_path / "dsl.db", clock=clock, **DSL_SETTINGS)
+def slack(fake, real_bundle, database, clock):
+    app = start_app(fake, real_bundle, database, clock=clock, **DSL_SETTINGS)
     yield app
     app.stop()
 
@@ -84,7 +84,7 @@ def test_case_reference_reaches_the_card_when_recorded(slack, fake):
     slack.submit_record({"decision": "shared", "what": "summary", "with_whom": "duty SW",
                          "purpose": "referral", "reasons": "risk", "case_reference": "CS-4410"}, meta)
     fields = card_message(fake)["blocks"][1]["fields"]
-    assert fields[3]["text"] == "*Case reference*\nCS-4410"
+    assert fields[3] == {"type": "plain_text", "text": "Case reference\nCS-4410", "emoji": False}
 
 
 def test_claim_by_a_dsl_and_the_requester_is_told(slack, fake, clock):
@@ -254,6 +254,8 @@ def test_weekly_post_once_after_a_missed_run(fake, real_bundle, tmp_path, monday
         assert params["channel_id"] == "CDSL"
         assert f"Decisions {first:%d %b %Y} to {last:%d %b %Y}: 1*" in params["initial_comment"]
         assert "Escalations: 1 (unclaimed: 1" in params["initial_comment"]
+        # the log's signed checkpoint is published outside the database, in the post itself
+        assert "Log checkpoint: `canishare-checkpoint v1 at=" in params["initial_comment"]
         assert len(fake.of("files.getUploadURLExternal")) == 1
         clock.advance(hours=1)
         assert scheduler.tick()["weekly_export"] == 0
@@ -297,3 +299,16 @@ def test_no_dsl_channel_means_talk_to_dsl_explains(fake, real_bundle, tmp_path):
         assert json.dumps([c.params for c in fake.of("chat.postMessage")]).count("escalation") == 0
     finally:
         app.stop()
+
+
+def test_an_identifier_in_a_reply_under_a_card_gets_a_masked_warning(slack, fake):
+    reach_referral(slack)
+    card = card_message(fake)
+    slack.event({"type": "message", "channel_type": "channel", "channel": "CDSL", "user": STAFF,
+                 "text": "it's Tobias Harding, 07700 900123", "ts": "2.0", "thread_ts": card["ts"]})
+    warning = fake.last("chat.postEphemeral").params
+    assert warning["user"] == STAFF and warning["thread_ts"] == card["ts"]
+    assert "a phone number ending 123" in warning["text"] and "Tobias" not in warning["text"]
+    slack.event({"type": "message", "channel_type": "channel", "channel": "CDSL", "user": STAFF,
+                 "text": "called the duty team, they have it", "ts": "2.1", "thread_ts": card["ts"]})
+    assert fake.last("chat.postEphemeral").params["text"] == warning["text"]  # no second warning

@@ -132,3 +132,31 @@ def test_parallel_csv_matches_single_process(week, tmp_path, monkeypatch):
     assert summary.decisions == 24 and not list(tmp_path.glob("two.csv.part*"))
     rows = list(csv.DictReader(split.open(newline="")))
     assert rows[-1]["what"] == "'=row 19" and rows[-1]["reasons"] == 'said "no"'
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("=1+1", "'=1+1"), ("＝1+1", "'＝1+1"), ("＋SUM(A1)", "'＋SUM(A1)"), ('"=1+1', '\'"=1+1'),
+    (" @x", "' @x"), ("ok\n=cmd|' /C calc'!A0", "ok\n'=cmd|' /C calc'!A0"), ("line\r\n-2", "line\r\n'-2"),
+    ("\tCS-1", "'\tCS-1"), ("safe - text", "safe - text"), ("", ""),
+])
+def test_neutralise_the_owasp_variants(text, expected):
+    assert neutralise(text) == expected
+
+
+def test_exports_are_private_files_and_xlsx_holds_no_formula(week, tmp_path):
+    import stat
+
+    record(week, decision(4, what="ok\n=HYPERLINK(\"http://evil\")", reasons="＝1+1"))
+    for fmt in ("csv", "xlsx", "json"):
+        out = tmp_path / f"week.{fmt}"
+        export(week, WEEK_START, WEEK_END, fmt, out, checkpoint="canishare-checkpoint v1 at=x")
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    book = load_workbook(tmp_path / "week.xlsx")  # not read-only: cell types are visible
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    texts = [c.value for c in cells if isinstance(c.value, str)]
+    assert "ok\n'=HYPERLINK(\"http://evil\")" in texts and "'＝1+1" in texts
+    assert "canishare-checkpoint v1 at=x" in texts
+    rows = list(csv.reader((tmp_path / "week.csv").open(newline="")))
+    assert rows[-1] == ["#checkpoint", "canishare-checkpoint v1 at=x"]
+    assert json.loads((tmp_path / "week.json").read_text())[-1] == {"checkpoint": "canishare-checkpoint v1 at=x"}

@@ -16,8 +16,8 @@ TO_REFERRAL = ["answer:no", "answer:england", "answer:public_body", "answer:shar
 
 
 @pytest.fixture
-def slack(fake, real_bundle, tmp_path):
-    app = start_app(fake, real_bundle, tmp_path / "slack.db")
+def slack(fake, real_bundle, database):
+    app = start_app(fake, real_bundle, database)
     yield app
     app.stop()
 
@@ -158,7 +158,7 @@ def test_record_refused_for_an_identifier(slack, fake):
                                     "reasons": "her mum's number is 07700 900123"}, meta)
     body = response.json()
     assert body["response_action"] == "errors"
-    assert 'a person\'s name ("Jane Smith")' in body["errors"]["what"]
+    assert "a person's name (2 words)" in body["errors"]["what"] and "Jane" not in body["errors"]["what"]
     assert "a phone number" in body["errors"]["reasons"]
     assert decisions(slack.storage) == []
 
@@ -277,7 +277,8 @@ def test_app_manifest_matches_what_the_app_listens_to():
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yaml").read_text())
     settings = manifest["settings"]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/canishare"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im",
+                                                                  "message.channels", "message.groups"}
     assert settings["interactivity"]["is_enabled"] and manifest["features"]["app_home"]["home_tab_enabled"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:history", "im:write", "files:write", "channels:read",

@@ -19,12 +19,27 @@ from bot.storage import LATEST, ConflictError, Decision, DuplicateDecision, Stor
 from tests.conftest import MONDAY_10AM, ROOT, decisions, record, verify
 
 
+@pytest.fixture
+def storage(store):
+    """Every store test below runs on SQLite and on PostgreSQL."""
+    return store
+
+
 def decision(**extra) -> Decision:
     base = dict(created_at=MONDAY_10AM, channel="test", user_id="u", flow_id="f", flow_version="v",
                 guidance_edition="e", answers={"q": "a"}, outcome_id="O07",
                 verdict="do_not_share_yet_seek_advice", consent_position="not_applicable",
                 rules=["GR7"], gateways=[], dsl_alert="routine", decision="deferred")
     return Decision(**{**base, **extra})
+
+
+def test_a_new_postgresql_database_is_created_current(postgres, clock):
+    url = postgres.create_database()
+    store = Storage(url, clock)
+    assert store.schema_version() == LATEST and store.dialect == "postgresql"
+    assert Storage(url, clock).migrate() == (LATEST, LATEST)
+    assert "postgres@127.0.0.1" in store.where and "password" not in store.where
+    store.close()
 
 
 def test_a_new_database_is_created_current_private_and_in_wal(tmp_path, clock):
@@ -188,9 +203,9 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_writing_lose_nothing(tmp_path: Path, clock):
-    path = tmp_path / "concurrent.db"
-    Storage(path, clock)
+def test_two_processes_writing_lose_nothing(database, clock):
+    path = database
+    Storage(path, clock).close()
     count = 150
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), who, str(count)])
              for who in ("writer-a", "writer-b")]
@@ -223,3 +238,43 @@ def test_contacts_round_trip(storage):
         tx.contacts.save("teams", "aad-1", {"conversation_id": "a:1", "service_url": "https://x/"})
         tx.contacts.save("teams", "aad-1", {"conversation_id": "a:2", "service_url": "https://x/"})
         assert tx.contacts.load("teams", "aad-1") == {"conversation_id": "a:2", "service_url": "https://x/"}
+
+
+def test_db_copy_from_a_populated_sqlite_file_to_postgresql(run_cli, tmp_path, postgres):
+    from bot.storage import Key, Keyring
+
+    key = "k1:" + "c" * 40
+    keyring = Keyring(Key.parse(key))
+    source = Storage(tmp_path / "cli.db", keyring=keyring)
+    for n in range(3):
+        record(source, decision(conversation_id=f"c{n}", what=f"row {n}"))
+    with source.transaction() as tx:
+        escalation_id = tx.escalations.create("k", channel="slack", requester="U1", conversation_id="c1",
+                                              kind="outcome", urgency="urgent")
+        tx.escalations.update(escalation_id, status="claimed", claimed_by="UDSL")
+        tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=escalation_id)
+        tx.conversations.save("slack", "U1", "c9", {"n": 1}, 0)
+        tx.profiles.save("slack", "U1", {"jurisdiction": "england"})
+        tx.checkpoints.write("test")
+    source.close()
+    target = postgres.create_database()
+    env = {"CANISHARE_LOG_KEY": key}
+    copied = run_cli("db", "copy", "--from", str(tmp_path / "cli.db"), "--to", target, env=env)
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    assert "decisions: 3 rows" in copied.stdout and "ok: the copy verifies" in copied.stdout
+    verified = run_cli("log", "verify", env={**env, "DATABASE_URL": target})
+    assert verified.returncode == 0 and "ok: 3 decisions" in verified.stdout, verified.stdout
+    copy = Storage(target, keyring=keyring)
+    with copy.transaction() as tx:
+        assert tx.escalations.get(1).claimed_by == "UDSL"
+        assert tx.outbox.by_key("card:1") is not None
+        assert tx.profiles.load("slack", "U1") == {"jurisdiction": "england"}
+        # new rows continue the copied ids and chains
+        assert tx.escalations.create("k2", channel="slack", requester="U2", conversation_id="c2",
+                                     kind="outcome", urgency="routine") == 2
+    record(copy, decision(conversation_id="c-new"))
+    with copy.read() as tx:
+        assert tx.verify().ok
+    copy.close()
+    again = run_cli("db", "copy", "--from", str(tmp_path / "cli.db"), "--to", target, env=env)
+    assert again.returncode == 2 and "already holds data" in again.stderr

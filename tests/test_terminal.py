@@ -45,7 +45,7 @@ def test_full_check_with_back_help_and_record(run_cli):
     assert "Warning: this looks like it holds a person's name" in out
     assert "Saved: decision #1" in out
     [row] = log_rows(run_cli)
-    assert row["what"] == "Told [removed] the plan"
+    assert row["what"] == "Told [name] the plan"
     assert "Jane" not in json.dumps(row)
     assert row["user_id"] == "tester" and row["channel"] == "terminal"
     assert row["outcome_id"] == "REFER" and row["decision"] == "shared"

@@ -19,7 +19,7 @@ from bot.core.conversations import (
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
 from bot.core.presentation import outcome_text, outcome_view
-from bot.core.privacy import KIND_LABELS, scan
+from bot.core.privacy import describe, normalise, scan, suggest_edit
 from bot.core.record import DECISIONS, FIELDS_BY_ID, FREE_TEXT_FIELDS, RecordErrors, parse_record
 
 CHANNEL = "terminal"
@@ -202,15 +202,15 @@ class TerminalChat:
                  "in your organisation's case system.")
 
     def free_text(self, name: str) -> str:
+        """Ask for one field; if it holds an identifier, say what kind (masked, never the identifier
+        itself) and offer an edit with each whole identifier replaced."""
         text = self.ask(f"{FIELD_PROMPTS[name]}> ")
         while True:
             findings = scan(text)
             if not findings:
-                return text.strip()
-            kinds = sorted({KIND_LABELS.get(f.kind, f.kind) for f in findings})
-            self.say(f"Warning: this looks like it holds {', '.join(kinds)}: "
-                     + ", ".join(f'"{f.text}"' for f in findings))
-            suggestion = redact(text, [f.text for f in findings])
+                return normalise(text).strip()
+            self.say(f"Warning: this looks like it holds {describe(findings)}.")
+            suggestion = suggest_edit(text, findings)
             self.say("The log must not identify anyone. Suggested edit:")
             self.say(f"  {suggestion}")
             reply = self.ask("Use the suggested edit (a), or type it again (e)? [A/e] ")
@@ -220,9 +220,3 @@ class TerminalChat:
                 raise Quit
             else:
                 text = self.ask(f"{FIELD_PROMPTS[name]}> ")
-
-
-def redact(text: str, pieces: list[str]) -> str:
-    for piece in sorted(pieces, key=len, reverse=True):
-        text = text.replace(piece, "[removed]")
-    return text

@@ -117,6 +117,11 @@ class Conversations:
         self.practice = practice
         self.profile_keys = list(engine.bundle.manifest.profile_questions)
 
+    def refused(self, actor: str, target: str, reason: str) -> None:
+        """Audit a request refused for who it came from (another workspace, a forged form)."""
+        with self.storage.transaction() as tx:
+            tx.audit.add(actor or "unknown", "refused", target, f"{reason} ({self.channel})")
+
     def first_time(self, key: str) -> bool:
         """True the first time `key` (a delivery id, a button press) is seen; a repeat is False."""
         with self.storage.transaction() as tx:
@@ -150,14 +155,18 @@ class Conversations:
     def start(self, user_id: str, *, conversation_id: str | None = None, flow_id: str | None = None,
               use_profile: bool = True) -> Turn:
         """A new check; remembered profile answers are filled in (and skipped)."""
-        profile = self.profile(user_id) if use_profile else {}
+        with self.storage.transaction() as tx:
+            return self._new_check(tx, user_id, conversation_id, flow_id, use_profile)
+
+    def _new_check(self, tx: Tx, user_id: str, conversation_id: str | None, flow_id: str | None,
+                   use_profile: bool) -> Turn:
+        profile = tx.profiles.load(self.channel, user_id) if use_profile else {}
         state = self.engine.start(flow_id)
         if profile:
             state = self.engine.answer_known(state, profile)
         conversation_id = conversation_id or uuid.uuid4().hex[:16]
-        with self.storage.transaction() as tx:
-            version = tx.conversations.save(self.channel, user_id, conversation_id,
-                                            state.model_dump(mode="json"), 0, status=self._status(state))
+        version = tx.conversations.save(self.channel, user_id, conversation_id,
+                                        state.model_dump(mode="json"), 0, status=self._status(state))
         return Turn(conversation_id, version, state, self.engine.current(state), profile=profile,
                     practice=self.practice)
 
@@ -244,9 +253,16 @@ class Conversations:
         turn = self.load(user_id, conversation_id)
         if turn.version != expected_version:
             raise StaleAction(f"version {expected_version} is not current ({turn.version})")
-        if turn.finished:
-            return self.start(user_id)
-        return self.act(user_id, conversation_id, expected_version, Restart())
+        if not turn.finished:
+            return self.act(user_id, conversation_id, expected_version, Restart())
+        try:  # the finished check moves on a version, so a second press of its button is stale
+            with self.storage.transaction() as tx:
+                tx.conversations.save(self.channel, user_id, conversation_id,
+                                      turn.state.model_dump(mode="json"), expected_version,
+                                      status="finished")
+                return self._new_check(tx, user_id, None, None, True)
+        except ConflictError as exc:
+            raise StaleAction(str(exc)) from exc
 
     def talk_to_dsl(self, user_id: str, conversation_id: str) -> EscalationNotice | None:
         """"Talk to a DSL now" at any step. None when this channel has no DSL desk."""

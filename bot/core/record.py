@@ -7,13 +7,12 @@ error names the field it belongs to.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import get_args
 
 from pydantic import BaseModel
 
-from bot.core.privacy import Finding, scan
+from bot.core.privacy import Finding, normalise, scan
 from bot.storage.models import DecisionChoice
 
 DECISIONS: tuple[tuple[str, str], ...] = (
@@ -50,22 +49,10 @@ FREE_TEXT_FIELDS = tuple(f.id for f in RECORD_FIELDS)
 FIELDS_BY_ID = {f.id: f for f in RECORD_FIELDS}
 NOTE_MAX_LENGTH = 500  # a DSL's closing note on an escalation
 
-# Characters that change how text looks without being text: controls, zero-width and
-# bidirectional overrides (a right-to-left override can make "exe.txt" read "txt.exe").
-_INVISIBLE = {"Cc", "Cf", "Co", "Cs"}
-
-
 def clean(text: str) -> str:
-    """Typed text as it is stored: Unicode NFKC, no control, zero-width or bidi-override
-    characters (newlines and tabs become spaces where a field is one line)."""
-    text = unicodedata.normalize("NFKC", text)
-    kept = []
-    for char in text:
-        if char in "\n\t":
-            kept.append(char)
-        elif unicodedata.category(char) not in _INVISIBLE:
-            kept.append(char)
-    return "".join(kept).strip()
+    """Typed text as it is stored: normalised (NFKC; no control, zero-width or bidi-override
+    characters, which could make stored text read differently from what was typed), trimmed."""
+    return normalise(text).strip()
 
 
 class RecordForm(BaseModel):

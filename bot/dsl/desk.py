@@ -323,15 +323,19 @@ class DslDesk:
     def build_export(self, delivery: Delivery) -> ExportFile:
         start = datetime.fromisoformat(delivery.payload["start"]).astimezone(self.tz)
         end = datetime.fromisoformat(delivery.payload["end"]).astimezone(self.tz)
+        with self.storage.transaction() as tx:
+            reason = "export" if "requested_by" in delivery.payload else "weekly export"
+            point = tx.checkpoints.write(reason)
         buffer = io.BytesIO()
-        summary = export.export(self.storage, start, end, "xlsx", buffer)
+        summary = export.export(self.storage, start, end, "xlsx", buffer, checkpoint=point.text())
         last_day = (end - timedelta(days=1)).astimezone(self.tz).date()
         first_day = start.astimezone(self.tz).date()
         requested_by = delivery.payload.get("requested_by")
         return ExportFile(filename=f"canishare-decisions-{first_day}-to-{last_day}.xlsx",
                           content=buffer.getvalue(), title=f"Decisions {first_day} to {last_day}",
                           summary=summary.lines(start, end - timedelta(days=1)),
-                          requested_by=Person(requested_by) if requested_by else None)
+                          requested_by=Person(requested_by) if requested_by else None,
+                          checkpoint=point.text())
 
     def latest_decisions(self, channel: str, user: str, limit: int = 10) -> DeskResult:
         if not self.is_dsl(channel, user):

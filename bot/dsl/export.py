@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,21 +28,41 @@ from bot.storage import Storage
 
 Format = Literal["csv", "xlsx", "json"]
 COLUMNS = ["id", "created_at", "channel", "user_id", "flow_id", "flow_version", "guidance_edition",
-           "jurisdiction", "outcome_id", "verdict", "consent_position", "dsl_alert", "decision",
+           "jurisdiction", "outcome_id", "verdict", "consent_position", "dsl_alert", "secondary", "decision",
            "rules", "gateways", "answers", "what", "with_whom", "purpose", "reasons",
            "case_reference", "row_hash"]
 FORMULA_STARTS = frozenset("=+-@\t\r")
+# What a spreadsheet may skip before it looks for a formula: quotes, spaces, and the full-width
+# and other look-alike forms that NFKC folds to = + - @ (checked after folding).
+LEADING_NOISE = "\"' \u00a0"
+LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 JSON_LIST_COLUMNS = ("rules", "gateways")
 # Free text, people's ids and JSON: quoted and neutralised. Everything else is system-made.
-TEXT_COLUMNS = ("user_id", "answers", "what", "with_whom", "purpose", "reasons", "case_reference")
+TEXT_COLUMNS = ("user_id", "answers", "secondary", "what", "with_whom", "purpose", "reasons",
+                "case_reference")
 VERDICT, FLOW, GATEWAYS = COLUMNS.index("verdict"), COLUMNS.index("flow_id"), COLUMNS.index("gateways")
 
 
 def neutralise(value: Any) -> Any:
-    """Stop a spreadsheet treating text as a formula (CSV/formula injection, OWASP)."""
-    if value and isinstance(value, str) and value[0] in FORMULA_STARTS:
-        return "'" + value
-    return value
+    """Stop a spreadsheet treating text as a formula (CSV/formula injection, OWASP): every line
+    of a cell that starts with a formula character (after quotes or spaces, full-width forms
+    included) gets a leading apostrophe."""
+    if not value or not isinstance(value, str):
+        return value
+    if value.isascii() and "\n" not in value and "\r" not in value and value[0] not in FORMULA_STARTS \
+            and value[0] not in LEADING_NOISE:
+        return value  # the common case, decided without work
+    parts = LINE_BREAK.split(value)  # lines, with the breaks kept at odd positions
+    return "".join("'" + part if n % 2 == 0 and _formula_like(part) else part for n, part in enumerate(parts))
+
+
+def _formula_like(line: str) -> bool:
+    if not line:
+        return False
+    if line[:1] in FORMULA_STARTS:
+        return True
+    folded = unicodedata.normalize("NFKC", line).lstrip(LEADING_NOISE)
+    return folded[:1] in FORMULA_STARTS
 
 
 @lru_cache(maxsize=8192)
@@ -135,24 +158,27 @@ def _minutes(value: float | None) -> str:
 
 
 def export(storage: Storage, start: datetime, end: datetime, fmt: Format, out: Path | BinaryIO,
-           workers: int = 1) -> Summary:
+           workers: int = 1, checkpoint: str = "") -> Summary:
     """Write decisions logged in [start, end) to `out`; return the period's summary.
-    `workers` > 1 splits a large CSV file export across processes (one per core)."""
+    `workers` > 1 splits a large CSV file export across processes (one per core). `checkpoint`,
+    the log's signed checkpoint, is written into the file (last CSV row, last JSON item, a row
+    of the XLSX summary), so every export also publishes it. Files are readable by the owner
+    only."""
     summary = Summary()
     with storage.read() as tx:
         escalations = tx.escalations.between(start, end)
         first, last = tx.decisions.id_range(start, end)
         if fmt == "csv" and workers > 1 and isinstance(out, Path) and last - first > PARALLEL_FROM:
-            summary = _csv_parallel(storage, start, end, out, workers, (first, last))
+            summary = _csv_parallel(storage, start, end, out, workers, (first, last), checkpoint)
         else:
             rows = _counted(tx.decisions.raw_rows(COLUMNS, start, end, (first, last)), summary)
             if fmt == "csv":
-                _csv(rows, out)
+                _csv(rows, out, checkpoint)
             elif fmt == "json":
-                _json(rows, out)
+                _json(rows, out, checkpoint)
             else:
                 summary.add_escalations(escalations)
-                _xlsx(rows, out, summary, start, end)
+                _xlsx(rows, out, summary, start, end, checkpoint)
                 return summary
     summary.add_escalations(escalations)
     return summary
@@ -163,6 +189,7 @@ PARALLEL_FROM = 100_000
 
 def _csv_part(url: str, start: datetime, end: datetime, ids: tuple[int, int], part: str) -> Summary:
     storage, summary = Storage(url), Summary()
+    private_file(Path(part))
     with storage.read() as tx, open(part, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
         _write_lines(_counted(tx.decisions.raw_rows(COLUMNS, start, end, ids), summary), handle)
     storage.close()
@@ -170,7 +197,7 @@ def _csv_part(url: str, start: datetime, end: datetime, ids: tuple[int, int], pa
 
 
 def _csv_parallel(storage: Storage, start: datetime, end: datetime, out: Path, workers: int,
-                  ids: tuple[int, int]) -> Summary:
+                  ids: tuple[int, int], checkpoint: str = "") -> Summary:
     """Each process writes the lines of one id range; the parts are joined in order."""
     import multiprocessing
     import shutil
@@ -184,11 +211,14 @@ def _csv_parallel(storage: Storage, start: datetime, end: datetime, out: Path, w
         with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
             partials = list(pool.map(_csv_part, [storage.url] * len(ranges),
                                      [start] * len(ranges), [end] * len(ranges), ranges, parts))
+        private_file(out)
         with open(out, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerow(COLUMNS)
             for part in parts:
                 with open(part, encoding="utf-8", newline="") as source:
                     shutil.copyfileobj(source, handle, 1 << 20)
+            if checkpoint:
+                csv.writer(handle).writerow(["#checkpoint", checkpoint])
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
@@ -231,10 +261,18 @@ def _counted(rows: Iterable[tuple], summary: Summary) -> Iterator[tuple]:
         yield row
 
 
+def private_file(path: Path) -> None:
+    """Create `path` empty and readable by the owner only (an export holds the decision log)."""
+    descriptor = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    os.close(descriptor)
+    os.chmod(path, 0o600)
+
+
 @contextmanager
 def _text_output(out: Path | BinaryIO) -> Iterator[TextIO]:
     """A text handle on a file path (closed after) or on a caller's binary stream (left open)."""
     if isinstance(out, Path):
+        private_file(out)
         with open(out, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
             yield handle
         return
@@ -246,27 +284,34 @@ def _text_output(out: Path | BinaryIO) -> Iterator[TextIO]:
         handle.detach()
 
 
-def _csv(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
+def _csv(rows: Iterable[tuple], out: Path | BinaryIO, checkpoint: str = "") -> None:
     with _text_output(out) as handle:
         csv.writer(handle).writerow(COLUMNS)
         _write_lines(rows, handle)
+        if checkpoint:
+            csv.writer(handle).writerow(["#checkpoint", checkpoint])
 
 
-def _json(rows: Iterable[tuple], out: Path | BinaryIO) -> None:
-    decoded = {"rules", "gateways", "answers"}
+def _json(rows: Iterable[tuple], out: Path | BinaryIO, checkpoint: str = "") -> None:
+    decoded = {"rules", "gateways", "answers", "secondary"}
     with _text_output(out) as handle:
         handle.write("[")
+        number = -1
         for number, row in enumerate(rows):
             pairs = zip(COLUMNS, row, strict=True)
             item = {k: (json.loads(v) if k in decoded and v else v) for k, v in pairs}
             handle.write(("," if number else "") + "\n" + json.dumps(item))
+        if checkpoint:
+            handle.write(("," if number >= 0 else "") + "\n" + json.dumps({"checkpoint": checkpoint}))
         handle.write("\n]\n")
 
 
 def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, start: datetime,
-          end: datetime) -> None:
+          end: datetime, checkpoint: str = "") -> None:
     import xlsxwriter
 
+    if isinstance(out, Path):
+        private_file(out)
     # constant_memory flushes each row to disk; no automatic formulas, numbers or links from text
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
                                          "strings_to_numbers": False, "strings_to_urls": False,
@@ -277,8 +322,11 @@ def _xlsx(rows: Iterable[tuple], out: Path | BinaryIO, summary: Summary, start: 
         sheet.write_row(number, 0, flat(row))
     weekly = workbook.add_worksheet("Weekly summary")
     weekly.write_row(0, 0, ["Period", f"{start.isoformat()} to {end.isoformat()}"])
+    number = 0
     for number, line in enumerate(summary.rows(), 1):
         weekly.write_row(number, 0, line)
+    if checkpoint:
+        weekly.write_row(number + 2, 0, ["Log checkpoint", checkpoint])
     workbook.close()
 
 

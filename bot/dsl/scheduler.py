@@ -22,6 +22,7 @@ from bot.dsl.export import last_full_week
 from bot.dsl.hours import DAYS
 from bot.dsl.outbox import default_holder
 from bot.storage import Storage
+from bot.storage.decisions import ChainBroken
 
 log = logging.getLogger("canishare.clock")
 CONVERSATION_DAYS = 90  # an unfinished check can be resumed for this long
@@ -48,7 +49,9 @@ class Scheduler:
     # --- one tick -------------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
         """Run every job once if this process holds the lease. Returns what each job did."""
-        lease_seconds = max(3 * self.interval, 30.0)
+        # Three ticks: a crashed leader is replaced within that. Correctness never rests on the
+        # lease alone: every message has an idempotency key and every delivery its own claim.
+        lease_seconds = max(3 * self.interval, 1.0)
         try:
             with self.storage.transaction() as tx:
                 leader = tx.housekeeping.hold_lease(LEASE, self.holder, lease_seconds)
@@ -102,13 +105,19 @@ class Scheduler:
         with self.storage.transaction(durable=True) as tx:
             if not tx.housekeeping.claim_job("purge", now.astimezone(self.tz).date().isoformat()):
                 return 0
-            cutoff = now - timedelta(days=self.schedule.retention_days)
-            count, last = tx.decisions.purge(cutoff)
-            if count:
-                tx.audit.add("scheduler", "purge", f"decisions up to {last}",
-                             f"{count} decisions logged before {cutoff.date()}")
             tx.housekeeping.prune(events_before=now - timedelta(days=2),
                                   conversations_before=now - timedelta(days=CONVERSATION_DAYS))
+        cutoff = now - timedelta(days=self.schedule.retention_days)
+        try:
+            with self.storage.transaction(durable=True) as tx:
+                count, last = tx.decisions.purge(cutoff)
+                if count:
+                    tx.audit.add("scheduler", "purge", f"decisions up to {last}",
+                                 f"{count} decisions logged before {cutoff.date()}")
+                    tx.checkpoints.write("purge")
+        except ChainBroken as exc:
+            log.error("NOT PURGING: the decision log does not verify (%s): run `canishare log verify`", exc)
+            return 0
         return count
 
     # --- the process ------------------------------------------------------------------------

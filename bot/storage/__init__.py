@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.clock import SYSTEM_CLOCK, Clock, iso
+from bot.storage.chain import NO_KEYS, Checkpoint, Key, Keyring
 from bot.storage.conversations import ContactStore, ConversationStore, ProfileStore
 from bot.storage.database import (
     StorageError,
@@ -29,21 +30,22 @@ from bot.storage.database import (
 from bot.storage.decisions import DecisionLog
 from bot.storage.escalations import EscalationStore
 from bot.storage.housekeeping import AuditTrail, Housekeeping
+from bot.storage.integrity import Checkpoints, LogReport, verify_log
 from bot.storage.migrations import LATEST, current_version, migrate, require_current
 from bot.storage.models import ConflictError, ConversationRow, Decision, DecisionChoice, DuplicateDecision
 from bot.storage.outbox import OutboxStore
 
 __all__ = [
-    "LATEST", "ConflictError", "ConversationRow", "Decision", "DecisionChoice", "DuplicateDecision",
-    "Storage", "StorageError", "Tx", "iso",
+    "LATEST", "NO_KEYS", "Checkpoint", "ConflictError", "ConversationRow", "Decision", "DecisionChoice",
+    "DuplicateDecision", "Key", "Keyring", "LogReport", "Storage", "StorageError", "Tx", "iso",
 ]
 
 
 class Tx:
     """One unit of work: every store, on one connection and one transaction."""
 
-    def __init__(self, conn: Connection, clock: Clock):
-        self.conn, self.clock = conn, clock
+    def __init__(self, conn: Connection, clock: Clock, keyring: Keyring = NO_KEYS):
+        self.conn, self.clock, self.keyring = conn, clock, keyring
 
     @cached_property
     def conversations(self) -> ConversationStore:
@@ -59,11 +61,19 @@ class Tx:
 
     @cached_property
     def decisions(self) -> DecisionLog:
-        return DecisionLog(self.conn, self.clock)
+        return DecisionLog(self.conn, self.clock, self.keyring)
 
     @cached_property
     def escalations(self) -> EscalationStore:
-        return EscalationStore(self.conn, self.clock)
+        return EscalationStore(self.conn, self.clock, self.keyring, self.audit)
+
+    @cached_property
+    def checkpoints(self) -> Checkpoints:
+        return Checkpoints(self.conn, self.clock, self.keyring, self.decisions, self.audit)
+
+    def verify(self, checkpoint: Checkpoint | None = None) -> LogReport:
+        """The whole log: both chains, every escalation's seal, anchors, and a checkpoint."""
+        return verify_log(self.conn, self.keyring, self.decisions, self.audit, self.escalations, checkpoint)
 
     @cached_property
     def outbox(self) -> OutboxStore:
@@ -71,7 +81,7 @@ class Tx:
 
     @cached_property
     def audit(self) -> AuditTrail:
-        return AuditTrail(self.conn, self.clock)
+        return AuditTrail(self.conn, self.clock, self.keyring)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
@@ -86,8 +96,8 @@ class Storage:
     `StorageError` says so. With `create=False` a missing SQLite file is an error instead."""
 
     def __init__(self, url: str | Path, clock: Clock = SYSTEM_CLOCK, *, create: bool = True,
-                 pool_size: int = 10, check_schema: bool = True):
-        self.url, self.clock = normalise_url(url), clock
+                 pool_size: int = 10, check_schema: bool = True, keyring: Keyring = NO_KEYS):
+        self.url, self.clock, self.keyring = normalise_url(url), clock, keyring
         try:
             self.engine = connect(self.url, pool_size=pool_size, create=create)
             if check_schema:
@@ -100,7 +110,7 @@ class Storage:
             empty = current_version(conn) is None
             conn.rollback()
         if empty:
-            migrate(self.engine, self.clock)
+            migrate(self.engine, self.clock, self.keyring)
         else:
             require_current(self.engine)
 
@@ -127,7 +137,7 @@ class Storage:
                     set_durable(conn, True)
                 try:
                     with conn.begin():
-                        yield Tx(conn, self.clock)
+                        yield Tx(conn, self.clock, self.keyring)
                 finally:
                     if durable:
                         set_durable(conn, False)
@@ -139,13 +149,13 @@ class Storage:
         """A read-only unit of work (no write lock)."""
         try:
             with self.engine.connect() as conn, conn.begin():
-                yield Tx(conn, self.clock)
+                yield Tx(conn, self.clock, self.keyring)
         except SQLAlchemyError as exc:
             raise StorageError(f"decision log error: {_one_line(exc)}") from None
 
     def migrate(self) -> tuple[int, int]:
         try:
-            return migrate(self.engine, self.clock)
+            return migrate(self.engine, self.clock, self.keyring)
         except SQLAlchemyError as exc:
             raise StorageError(f"{self.where}: {_one_line(exc)}") from None
 

@@ -1,36 +1,216 @@
-"""The decision log's hash chain, as pure functions: each row's hash covers its id (so a deleted
-or reordered row shows) and every recorded field, chained to the row before it."""
+"""Tamper evidence, as pure functions: keyed hash chains over the decision log and the audit
+trail, a MAC on each escalation, signed purge anchors and signed checkpoints.
+
+Each chained row's hash covers its id (so a deleted or reordered row shows), every recorded
+field and the hash of the row before it, keyed with HMAC-SHA256: without the key (which lives in
+the environment, never in the database) nobody can rewrite a row and recompute the chain, append
+a forged row or make a purge anchor. Rows written before the keyed chain existed (or with no key
+configured) use plain SHA-256 and are reported as such. A checkpoint (heads, counts, time),
+published outside the database in the weekly post and every export, shows later that nothing
+that existed then was removed.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 GENESIS = "0" * 64
-CHAINED_FIELDS = (
+LEGACY_FIELDS = (
     "id", "created_at", "channel", "user_id", "conversation_id", "flow_id", "flow_version",
     "guidance_edition", "jurisdiction", "answers", "outcome_id", "verdict", "consent_position",
     "rules", "gateways", "dsl_alert", "decision", "what", "with_whom", "purpose", "reasons",
     "case_reference",
 )
+DECISION_FIELDS = (*LEGACY_FIELDS, "secondary", "key_id")
+AUDIT_FIELDS = ("id", "at", "actor", "action", "target", "detail", "key_id")
+ESCALATION_FIELDS = (
+    "id", "created_at", "channel", "requester", "conversation_id", "kind", "urgency", "flow_id",
+    "outcome_id", "verdict", "secondary", "rules", "gateways", "answers", "case_reference", "status",
+    "claimed_by", "claimed_at", "resolved_by", "resolved_at", "resolution_note", "more_info_by",
+    "more_info_at", "version", "key_id",
+)
+CHECKPOINT = re.compile(r"canishare-checkpoint v1 [^\s\"',;]+(?: [^\s\"',;]+)*")
 
 
-def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
-    content = json.dumps([row.get(k) for k in CHAINED_FIELDS], separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}|{content}".encode()).hexdigest()
+# --- keys -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    secret: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        """`kid:secret` or a bare secret (at least 32 characters; its id is derived from it)."""
+        text = text.strip()
+        kid, sep, secret = text.partition(":")
+        if not sep:
+            kid, secret = "", text
+        if len(secret) < 32:
+            raise ValueError("a log key needs at least 32 characters (e.g. `openssl rand -base64 32`)")
+        if kid and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", kid):
+            raise ValueError("a key id may hold only letters, digits, - and _ (at most 32)")
+        kid = kid or hashlib.sha256(secret.encode()).hexdigest()[:8]
+        return cls(kid, secret.encode())
+
+    @classmethod
+    def generate(cls) -> str:
+        return f"k{secrets.token_hex(3)}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
 
 
-def first_break(rows: Iterable[Mapping[str, Any]], expected: str, previous_id: int) -> tuple[int, str | None]:
-    """Walk rows in id order from an anchor. Returns (rows checked, first problem or None)."""
-    count = 0
+@dataclass(frozen=True)
+class Keyring:
+    """The key new rows are chained with, and older keys kept to verify rows made before a
+    rotation. No key: rows are chained with plain SHA-256 (evidence of accidents, not of tampering)."""
+
+    current: Key | None = None
+    old: tuple[Key, ...] = ()
+
+    def get(self, kid: str | None) -> Key | None:
+        if not kid:
+            return None
+        return next((k for k in (self.current, *self.old) if k and k.kid == kid), None)
+
+    @property
+    def kid(self) -> str | None:
+        return self.current.kid if self.current else None
+
+
+NO_KEYS = Keyring()
+
+
+# --- hashing --------------------------------------------------------------------------------
+def _content(row: Mapping[str, Any], fields: tuple[str, ...]) -> str:
+    return json.dumps([row.get(k) for k in fields], separators=(",", ":"), ensure_ascii=False)
+
+
+def link_hash(prev: str, row: Mapping[str, Any], fields: tuple[str, ...], key: Key | None) -> str:
+    message = f"{prev}|{_content(row, fields)}".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def decision_fields(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return DECISION_FIELDS if row.get("key_id") or row.get("secondary") is not None else LEGACY_FIELDS
+
+
+def mac(key: Key | None, fields: tuple[str, ...], row: Mapping[str, Any]) -> str:
+    return link_hash("", row, fields, key)
+
+
+def sign(key: Key | None, text: str) -> str:
+    if key is None:
+        return ""
+    return hmac.new(key.secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signed(key: Key | None, text: str, signature: str | None) -> bool:
+    return key is not None and bool(signature) and hmac.compare_digest(sign(key, text), signature or "")
+
+
+# --- walking a chain ----------------------------------------------------------------------------
+@dataclass
+class Walk:
+    """What walking one chain found."""
+
+    name: str
+    checked: int = 0
+    keyed: int = 0
+    unkeyed: int = 0
+    unverifiable: int = 0  # keyed with a key we do not have: only the links could be checked
+    last_id: int = 0
+    last_hash: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def walk(name: str, rows: Iterable[Mapping[str, Any]], keyring: Keyring, start_hash: str, start_id: int,
+         fields_for: Any) -> Walk:
+    """Check every row of a chain in id order from (start_hash, start_id). Stops at the first
+    problem, which names the row."""
+    result = Walk(name, last_id=start_id, last_hash=start_hash)
+    expected, previous_id = start_hash, start_id
     for row in rows:
-        count += 1
-        if chain_hash(row["prev_hash"] or "", row) != row["row_hash"]:
-            return count, f"row {row['id']}: its content was changed after it was logged"
+        result.checked += 1
+        kid = row.get("key_id")
+        if not kid and result.keyed and keyring.current is not None:
+            result.problems.append(f"{name} row {row['id']}: not keyed, after keyed rows (written "
+                                   "outside canishare, to pass as an older row?)")
+            return result
         if row["prev_hash"] != expected or row["id"] != previous_id + 1:
-            return count, (f"row {row['id']}: does not follow row {previous_id} (a row was "
-                           "deleted or rows were reordered)")
+            result.problems.append(f"{name} row {row['id']}: does not follow row {previous_id} (a row was "
+                                   "deleted, inserted or rows were reordered)")
+            return result
+        if kid:
+            key = keyring.get(kid)
+            if key is None:
+                result.unverifiable += 1
+            elif link_hash(row["prev_hash"], row, fields_for(row), key) != row["row_hash"]:
+                result.problems.append(f"{name} row {row['id']}: changed after it was logged, or not "
+                                       "written by canishare (its keyed hash does not match)")
+                return result
+            else:
+                result.keyed += 1
+        else:
+            result.unkeyed += 1
+            if link_hash(row["prev_hash"], row, fields_for(row), None) != row["row_hash"]:
+                result.problems.append(f"{name} row {row['id']}: its content was changed after it was logged")
+                return result
         expected, previous_id = row["row_hash"], row["id"]
-    return count, None
+    result.last_id, result.last_hash = previous_id, expected
+    return result
+
+
+# --- anchors and checkpoints ----------------------------------------------------------------------
+def anchor_text(table: str, purged_through: int, last_hash: str, at: str) -> str:
+    return f"anchor {table} {purged_through} {last_hash} {at}"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    at: str
+    decisions_id: int
+    decisions_hash: str
+    audit_id: int
+    audit_hash: str
+    kid: str
+    signature: str
+
+    def body(self) -> str:
+        return (f"canishare-checkpoint v1 at={self.at} decisions={self.decisions_id}:{self.decisions_hash} "
+                f"audit={self.audit_id}:{self.audit_hash} key={self.kid or '-'}")
+
+    def text(self) -> str:
+        return f"{self.body()} sig={self.signature or '-'}"
+
+    @classmethod
+    def make(cls, key: Key | None, at: str, decisions: tuple[int, str], audit: tuple[int, str]) -> Checkpoint:
+        unsigned = cls(at, decisions[0], decisions[1][:32], audit[0], audit[1][:32],
+                       key.kid if key else "", "")
+        return cls(**{**unsigned.__dict__, "signature": sign(key, unsigned.body())})
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        match = CHECKPOINT.search(text)
+        if not match:
+            raise ValueError("no canishare checkpoint in it")
+        parts = dict(p.split("=", 1) for p in match.group(0).split()[2:] if "=" in p)
+        try:
+            d_id, d_hash = parts["decisions"].split(":")
+            a_id, a_hash = parts["audit"].split(":")
+            return cls(parts["at"], int(d_id), d_hash, int(a_id), a_hash,
+                       "" if parts["key"] == "-" else parts["key"],
+                       "" if parts.get("sig", "-") == "-" else parts["sig"])
+        except (KeyError, ValueError):
+            raise ValueError("a canishare checkpoint, but not a whole one") from None
+
+
+def checkpoints_in(text: str) -> Iterator[str]:
+    yield from (m.group(0) for m in CHECKPOINT.finditer(text))

@@ -112,10 +112,12 @@ def is_sqlite(conn: Connection | Engine) -> bool:
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING. True if the row was inserted."""
+    """INSERT ... ON CONFLICT DO NOTHING. True if the row was inserted. (RETURNING says so on
+    both backends; a driver's rowcount for this statement is not reliable.)"""
     dialect = sqlite_dialect if is_sqlite(conn) else pg_dialect
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(statement).rowcount == 1
+    key = next(iter(table.primary_key.columns))
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(statement).first() is not None
 
 
 def insert_ignore_returning_id(conn: Connection, table: Table, values: dict[str, Any]) -> int | None:

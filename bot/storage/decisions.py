@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.core.clock import Clock, iso
 from bot.storage import chain
+from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import serialise
 from bot.storage.models import Decision, DuplicateDecision
 from bot.storage.schema import chain_anchor, decisions
@@ -41,8 +42,8 @@ def decoded(row: Any) -> dict[str, Any]:
 
 
 class DecisionLog:
-    def __init__(self, conn: Connection, clock: Clock):
-        self.conn, self.clock = conn, clock
+    def __init__(self, conn: Connection, clock: Clock, keyring: Keyring = NO_KEYS):
+        self.conn, self.clock, self.keyring = conn, clock, keyring
 
     # --- writing ----------------------------------------------------------------------------
     def record(self, decision: Decision) -> int:
@@ -65,17 +66,29 @@ class DecisionLog:
         return count
 
     def _append(self, row: dict[str, Any]) -> int:
-        last = self.conn.execute(select(d.id, d.row_hash).order_by(d.id.desc()).limit(1)).first()
-        if last is None:
-            anchor = self.conn.execute(select(chain_anchor.c.hash, chain_anchor.c.purged_through)
-                                       .order_by(chain_anchor.c.id.desc()).limit(1)).first()
-            prev, next_id = (anchor[0], anchor[1] + 1) if anchor else (chain.GENESIS, 1)
-        else:
-            prev, next_id = last[1], last[0] + 1
-        row = {**row, "id": next_id}
-        row["prev_hash"], row["row_hash"] = prev, chain.chain_hash(prev, row)
+        prev, next_id = self._next_link()
+        row = {**row, "id": next_id, "key_id": self.keyring.kid, "prev_hash": prev}
+        row.setdefault("secondary", "[]")
+        row["row_hash"] = chain.link_hash(prev, row, chain.DECISION_FIELDS, self.keyring.current)
         self.conn.execute(decisions.insert().values(**row))
         return next_id
+
+    def _next_link(self) -> tuple[str, int]:
+        last = self.conn.execute(select(d.id, d.row_hash).order_by(d.id.desc()).limit(1)).first()
+        if last is not None:
+            return last[1], last[0] + 1
+        anchor = self._anchor()
+        return (anchor["hash"], anchor["purged_through"] + 1) if anchor else (chain.GENESIS, 1)
+
+    def _anchor(self) -> dict[str, Any] | None:
+        latest = select(chain_anchor).order_by(chain_anchor.c.id.desc()).limit(1)
+        row = self.conn.execute(latest).mappings().first()
+        return dict(row) if row else None
+
+    def head(self) -> tuple[int, str]:
+        """The last id and hash of the chain (the anchor's, when everything was purged)."""
+        prev, next_id = self._next_link()
+        return next_id - 1, prev
 
     # --- reading ----------------------------------------------------------------------------
     def id_for(self, channel: str, user_id: str, conversation_id: str) -> int | None:
@@ -124,24 +137,59 @@ class DecisionLog:
     # --- tamper evidence and retention --------------------------------------------------------
     def verify(self) -> tuple[int, str | None]:
         """Walk the chain from its anchor. Returns (rows checked, first problem or None)."""
-        anchor = self.conn.execute(select(chain_anchor.c.hash, chain_anchor.c.purged_through)
-                                   .order_by(chain_anchor.c.id.desc()).limit(1)).first()
-        expected, previous_id = (anchor[0], anchor[1]) if anchor else (chain.GENESIS, 0)
+        report = self.walk()
+        return report.checked, (report.problems[0] if report.problems else None)
+
+    def walk(self) -> chain.Walk:
+        anchor = self._anchor()
+        start = (anchor["hash"], anchor["purged_through"]) if anchor else (chain.GENESIS, 0)
         rows = self.conn.execution_options(yield_per=5000).execute(
             select(decisions).order_by(d.id)).mappings()
-        return chain.first_break(rows, expected, previous_id)
+        report = chain.walk("decisions", rows, self.keyring, start[0], start[1], chain.decision_fields)
+        state = self.anchor_state(anchor) if anchor else "none"
+        if state == "forged":
+            report.problems.insert(0, f"purge anchor {anchor['id']}: its signature does not match (made "  # type: ignore[index]
+                                      "by hand, or changed)")
+        elif state == "unsigned" and self.keyring.current is not None:
+            report.problems.insert(0, f"purge anchor {anchor['id']}: not signed, so not made by canishare "  # type: ignore[index]
+                                      "purge (made by hand?)")
+        elif state == "unverifiable":
+            report.unverifiable += 1
+        return report
+
+    def anchor_state(self, anchor: dict[str, Any]) -> str:
+        """"ok", "forged", "unsigned" or "unverifiable" (signed with a key we do not hold)."""
+        if not anchor.get("key_id") or not anchor.get("signature"):
+            return "unsigned"
+        key = self.keyring.get(anchor["key_id"])
+        if key is None:
+            return "unverifiable"
+        text = chain.anchor_text("decisions", anchor["purged_through"], anchor["hash"], anchor["at"])
+        return "ok" if chain.signed(key, text, anchor["signature"]) else "forged"
 
     def purge(self, cutoff: datetime, dry_run: bool = False) -> tuple[int, int]:
         """Delete the oldest decisions logged before `cutoff`: a prefix of the chain, so it stays
-        verifiable (the last purged hash becomes the new anchor). Returns (rows, last id)."""
+        verifiable (the last purged hash becomes the new, signed anchor). Refuses when the chain
+        does not verify: a purge must not launder tampering. Returns (rows, last id)."""
         serialise(self.conn, "chain")
         first_kept = self.conn.execute(select(func.min(d.id)).where(d.created_at >= iso(cutoff))).scalar()
         doomed = d.id < first_kept if first_kept is not None else d.id.is_not(None)
         count, last = self.conn.execute(select(func.count(), func.max(d.id)).where(doomed)).one()
         if dry_run or not count:
             return int(count or 0), int(last or 0)
+        report = self.walk()
+        if report.problems:
+            raise ChainBroken(report.problems[0])
         last_hash = self.conn.execute(select(d.row_hash).where(d.id == last)).scalar()
-        self.conn.execute(chain_anchor.insert().values(hash=last_hash, purged_through=last,
-                                                       at=iso(self.clock.now())))
+        at = iso(self.clock.now())
+        key = self.keyring.current
+        self.conn.execute(chain_anchor.insert().values(
+            hash=last_hash, purged_through=last, at=at, table_name="decisions",
+            key_id=key.kid if key else None,
+            signature=chain.sign(key, chain.anchor_text("decisions", last, last_hash, at)) or None))
         self.conn.execute(decisions.delete().where(doomed))
         return int(count), int(last)
+
+
+class ChainBroken(Exception):
+    """The log does not verify; the message names the first row at fault."""

@@ -11,12 +11,19 @@ from sqlalchemy import Connection, select
 
 from bot.core.clock import Clock, iso
 from bot.dsl.model import Escalation
+from bot.storage import chain
+from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import insert_ignore_returning_id, is_sqlite
+from bot.storage.housekeeping import AuditTrail
 from bot.storage.schema import escalations
 
 e = escalations.c
 JSON_FIELDS = ("rules", "gateways", "answers", "secondary", "card_ref")
 TIME_FIELDS = ("created_at", "claimed_at", "resolved_at", "more_info_at", "next_reminder_at")
+
+
+def seal_record(version: int, digest: str) -> str:
+    return f"v{version} {digest[:32]}"
 
 
 def _model(row: Any) -> Escalation:
@@ -46,15 +53,59 @@ def _stored(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class EscalationStore:
-    def __init__(self, conn: Connection, clock: Clock):
-        self.conn, self.clock = conn, clock
+    """Every change a person makes to an escalation is sealed: a keyed MAC over what a DSL is
+    accountable for (status, who, when, the note...), and a record of that state in the audit
+    chain, so an edit, a rollback or a deletion of the row shows in `log verify`."""
+
+    def __init__(self, conn: Connection, clock: Clock, keyring: Keyring = NO_KEYS,
+                 audit: AuditTrail | None = None):
+        self.conn, self.clock, self.keyring = conn, clock, keyring
+        self.audit = audit or AuditTrail(conn, clock, keyring)
 
     def create(self, dedupe_key: str, **values: Any) -> int | None:
         """A new open escalation, unless one with `dedupe_key` exists (returns None then)."""
         row = _stored({"dedupe_key": dedupe_key, "status": "open", "card_state": "pending",
                        "version": 1, "reminders_sent": 0, "card_ref": {}, "case_reference": "",
+                       "secondary": [], "rules": [], "gateways": [], "answers": {},
                        "created_at": self.clock.now(), **values})
-        return insert_ignore_returning_id(self.conn, escalations, row)
+        escalation_id = insert_ignore_returning_id(self.conn, escalations, row)
+        if escalation_id is not None:
+            self._seal(escalation_id)
+        return escalation_id
+
+    def _seal(self, escalation_id: int) -> None:
+        row = dict(self.conn.execute(select(escalations).where(e.id == escalation_id)).mappings().one())
+        row["key_id"] = self.keyring.kid
+        digest = chain.mac(self.keyring.current, chain.ESCALATION_FIELDS, row)
+        self.conn.execute(escalations.update().where(e.id == escalation_id).values(
+            row_mac=digest, key_id=self.keyring.kid))
+        self.audit.add("canishare", "escalation", f"escalation {escalation_id}",
+                       seal_record(row["version"], digest))
+
+    def verify(self) -> tuple[int, list[str], int]:
+        """Check every escalation's MAC and that the audit chain holds its latest state.
+        Returns (checked, problems, unverifiable)."""
+        checked, problems, unverifiable = 0, [], 0
+        for row in self.conn.execute(select(escalations).order_by(e.id)).mappings():
+            checked += 1
+            if row["row_mac"] is None:
+                continue  # made before escalations were sealed (schema 3): nothing to compare
+            key = self.keyring.get(row["key_id"])
+            if row["key_id"] and key is None:
+                unverifiable += 1
+            elif chain.mac(key, chain.ESCALATION_FIELDS, row) != row["row_mac"]:
+                problems.append(f"escalation {row['id']}: changed outside canishare (its seal does "
+                                "not match)")
+                continue
+            latest = self.audit.latest_for(f"escalation {row['id']}", "escalation")
+            if latest is None or latest["detail"] != seal_record(row["version"], row["row_mac"]):
+                problems.append(f"escalation {row['id']}: not in the state the audit trail last recorded "
+                                "(rolled back or replaced)")
+        for seal in self.audit.targets("escalation"):
+            escalation_id = int(seal.removeprefix("escalation "))
+            if self.conn.execute(select(e.id).where(e.id == escalation_id)).first() is None:
+                problems.append(f"escalation {escalation_id}: recorded in the audit trail but deleted")
+        return checked, problems, unverifiable
 
     def by_dedupe_key(self, dedupe_key: str) -> Escalation | None:
         row = self.conn.execute(select(escalations).where(e.dedupe_key == dedupe_key)).mappings().first()
@@ -74,7 +125,10 @@ class EscalationStore:
         if when_version is not None:
             statement = statement.where(e.version == when_version)
         values = {**_stored(changes), "version": e.version + 1}
-        return self.conn.execute(statement.values(**values)).rowcount == 1
+        changed = self.conn.execute(statement.values(**values)).rowcount == 1
+        if changed:
+            self._seal(escalation_id)
+        return changed
 
     def set_card(self, escalation_id: int, state: str, ref: dict[str, Any] | None = None) -> None:
         """Delivery bookkeeping: not a change a DSL made, so the version stays."""

@@ -9,23 +9,57 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from bot.core.clock import Clock, iso
-from bot.storage.database import insert_ignore
+from bot.storage import chain
+from bot.storage.chain import NO_KEYS, Keyring
+from bot.storage.database import insert_ignore, serialise
 from bot.storage.schema import audit, conversations, events, job_runs, leases
 
 
 class AuditTrail:
-    def __init__(self, conn: Connection, clock: Clock):
-        self.conn, self.clock = conn, clock
+    """Who did what, as a keyed hash chain (like the decision log): refusals, claims, resolutions,
+    exports, purges, and the state of every escalation after each change."""
 
-    def add(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
-        self.conn.execute(audit.insert().values(at=iso(self.clock.now()), actor=actor, action=action,
-                                                target=target, detail=detail))
+    def __init__(self, conn: Connection, clock: Clock, keyring: Keyring = NO_KEYS):
+        self.conn, self.clock, self.keyring = conn, clock, keyring
+
+    def add(self, actor: str, action: str, target: str = "", detail: str = "") -> int:
+        serialise(self.conn, "audit")
+        last = self._last()
+        prev, next_id = (last[1] or chain.GENESIS, last[0] + 1) if last else (chain.GENESIS, 1)
+        row = {"id": next_id, "at": iso(self.clock.now()), "actor": actor, "action": action,
+               "target": target, "detail": detail, "key_id": self.keyring.kid, "prev_hash": prev}
+        row["row_hash"] = chain.link_hash(prev, row, chain.AUDIT_FIELDS, self.keyring.current)
+        self.conn.execute(audit.insert().values(**row))
+        return next_id
 
     def rows(self, action: str | None = None) -> list[dict[str, Any]]:
         query = select(audit).order_by(audit.c.id)
         if action:
             query = query.where(audit.c.action == action)
         return [dict(r) for r in self.conn.execute(query).mappings()]
+
+    def latest_for(self, target: str, action: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(audit).where(audit.c.target == target, audit.c.action == action)
+                                .order_by(audit.c.id.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def targets(self, action: str) -> list[str]:
+        """Every distinct target audited with `action`."""
+        query = select(audit.c.target).where(audit.c.action == action).distinct()
+        return [r[0] for r in self.conn.execute(query)]
+
+    def _last(self) -> Any:
+        query = select(audit.c.id, audit.c.row_hash).order_by(audit.c.id.desc()).limit(1)
+        return self.conn.execute(query).first()
+
+    def head(self) -> tuple[int, str]:
+        last = self._last()
+        return (int(last[0]), last[1] or "") if last else (0, chain.GENESIS)
+
+    def verify(self) -> chain.Walk:
+        query = select(audit).order_by(audit.c.id)
+        rows = self.conn.execution_options(yield_per=5000).execute(query).mappings()
+        return chain.walk("audit", rows, self.keyring, chain.GENESIS, 0, lambda _row: chain.AUDIT_FIELDS)
 
 
 class Housekeeping:

@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Engine, func, inspect, select
 
 from bot.core.clock import Clock, iso
 from bot.storage import chain, schema
+from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import StorageError, is_sqlite, serialise
+from bot.storage.escalations import EscalationStore
 
 LATEST = 4
 
@@ -44,22 +46,29 @@ def _v3(conn: Connection) -> None:
     prev = chain.GENESIS
     rows = conn.execute(select(schema.decisions).order_by(schema.decisions.c.id)).mappings().all()
     for row in rows:
-        digest = chain.chain_hash(prev, row)
+        digest = chain.link_hash(prev, row, chain.LEGACY_FIELDS, None)
         conn.execute(schema.decisions.update().where(schema.decisions.c.id == row["id"])
                      .values(prev_hash=prev, row_hash=digest))
         prev = digest
 
 
-def _v4(conn: Connection) -> None:
+def _v4(conn: Connection, clock: Clock, keyring: Keyring) -> None:
     """Channel-neutral DSL desk: an outbox for every delivery, one decision per check enforced by
     the database, a scheduler lease, secondary outcomes; escalations whose card never arrived
-    get an outbox row, so they are delivered now."""
+    get an outbox row, so they are delivered now. Tamper evidence that holds: a keyed chain on
+    new decisions, the audit trail chained, escalations sealed, purge anchors signed,
+    checkpoints (existing rows are chained or sealed with the key given to the migration)."""
     add = "ALTER TABLE {} ADD COLUMN {} {}"
-    for column, kind in (("secondary", "TEXT"), ("check_key", "TEXT")):
+    for column, kind in (("secondary", "TEXT"), ("check_key", "TEXT"), ("key_id", "TEXT")):
         conn.exec_driver_sql(add.format("decisions", column, kind))
     for column, kind in (("secondary", "TEXT"), ("card_state", "TEXT"), ("card_ref", "TEXT"),
-                         ("version", "INTEGER"), ("more_info_by", "TEXT"), ("more_info_at", "TEXT")):
+                         ("version", "INTEGER"), ("more_info_by", "TEXT"), ("more_info_at", "TEXT"),
+                         ("row_mac", "TEXT"), ("key_id", "TEXT")):
         conn.exec_driver_sql(add.format("escalations", column, kind))
+    for column in ("prev_hash", "row_hash", "key_id"):
+        conn.exec_driver_sql(add.format("audit", column, "TEXT"))
+    for column in ("table_name", "key_id", "signature"):
+        conn.exec_driver_sql(add.format("chain_anchor", column, "TEXT"))
     d = schema.decisions.c
     firsts = (select(func.min(d.id)).where(d.conversation_id != "")
               .group_by(d.channel, d.user_id, d.conversation_id))
@@ -67,13 +76,16 @@ def _v4(conn: Connection) -> None:
         row = conn.execute(select(d.channel, d.user_id, d.conversation_id).where(d.id == first_id)).one()
         conn.execute(schema.decisions.update().where(d.id == first_id)
                      .values(check_key=":".join(row)))
-    for table in (schema.outbox, schema.delivery_attempts, schema.leases, schema.contacts):
+    for table in (schema.outbox, schema.delivery_attempts, schema.leases, schema.contacts,
+                  schema.checkpoints):
         table.create(conn, checkfirst=True)
     for index in (*schema.decisions.indexes, *schema.events.indexes, *schema.conversations.indexes,
-                  *schema.escalations.indexes):
+                  *schema.escalations.indexes, *schema.audit.indexes):
         if index.name in ("ux_decisions_check_key", "ix_events_received_at", "ix_conversations_latest",
-                          "ix_escalations_conversation"):
+                          "ix_escalations_conversation", "ix_audit_target"):
             index.create(conn, checkfirst=True)
+    _chain_audit(conn, keyring)
+    _sign_anchors(conn, keyring)
     e = schema.escalations.c
     for row in conn.execute(select(e.id, e.card_channel, e.card_ts, e.status, e.channel,
                                    e.created_at)).all():
@@ -86,9 +98,37 @@ def _v4(conn: Connection) -> None:
                 key=f"card:{row.id}", channel=row.channel, kind="card", escalation_id=row.id,
                 payload="{}", status="pending", attempts=0, created_at=row.created_at,
                 next_attempt_at=row.created_at))
+    store = EscalationStore(conn, clock, keyring)
+    for (escalation_id,) in conn.execute(select(e.id).order_by(e.id)).all():
+        store._seal(escalation_id)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
+def _chain_audit(conn: Connection, keyring: Keyring) -> None:
+    """Chain the audit rows an earlier release wrote, in id order (renumbered from 1 if needed)."""
+    a = schema.audit.c
+    prev = chain.GENESIS
+    rows = conn.execute(select(schema.audit).order_by(a.id)).mappings().all()
+    for number, row in enumerate(rows, start=1):
+        data = {**row, "id": number, "key_id": keyring.kid, "prev_hash": prev}
+        data["row_hash"] = chain.link_hash(prev, data, chain.AUDIT_FIELDS, keyring.current)
+        conn.execute(schema.audit.update().where(a.id == row["id"]).values(
+            id=number, key_id=keyring.kid, prev_hash=prev, row_hash=data["row_hash"]))
+        prev = data["row_hash"]
+
+
+def _sign_anchors(conn: Connection, keyring: Keyring) -> None:
+    """Purge anchors from before they were signed: signed now, by whoever migrates with the key."""
+    if keyring.current is None:
+        return
+    c = schema.chain_anchor.c
+    for row in conn.execute(select(schema.chain_anchor)).mappings().all():
+        text = chain.anchor_text("decisions", row["purged_through"], row["hash"], row["at"])
+        conn.execute(schema.chain_anchor.update().where(c.id == row["id"]).values(
+            table_name="decisions", key_id=keyring.kid, signature=chain.sign(keyring.current, text)))
+
+
+STEPS: dict[int, Callable[[Connection, Clock, Keyring], None]] = {
+    2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4}
 
 
 def current_version(conn: Connection) -> int | None:
@@ -99,7 +139,7 @@ def current_version(conn: Connection) -> int | None:
     return int(conn.execute(select(func.max(schema.schema_migrations.c.version))).scalar() or 0)
 
 
-def migrate(engine: Engine, clock: Clock) -> tuple[int, int]:
+def migrate(engine: Engine, clock: Clock, keyring: Keyring = NO_KEYS) -> tuple[int, int]:
     """Bring the schema to LATEST. Returns (version before, version after); safe to run from
     several processes at once (the second finds nothing to do)."""
     with engine.connect().execution_options(canishare_write=True) as conn, conn.begin():
@@ -118,7 +158,7 @@ def migrate(engine: Engine, clock: Clock) -> tuple[int, int]:
         if before < 4 and not is_sqlite(conn):
             raise StorageError(f"schema version {before} on PostgreSQL cannot be migrated")
         for version in range(before + 1, LATEST + 1):
-            STEPS[version](conn)
+            STEPS[version](conn, clock, keyring)
             conn.execute(schema.schema_migrations.insert().values(version=version,
                                                                   applied_at=iso(clock.now())))
         return before, LATEST

@@ -43,6 +43,7 @@ decisions = Table(
     _text("secondary"),
     # one decision per check, enforced here (NULL on rows logged before this rule existed)
     _text("check_key"),
+    _text("key_id"),  # the log key the row's hash was made with (NULL: plain SHA-256)
     Index("ix_decisions_created_at", "created_at"),
     Index("ux_decisions_check_key", "check_key", unique=True),
     Index("ix_decisions_check", "channel", "user_id", "conversation_id"),
@@ -72,14 +73,17 @@ escalations = Table(
     # schema 4: channel-neutral card reference, delivery state, version for repeat-safe buttons
     _text("secondary"), _text("card_state"), _text("card_ref"), Column("version", Integer),
     _text("more_info_by"), _text("more_info_at"),
+    _text("row_mac"), _text("key_id"),  # keyed MAC over what a DSL is accountable for
     Index("ix_escalations_due", "status", "next_reminder_at"),
     Index("ix_escalations_conversation", "channel", "requester", "conversation_id"),
 )
 
-audit = Table(
+audit = Table(  # a hash chain too, like decisions: every escalation change is recorded here
     "audit", metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
     _text("at"), _text("actor"), _text("action"), _text("target"), _text("detail"),
+    _text("prev_hash"), _text("row_hash"), _text("key_id"),
+    Index("ix_audit_target", "target", "id"),
 )
 
 job_runs = Table(
@@ -87,10 +91,17 @@ job_runs = Table(
     _text("job", primary_key=True), _text("period", primary_key=True), _text("ran_at"),
 )
 
-chain_anchor = Table(
+chain_anchor = Table(  # where a chain restarts after a purge; signed, so none can be made by hand
     "chain_anchor", metadata,
     Column("id", Integer, primary_key=True),
     _text("hash"), Column("purged_through", Integer), _text("at"),
+    _text("table_name"), _text("key_id"), _text("signature"),
+)
+
+checkpoints = Table(  # heads of the chains at a moment, signed and published outside the database
+    "checkpoints", metadata,
+    Column("id", Integer, primary_key=True),
+    _text("at", nullable=False), _text("reason", nullable=False), _text("text", nullable=False),
 )
 
 outbox = Table(  # everything that must reach a person, written with the change that causes it

@@ -39,7 +39,8 @@ class Failure:
     """Fail the next `times` calls of `method` that match `when`, the way `mode` says."""
 
     method: str
-    mode: str  # "500", "429", "ratelimited", "lost", "hold", or an ok:false error code
+    mode: str  # "500", "429" (with Retry-After), "lost", "hold", "hold_after", or an ok:false code
+    # such as "ratelimited", "not_in_channel" or "channel_not_found" (HTTP 200, as Slack sends)
     times: int = 1
     when: Callable[[dict[str, Any]], bool] | None = None
     retry_after: int = 1
@@ -133,13 +134,17 @@ class FakeSlack:
         if "?" in handler.path:
             params.update({k: v[0] for k, v in parse_qs(handler.path.split("?", 1)[1]).items()})
         failure = self._failure_for(method, params)
-        if failure is not None and failure.mode == "hold":
-            self._record(Call(method, params, dict(handler.headers), {}, time.perf_counter(), "held"))
+        if failure is not None and failure.mode in ("hold", "hold_after"):
+            # "hold": the call never reaches Slack; "hold_after": it takes effect, and the response
+            # never comes. Either way the caller waits until the test kills it.
+            body = self.answer(method, params) if failure.mode == "hold_after" else {}
+            self._record(Call(method, params, dict(handler.headers), body, time.perf_counter(),
+                              "lost" if failure.mode == "hold_after" else "held"))
             self.held.set()
-            time.sleep(3600)  # the test kills the caller meanwhile; never answered
+            time.sleep(3600)
             return
-        if failure is not None and failure.mode in ("500", "429", "ratelimited"):
-            status = 500 if failure.mode == "500" else 429
+        if failure is not None and failure.mode in ("500", "429"):
+            status = int(failure.mode)
             body = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
             self._record(Call(method, params, dict(handler.headers), body, time.perf_counter(), failure.mode))
             headers = {"Retry-After": str(failure.retry_after)} if status == 429 else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import re
@@ -74,8 +75,10 @@ def ref_of(body: dict[str, Any]) -> dict[str, Any]:
 class SlackChannel:
     """Translates Slack requests to conversation actions and steps to Block Kit."""
 
-    def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner):
+    def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner,
+                 team_id: str = "", enterprise_id: str = ""):
         self.conv, self.settings, self.signer = conversations, settings, signer
+        self.team_id, self.enterprise_id = team_id, enterprise_id  # the installed workspace
         self.bundle = conversations.engine.bundle
         self._dm: dict[str, str] = {}
         self._dm_lock = threading.Lock()
@@ -176,7 +179,10 @@ class SlackChannel:
         self.start_check(client, command["user_id"])
 
     def on_message(self, event: dict[str, Any], client: WebClient, say: Any) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("subtype") or event.get("bot_id"):
+            return
+        if event.get("channel_type") != "im":
+            self.on_channel_message(event, client)
             return
         user, text = event["user"], (event.get("text") or "").strip()
         if text.lower() in ("help", "?"):
@@ -194,6 +200,19 @@ class SlackChannel:
             self.start_check(client, user)
         else:
             self.post_turn(client, user, turn)
+
+    def on_channel_message(self, event: dict[str, Any], client: WebClient) -> None:
+        """Replies in a DSL card's thread ("Need more info"): never stored, but warned about,
+        because the channel keeps them and shows them in notification previews."""
+        if event.get("channel") != self.settings.dsl_channel or not event.get("thread_ts"):
+            return
+        findings = scan(event.get("text") or "")
+        if findings:
+            client.chat_postEphemeral(
+                channel=event["channel"], user=event.get("user", ""), thread_ts=event["thread_ts"],
+                text=f":lock: Please don't put identifying details in this channel: that looked like "
+                     f"{blocks.escape(describe(findings))}. Delete the message, and describe it without "
+                     "them, or call the DSL.")
 
     def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
@@ -358,8 +377,8 @@ class SlackChannel:
         except TamperedMetadata:
             return
         decision_id = self.conv.decision_for(user, meta["c"])
-        if decision_id is None:
-            return  # the submission was refused inline
+        if decision_id is None or not self.conv.first_time(f"confirm:{CHANNEL}:{decision_id}"):
+            return  # refused inline, or another submission of the same form confirms it
         client.chat_postMessage(channel=meta["ch"], thread_ts=meta["ts"],
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
                                      "record in your organisation's case system.")
@@ -416,20 +435,31 @@ def ack_now(ack: Ack) -> None:
     ack()
 
 
-def once_per_delivery(conversations: Conversations):
-    """Act on a delivery once: Events API retries carry the same `event_id`, a replayed slash
-    command or interaction the same `trigger_id`. Anything else is keyed by its exact body."""
+def delivery_key(body: dict[str, Any], raw_body: str) -> str:
+    """What makes a delivery the same one again: Events API retries carry the same `event_id`, a
+    replayed slash command or interaction the same `trigger_id`; anything else its exact body."""
+    return "slack:" + str(body.get("event_id") or body.get("trigger_id")
+                          or hashlib.sha256(raw_body.encode()).hexdigest())
 
-    def middleware(body: dict[str, Any], request: Any, next: Any) -> BoltResponse | None:
-        key = body.get("event_id") or body.get("trigger_id")
-        if not key:
-            key = hashlib.sha256(request.raw_body.encode()).hexdigest()
-        if not conversations.first_time(f"slack:{key}"):
-            return BoltResponse(status=200, body="")
-        next()
-        return None
 
-    return middleware
+LAZY_ARGS = ("body", "client", "event", "command", "view", "say", "context")
+
+
+def once_per_delivery(conversations: Conversations, work: Callable[..., Any]) -> Callable[..., Any]:
+    """A lazy listener that acts on a delivery once (checked after the ack, so a busy database
+    never slows Slack's three-second answer)."""
+    wanted = [a for a in inspect.getfullargspec(work).args if a != "self"]
+
+    def lazy(body: dict[str, Any], client: Any, event: Any, command: Any, view: Any, say: Any,
+             context: Any, request: Any) -> Any:
+        if not conversations.first_time(delivery_key(body, request.raw_body)):
+            return None
+        available = {"body": body, "client": client, "event": event, "command": command, "view": view,
+                     "say": say, "context": context}
+        return work(**{name: available[name] for name in wanted})
+
+    lazy.__name__ = getattr(work, "__name__", "lazy")
+    return lazy
 
 
 def create_app(settings: Settings, conversations: Conversations, desk: DslDesk | None, *,
@@ -446,16 +476,21 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app = App(client=web_client(settings, retries=True), signing_secret=secret, name="canishare",
               process_before_response=True, **options)
     signer = MetadataSigner(secret)
-    channel = SlackChannel(conversations, settings, signer)
+    team_id, enterprise_id = settings.slack_team_id, ""
+    if not team_id:  # the workspace the token belongs to
+        identity = app.client.auth_test()
+        team_id, enterprise_id = identity.get("team_id") or "", identity.get("enterprise_id") or ""
+    channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id)
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
-    app.use(once_per_delivery(conversations))
-
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
-        return {"ack": ack_now, "lazy": [channel.guard(work)]}
+        return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
+
+    def on_command(command: dict[str, Any], client: WebClient) -> None:
+        channel.on_command(command, client, actions)
 
     app.command("/canishare")(
         ack=channel.guard(lambda ack, command: channel.ack_command(ack, command, actions)),
-        lazy=[channel.guard(lambda command, client: channel.on_command(command, client, actions))])
+        lazy=[channel.guard(once_per_delivery(conversations, on_command))])
     app.event("message")(**lazily(channel.on_message))
     app.event("app_home_opened")(**lazily(channel.on_home_opened))
     app.action("start_check")(**lazily(channel.on_start_check))
@@ -469,7 +504,7 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app.action("record_open")(**lazily(channel.on_record_open))
     app.action("talk_to_dsl")(**lazily(channel.on_talk_to_dsl))
     app.view("record_decision")(ack=channel.guard(channel.ack_record),
-                                lazy=[channel.guard(channel.on_record_saved)])
+                                lazy=lazily(channel.on_record_saved)["lazy"])
     if actions is not None:
         actions.register(app, lazily)
     else:

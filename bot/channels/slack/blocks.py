@@ -28,6 +28,11 @@ def plain(text: str, limit: int = BUTTON_TEXT_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": _text(text, limit), "emoji": True}
 
 
+def literal(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
+    """Text a person typed: shown exactly as typed (no formatting, links, mentions or emoji)."""
+    return {"type": "plain_text", "text": _text(text, limit) or " ", "emoji": False}
+
+
 def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _text(text)}
 
@@ -175,9 +180,11 @@ def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str], nonc
         blocks.append(context("None yet."))
     for row in recent:
         label = verdict_labels.get(row["verdict"], row["verdict"])
-        ref = f" · ref {escape(row['case_reference'])}" if row.get("case_reference") else ""
-        blocks.append(context(f"{row['created_at'][:16].replace('T', ' ')} · *{label}* · "
-                              f"{row['decision'].replace('_', ' ')}{ref}"))
+        line = context(f"{row['created_at'][:16].replace('T', ' ')} · *{escape(label)}* · "
+                       f"{row['decision'].replace('_', ' ')}")
+        if row.get("case_reference"):  # typed by the person: plain text, never formatting or links
+            line["elements"].append(literal(f"ref {row['case_reference']}"))
+        blocks.append(line)
     return {"type": "home", "blocks": blocks}
 
 
@@ -307,7 +314,7 @@ def card_blocks(card: CardView) -> list[Block]:
             mrkdwn(f"*Raised*\n{escape(card.raised_at)}"),
             mrkdwn("*Golden rules*\n" + (escape(", ".join(card.rules)) or "-")),
             mrkdwn("*Legal gateways*\n" + (escape("; ".join(card.gateways)) or "-")),
-            mrkdwn("*Case reference*\n" + (escape(card.case_reference) or "not yet recorded")),
+            literal("Case reference\n" + (card.case_reference or "not yet recorded")),
         ]},
     ]
     if card.answers:

@@ -12,6 +12,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 
 from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
+from bot.channels.slack.gate import SlackGate
+from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.services import Services
 from bot.settings import Settings, SettingsError, require
 
@@ -35,15 +37,32 @@ def build(services: Services, **options: Any) -> tuple[App, SlackChannel]:
             f"SLACK_API_BASE_URL: cannot reach {settings.slack_api_base_url} ({exc})") from None
 
 
-def wsgi(app: App) -> Callable[[dict, Callable], Iterable[bytes]]:
-    """Bolt's WSGI handler for /slack/events, plus a health check at /healthz."""
-    handler = SlackRequestHandler(app, path=EVENTS_PATH)
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK) -> WSGIApp:
+    """/slack/events behind the gate (only Slack, only this workspace), and /healthz.
+    `request_clock` judges Slack's request timestamps: always the real time in production."""
+    settings = channel.settings
+    assert settings.slack_signing_secret is not None
+
+    def foreign(found: dict[str, str]) -> None:
+        where = ", ".join(f"{k}={v}" for k, v in found.items() if k != "user")
+        channel.conv.refused(found.get("user", ""), "request", f"another workspace: {where}")
+
+    secret = settings.slack_signing_secret.get_secret_value()
+    gate = SlackGate(SlackRequestHandler(app, path=EVENTS_PATH), secret, request_clock,
+                     team_id=channel.team_id, enterprise_id=channel.enterprise_id, on_foreign=foreign)
 
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz":
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
-        return handler(environ, start_response)
+        if path != EVENTS_PATH:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        return gate(environ, start_response)
 
     return application
 
@@ -67,7 +86,7 @@ def serve_http(services: Services) -> int:
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Callable:
-            return wsgi(build(Services(settings, flows_dir=services.flows_dir))[0])
+            return wsgi(*build(Services(settings, flows_dir=services.flows_dir)))
 
     logging.getLogger("canishare").info("serving Slack on port %s%s", settings.port, EVENTS_PATH)
     Server().run()

@@ -15,4 +15,4 @@ def create() -> Callable:
     from bot.settings import load_settings
 
     load_dotenv(Path.cwd() / ".env")
-    return wsgi(build(Services(load_settings()))[0])
+    return wsgi(*build(Services(load_settings())))
