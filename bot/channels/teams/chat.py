@@ -247,7 +247,8 @@ class TeamsChat:
         """Validate and save; every refusal shows in the dialog, which stays open with what was
         typed. A second submission stores nothing new."""
         conversation = str(inc.data.get("c") or "")
-        version = int(inc.data.get("v") or 0) if str(inc.data.get("v") or "0").isdigit() else 0
+        raw_version = str(inc.data.get("v") or "0")
+        version = int(raw_version) if raw_version.isdigit() else 0
         values = {name: str(inc.data.get(name) or "") for name in ("decision", *FREE_TEXT_FIELDS)}
 
         def again(errors: dict[str, str]) -> Reply:
