@@ -52,7 +52,8 @@ def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
 
     user = args.user or getpass.getuser()
-    return TerminalChat(app.conversations(CHANNEL), user).run()
+    conversations = app.conversations(CHANNEL, practice=args.practice)
+    return TerminalChat(conversations, user, where=app.storage.where).run()
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="the terminal chat")
     chat.add_argument("--user", help="who is asking (default: your login name)")
+    chat.add_argument("--practice", action="store_true",
+                      help="practice mode for training: the same flows, nothing recorded, no DSL alerted")
     chat.set_defaults(handler=cmd_chat)
 
     flows = sub.add_parser("flows", help="check and review flow files").add_subparsers(
@@ -255,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     clock.add_argument("--interval", type=float, help="seconds between ticks (default: "
                        "CANISHARE_CLOCK_INTERVAL, 10)")
     clock.set_defaults(handler=cmd_clock)
+
+    backup = sub.add_parser("backup", help="an online-safe copy of the SQLite database (while others write)")
+    backup.add_argument("--out", help="file to write (default: canishare-backup-DATE-TIME.db here)")
+    backup.set_defaults(handler=cmd_backup)
 
     db = sub.add_parser("db", help="the database").add_subparsers(
         dest="db_command", required=True, metavar="SUBCOMMAND")
@@ -422,6 +429,20 @@ def cmd_slack(app: App, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return serve_socket(app) if args.socket else serve_http(app)
+
+
+def cmd_backup(app: App, args: argparse.Namespace) -> int:
+    from bot.storage import Storage
+
+    storage = app.existing_storage()
+    stamp = app.clock.now().strftime("%Y%m%d-%H%M%S")
+    saved = storage.backup(Path(args.out or f"canishare-backup-{stamp}.db"))
+    copy = Storage(saved, app.clock, keyring=app.keyring)  # the backup opens and holds the log
+    with copy.read() as tx:
+        count = tx.decisions.count()
+    copy.close()
+    print(f"backed up {storage.where} to {saved} ({count} decisions; readable by you only)")
+    return EXIT_OK
 
 
 def cmd_db_copy(app: App, args: argparse.Namespace) -> int:

@@ -130,8 +130,11 @@ class Services:
                                    lease_seconds=self.settings.delivery_lease_seconds))
 
     def conversations(self, channel: str, *, practice: bool = False) -> Conversations:
-        return Conversations(self.engine, self.storage, channel, self.clock,
-                             desk=None if practice else self.desk, practice=practice)
+        """Checks in `channel`. Practice checks are kept apart (their own channel name), never
+        reach the decision log and never alert a DSL."""
+        if practice:
+            return Conversations(self.engine, self.storage, f"practice:{channel}", self.clock, practice=True)
+        return Conversations(self.engine, self.storage, channel, self.clock, desk=self.desk)
 
     def scheduler(self) -> Scheduler:
         s = self.settings

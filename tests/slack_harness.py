@@ -209,6 +209,7 @@ def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None
     services = Services(config, clock, storage=Storage(db, clock))
     services.__dict__["bundle"] = bundle
     app, channel = create_app(config, services.conversations(CHANNEL), services.desk,
+                              practice=services.conversations(CHANNEL, practice=True),
                               listener_executor=InlineExecutor())
     server = make_server("127.0.0.1", 0, wsgi(app, channel), server_class=_ThreadingWSGIServer,
                          handler_class=_Quiet)

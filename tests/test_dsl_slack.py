@@ -312,3 +312,16 @@ def test_an_identifier_in_a_reply_under_a_card_gets_a_masked_warning(slack, fake
     slack.event({"type": "message", "channel_type": "channel", "channel": "CDSL", "user": STAFF,
                  "text": "called the duty team, they have it", "ts": "2.1", "thread_ts": card["ts"]})
     assert fake.last("chat.postEphemeral").params["text"] == warning["text"]  # no second warning
+
+
+def test_a_practice_check_to_a_referral_alerts_no_dsl(slack, fake):
+    from datetime import datetime
+
+    slack.command("practice")
+    walk(slack, TO_REFERRAL)
+    slack.click("multi_continue", picked=["sexual_abuse"])
+    assert "PRACTICE" in text_of(fake.last("chat.update").params["blocks"])
+    assert not card_posts(fake)
+    with slack.storage.read() as tx:
+        assert tx.escalations.between(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)) == []
+        assert list(tx.decisions.iter()) == []

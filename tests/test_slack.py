@@ -58,11 +58,15 @@ def test_full_check_by_clicks_to_an_outcome_in_place(slack, fake):
     assert {u.params["ts"] for u in updates} == {first_ts}  # the same message, updated in place
     outcome = updates[-1].params["blocks"]
     assert outcome[0]["type"] == "header" and outcome[0]["text"]["text"] == "Refer to children's social care"
-    text = text_of(outcome)
-    assert text.index("Refer to children") < text.index("Golden rules") < text.index("Legal gateways")
+    assert len(outcome) <= 6  # a phone screen: verdict, action, consent and DSL, then the buttons
+    assert "Golden rules" not in text_of(outcome) and "not legal advice" in text_of(outcome)
+    assert {"record_open", "more", "talk_to_dsl", "restart"} <= set(actions_in(outcome))
+    slack.click("more")  # "Why, and the law"
+    full = fake.last("chat.update").params["blocks"]
+    text = text_of(full)
+    assert text.index("Refer to children") < text.index("Golden rules") < text.index("The law")
     assert "Source: DfE Information sharing advice (2024), golden rule 1" in text
-    assert "Record (golden rule 7)" in text and "not legal advice" in text
-    assert "record_open" in actions_in(outcome)
+    assert "Record (golden rule 7)" in text and "more" not in actions_in(full)
     trail = [c for c in fake.of("chat.postMessage") if c.params.get("thread_ts") == first_ts]
     assert len(trail) == len(TO_REFERRAL) + 1
     assert "*Q1* Is a child, or anyone else, in immediate danger right now? — *No*" in trail[0].params["text"]
@@ -285,3 +289,23 @@ def test_app_manifest_matches_what_the_app_listens_to():
             "channels:history"} <= scopes
     for url in (settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
         assert url.endswith("/slack/events")
+
+
+def test_practice_checks_say_so_and_record_nothing(slack, fake):
+    from tests.conftest import decisions
+
+    assert "practice" in slack.command("practice").body
+    walk(slack, TO_REFERRAL)
+    slack.click("multi_continue", picked=["sexual_abuse"])
+    messages = [c for c in fake.of("chat.postMessage") + fake.of("chat.update")
+                if "blocks" in c.params and not c.params.get("thread_ts")]
+    assert messages and all("PRACTICE: nothing is recorded and no DSL is alerted" in text_of(c.params["blocks"])
+                            for c in messages)
+    outcome = fake.last("chat.update").params["blocks"]
+    assert "record_open" not in actions_in(outcome)
+    slack.click("talk_to_dsl")
+    assert "Practice: no DSL is alerted" in fake.last("chat.postEphemeral").params["text"]
+    assert decisions(slack.storage) == []
+    with slack.storage.read() as tx:
+        assert tx.conversations.latest("practice:slack", "U1", status="finished") is not None
+        assert tx.conversations.latest("slack", "U1") is None  # real checks untouched

@@ -50,7 +50,9 @@ def test_a_new_database_is_created_current_private_and_in_wal(tmp_path, clock):
     assert store.schema_version() == LATEST
     with store.read() as tx:
         assert tx.conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    record(store, decision())  # a write: the WAL and its index now exist, as private as the file
+    for private in (path, path.with_name("m.db-wal"), path.with_name("m.db-shm")):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
@@ -278,3 +280,45 @@ def test_db_copy_from_a_populated_sqlite_file_to_postgresql(run_cli, tmp_path, p
     copy.close()
     again = run_cli("db", "copy", "--from", str(tmp_path / "cli.db"), "--to", target, env=env)
     assert again.returncode == 2 and "already holds data" in again.stderr
+
+
+BUSY_WRITER = textwrap.dedent("""
+    import sys
+    from datetime import UTC, datetime
+    from bot.storage import Decision, Storage
+    store = Storage(sys.argv[1])
+    n = 0
+    while True:
+        with store.transaction() as tx:
+            tx.decisions.record(Decision(created_at=datetime(2026, 11, 16, tzinfo=UTC), channel="busy",
+                user_id="w", flow_id="f", flow_version="v", guidance_edition="e", answers={"n": str(n)},
+                outcome_id="O07", verdict="do_not_share_yet_seek_advice", consent_position="not_applicable",
+                rules=["GR7"], gateways=[], dsl_alert="routine", decision="deferred"))
+        n += 1
+""")
+
+
+def test_backup_while_the_database_is_being_written_to(run_cli, tmp_path):
+    import stat
+    import time
+
+    path = tmp_path / "cli.db"
+    Storage(path).close()
+    writer = subprocess.Popen([sys.executable, "-c", BUSY_WRITER, str(path)])
+    try:
+        deadline = time.monotonic() + 30
+        while not decisions(Storage(path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        result = run_cli("backup", "--out", str(tmp_path / "backup.db"))
+        assert result.returncode == 0, result.stderr
+    finally:
+        writer.kill()
+        writer.wait()
+    assert "backed up" in result.stdout and "decisions" in result.stdout
+    copy = Storage(tmp_path / "backup.db")
+    count, problem = verify(copy)
+    assert problem is None and count > 0  # a consistent snapshot: the chain verifies
+    assert count <= len(decisions(Storage(path)))
+    assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
+    again = run_cli("backup", "--out", str(tmp_path / "backup.db"))
+    assert again.returncode == 2 and "exists: choose a new file" in again.stderr

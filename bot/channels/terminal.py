@@ -1,50 +1,91 @@
-"""The terminal chat: the same flows as Slack, over stdin/stdout, for trying the bot and for
-people with no Slack. It only translates between lines of text and `Conversations`."""
+"""The terminal chat: the same flows as Slack and Teams, over stdin/stdout, for trying the bot and
+for people with neither. It only translates between lines of text and `Conversations`.
+
+Under stress a person needs the danger question first and the verdict on one screen: the first
+question is never behind another prompt, the short answer fits an 80x24 terminal, and `m` shows
+the rest. `b`, `r`, `?` and `q` work at every prompt; quitting keeps your place, including at the
+record step.
+"""
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
+import textwrap
+from pathlib import Path
 from typing import TextIO
 
+from bot.core.answer import PRACTICE, details, short_answer
 from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
     Back,
     Conversations,
     IdentifiersFound,
-    Restart,
+    NotFinished,
     StaleAction,
     Turn,
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.core.presentation import outcome_text, outcome_view
+from bot.core.presentation import answer_problem, outcome_view
 from bot.core.privacy import describe, normalise, scan, suggest_edit
-from bot.core.record import DECISIONS, FIELDS_BY_ID, FREE_TEXT_FIELDS, RecordErrors, parse_record
+from bot.core.record import DECISIONS, FIELDS_BY_ID, RECORD_FIELDS, RecordErrors, parse_record
 
 CHANNEL = "terminal"
-KEYS_HELP = "Type a number to answer, b = back, r = restart, ? = help, q = quit."
-FIELD_PROMPTS = {f: FIELDS_BY_ID[f].prompt for f in FREE_TEXT_FIELDS}
+KEYS = "b = back · r = start again · ? = why we ask · q = quit"
 
 
 class Quit(Exception):
-    pass
+    """The person typed q: their place is kept."""
+
+
+class Command(Exception):
+    """A navigation key typed at a prompt (b, r, ?, m, p, c, n)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def launcher() -> str:
+    """A command that starts the chat again from here, as this person ran it."""
+    program = Path(sys.argv[0])
+    if program.name == "canishare" and shutil.which("canishare") != str(program.resolve()):
+        if (Path.cwd() / "Makefile").exists() and program.resolve().parent.parent.name == ".venv":
+            return "make chat"
+        try:
+            return f"{program.resolve().relative_to(Path.cwd())} chat"
+        except ValueError:
+            return f"{program.resolve()} chat"
+    if program.name == "__main__.py":
+        return "python -m bot chat"
+    return "canishare chat"
 
 
 class TerminalChat:
-    def __init__(self, conversations: Conversations, user_id: str,
-                 stdin: TextIO | None = None, stdout: TextIO | None = None):
-        self.conv = conversations
-        self.user_id = user_id
-        self.stdin = stdin or sys.stdin
-        self.stdout = stdout or sys.stdout
+    def __init__(self, conversations: Conversations, user_id: str, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None, where: str = ""):
+        self.conv, self.user_id, self.where = conversations, user_id, where
+        self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
+        self.bundle = conversations.engine.bundle
+        self.width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
 
-    # --- I/O ------------------------------------------------------------------------------
-    def say(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+    # --- I/O ---------------------------------------------------------------------------------
+    def say(self, text: str = "", indent: str = "") -> None:
+        if not text:
+            self.stdout.write("\n")
+            self.stdout.flush()
+            return
+        for paragraph in text.split("\n"):
+            wrapped = textwrap.wrap(paragraph, self.width - 1, initial_indent=indent,
+                                    subsequent_indent=indent, break_long_words=False,
+                                    break_on_hyphens=False) or [""]
+            self.stdout.write("\n".join(wrapped) + "\n")
         self.stdout.flush()
 
-    def ask(self, prompt: str) -> str:
+    def ask(self, prompt: str, commands: str = "brq?") -> str:
+        """One line of input. A single letter in `commands` raises `Command`; q raises `Quit`."""
         self.stdout.write(prompt)
         self.stdout.flush()
         line = self.stdin.readline()
@@ -52,171 +93,287 @@ class TerminalChat:
             raise EOFError
         if not self.stdin.isatty():
             self.stdout.write("\n")
-        return line.rstrip("\r\n")
+        reply = line.rstrip("\r\n")
+        key = reply.strip().lower()
+        if key in ("q", "quit", "exit"):
+            raise Quit
+        if len(key) == 1 and key in commands:
+            raise Command(key)
+        return reply
 
-    def yes(self, prompt: str, default: bool) -> bool:
-        hint = "[Y/n]" if default else "[y/N]"
-        while True:
-            reply = self.ask(f"{prompt} {hint} ").strip().lower()
-            if not reply:
-                return default
-            if reply in ("y", "yes"):
-                return True
-            if reply in ("n", "no"):
-                return False
-            if reply == "q":
-                raise Quit
-            self.say("Please answer y or n.")
-
-    # --- the conversation ---------------------------------------------------------------
+    # --- the session --------------------------------------------------------------------------
     def run(self) -> int:
-        bundle = self.conv.engine.bundle
         self.say("canishare: can I share this information to keep a child safe?")
-        self.say(f"{bundle.manifest.jurisdiction_covered} {bundle.manifest.disclaimer}")
-        self.say("Please do not type names or other details that identify anyone.")
-        self.say(KEYS_HELP)
+        if self.conv.practice:
+            self.say(PRACTICE)
+        self.say(f"{self.bundle.manifest.jurisdiction_covered} {self.bundle.manifest.disclaimer}")
+        self.say("Please do not type names or other details that identify anyone. " + KEYS)
+        if self.where and not self.conv.practice:
+            self.say(f"Your decisions are logged in {self.where}")
         try:
-            turn = self.resume_or_start()
+            turn = self.begin()
             while True:
-                turn = self.loop(turn)
-                if not self.yes("Start another check?", default=False):
+                turn = self.check(turn)
+                if turn is None:
                     self.say("Goodbye.")
                     return 0
-                turn = self.conv.start(self.user_id)
         except Quit:
-            self.say("Stopped. Your place is saved: run `canishare chat` to carry on.")
+            self.say(f"Stopped. Your place is saved: run `{launcher()}` to carry on.")
             return 0
         except (EOFError, KeyboardInterrupt):
-            self.say("\nStopped. Nothing half-written was saved; your place in the check is kept.")
+            self.say(f"\nStopped. Nothing half-written was saved; your place is kept (`{launcher()}`).")
             return 130 if sys.exc_info()[0] is KeyboardInterrupt else 0
 
-    def resume_or_start(self) -> Turn:
-        turn = self.conv.resume_latest(self.user_id)
-        if turn is not None and turn.state.history:
-            number = len(turn.state.history) + 1
-            if self.yes(f"You have an unfinished check (at question {number}). Carry on?", True):
-                self.notices(turn)
-                return turn
-        return self.conv.start(self.user_id)
-
-    def notices(self, turn: Turn) -> None:
-        if "flows_changed" in turn.notices:
-            self.say("The guidance was updated since you began; your earlier answers were "
-                     "checked again and you continue from the first question they no longer "
-                     "answer.")
-
-    def loop(self, turn: Turn) -> Turn:
-        while not isinstance(turn.step, OutcomeStep):
-            turn = self.question(turn)
-        view = outcome_view(self.conv.engine.bundle, turn.step.outcome)
-        self.say()
-        self.say(outcome_text(view))
-        if self.yes("Record your decision in the log now (golden rule 7)?", default=True):
-            self.record(turn)
+    def begin(self) -> Turn:
+        """A new check, its danger question first. An earlier check left unfinished, or answered
+        but not recorded, is offered on the same screen (c = carry on, n = discard)."""
+        earlier = self.conv.resume_latest(self.user_id, include_unrecorded=True)
+        if earlier is not None and not earlier.state.history and not earlier.finished:
+            self.conv.discard(self.user_id, earlier.conversation_id)  # a blank check: nothing to offer
+            earlier = None
+        turn = self.conv.start(self.user_id)
+        self.offer = earlier
         return turn
 
-    def question(self, turn: Turn) -> Turn:
-        step = turn.step
-        assert isinstance(step, QuestionStep)
-        q = step.question
-        self.say()
-        self.say(f"Q{step.number}. {q.text}")
-        for number, choice in enumerate(q.choices, 1):
-            self.say(f"  {number}. {choice.label}")
-        if q.multi:
-            self.say("  (choose all that apply: numbers separated by commas, e.g. 1,3)")
-        reply = self.ask("> ").strip().lower()
-        action = None
-        if reply in ("q", "quit", "exit"):
-            raise Quit
-        if reply in ("?", "h", "help"):
-            self.say(q.help or "No extra help for this question. " + KEYS_HELP)
-            for choice in q.choices:
-                if choice.help:
-                    self.say(f"  {choice.label}: {choice.help}")
-            return turn
-        if reply in ("b", "back"):
-            action = Back()
-        elif reply in ("r", "restart"):
-            action = Restart()
-        else:
-            value = self.parse_choice(reply, q.choices, q.multi)
-            if value is None:
-                self.say(f"Please type {'numbers' if q.multi else 'a number'} from 1 to "
-                         f"{len(q.choices)}. {KEYS_HELP}")
-                return turn
-            action = Answer(q.id, value)
+    def check(self, turn: Turn) -> Turn | None:
+        """Run one check to its end. Returns the next check to run, or None to stop."""
+        while True:
+            try:
+                if isinstance(turn.step, OutcomeStep):
+                    return self.outcome(turn)
+                turn = self.question(turn)
+            except Command as command:
+                turn = self.navigate(turn, command.key)
+
+    def navigate(self, turn: Turn, key: str) -> Turn:
         try:
-            return self.conv.act(self.user_id, turn.conversation_id, turn.version, action)
+            if key == "b":
+                return self.conv.act(self.user_id, turn.conversation_id, turn.version, Back())
+            if key == "r":
+                self.say("Starting again.")
+                return self.conv.restart(self.user_id, turn.conversation_id, turn.version)
+            if key == "p" and turn.uses_profile:
+                self.say("Your remembered answers are cleared: you will be asked them again.")
+                return self.conv.forget_profile(self.user_id, turn.conversation_id)
+            if key in ("c", "n") and self.offer is not None:
+                return self.take_offer(turn, key)
         except NothingToUndo:
             self.say("This is the first question: there is nothing to go back to.")
         except StaleAction:
             self.say("That check changed elsewhere; showing where it is now.")
             return self.conv.load(self.user_id, turn.conversation_id)
-        except EngineError as exc:
-            self.say(f"Sorry, that answer did not fit: {exc}")
         return turn
+
+    def take_offer(self, turn: Turn, key: str) -> Turn:
+        earlier, self.offer = self.offer, None
+        assert earlier is not None
+        if key == "n":
+            self.conv.discard(self.user_id, earlier.conversation_id)
+            self.say("The earlier check is discarded.")
+            return turn
+        self.conv.discard(self.user_id, turn.conversation_id)
+        if "flows_changed" in earlier.notices:
+            self.say("The guidance was updated since you began; your earlier answers were checked "
+                     "again and you continue from the first question they no longer answer.")
+        return earlier
+
+    # --- a question ------------------------------------------------------------------------------
+    def question(self, turn: Turn) -> Turn:
+        step = turn.step
+        assert isinstance(step, QuestionStep)
+        q = step.question
+        self.say()
+        if self.conv.practice:
+            self.say("[Practice]")
+        if turn.uses_profile:
+            self.say(f"You are answering as: {self.conv.profile_labels(turn.profile)} (p = change)")
+        self.say(f"Q{step.number}. {q.text}")
+        for number, choice in enumerate(q.choices, 1):
+            self.say(f"{number}. {choice.label}", indent="  ")
+        if q.multi:
+            self.say("Choose all that apply: numbers with commas, e.g. 1,3", indent="  ")
+        commands = "brq?"
+        if turn.uses_profile:
+            commands += "p"
+        if self.offer is not None and step.number == 1:
+            commands += "cn"
+            when = "answered, not recorded" if self.offer.finished else \
+                f"unfinished at question {len(self.offer.state.history) + 1}"
+            self.say(f"(Earlier check, {when}: c = carry on, n = discard.)")
+        try:
+            reply = self.ask("> ", commands)
+        except Command as command:
+            if command.key == "?":
+                self.explain(q)
+                return turn
+            raise
+        value = self.parse_choice(reply, q.choices, q.multi)
+        if value is None:
+            self.say(f"Please type {'numbers' if q.multi else 'a number'} from 1 to {len(q.choices)}. {KEYS}")
+            return turn
+        try:
+            return self.conv.act(self.user_id, turn.conversation_id, turn.version, Answer(q.id, value))
+        except StaleAction:
+            self.say("That check changed elsewhere; showing where it is now.")
+            return self.conv.load(self.user_id, turn.conversation_id)
+        except EngineError:
+            self.say(answer_problem(q, value))
+            return turn
+
+    def explain(self, q) -> None:
+        self.say(q.help or "No extra help for this question.")
+        for choice in q.choices:
+            if choice.help:
+                self.say(f"{choice.label}: {choice.help}", indent="  ")
 
     @staticmethod
     def parse_choice(reply: str, choices, multi: bool) -> str | list[str] | None:
-        parts = [p for p in re.split(r"[\s,]+", reply) if p]
+        parts = [p for p in re.split(r"[\s,]+", reply.strip()) if p]
         if not parts or not all(p.isdigit() and 1 <= int(p) <= len(choices) for p in parts):
             return None
         if not multi:
             return choices[int(parts[0]) - 1].id if len(parts) == 1 else None
         return [choices[int(p) - 1].id for p in dict.fromkeys(parts)]
 
-    # --- recording ------------------------------------------------------------------------
-    def record(self, turn: Turn) -> None:
-        self.say("Record your decision. Describe roles and information in general terms: no "
-                 "names, dates of birth, addresses, NHS numbers, phone numbers or emails.")
-        for number, (_, label) in enumerate(DECISIONS, 1):
-            self.say(f"  {number}. {label}")
-        decision = None
-        while decision is None:
-            reply = self.ask("Decision> ").strip()
-            if reply.lower() == "q":
-                raise Quit
-            if reply.isdigit() and 1 <= int(reply) <= len(DECISIONS):
-                decision = DECISIONS[int(reply) - 1][0]
-            else:
-                self.say("Please type 1, 2 or 3.")
-        values = {name: self.free_text(name) for name in FREE_TEXT_FIELDS}
+    # --- the answer ------------------------------------------------------------------------------
+    def outcome(self, turn: Turn) -> Turn | None:
+        assert isinstance(turn.step, OutcomeStep)
+        view = outcome_view(self.bundle, turn.step.outcome)
+        secondary = [outcome_view(self.bundle, s) for s in getattr(turn.step, "secondary", ()) or ()]
+        answer = short_answer(view, turn.escalation, practice=self.conv.practice, secondary=secondary)
+        self.say()
+        self.say("=" * min(self.width - 1, 78))
+        if answer.practice:
+            self.say(PRACTICE)
+        self.say(answer.verdict.upper())
+        self.say(answer.action)
+        self.say(f"Consent: {answer.consent}")
+        self.say(f"DSL: {answer.dsl}")
+        for line in answer.also:
+            self.say(f"Also: {line}")
+        self.say("=" * min(self.width - 1, 78))
+        recorded = None if self.conv.practice else self.conv.decision_for(self.user_id, turn.conversation_id)
+        if recorded is not None:
+            self.say(f"This check is recorded as decision #{recorded}.")
+            return self.after()
         while True:
+            self.say(f"{answer.verdict}.")
+            self.say("Practice: y = pretend to record · n = finish · m = more" if self.conv.practice else
+                     "y = record your decision now (golden rule 7) · n = not now · m = more")
             try:
-                form = parse_record({"decision": decision, **values})
-                break
-            except RecordErrors as exc:
-                for name, problem in exc.errors.items():
-                    self.say(f"{FIELDS_BY_ID[name].label}: {problem}")
-                    values[name] = self.free_text(name)
+                self.ask("b = back · r = new check · q = quit > ", "brqm?yn")
+            except Command as command:
+                if command.key == "m":
+                    self.more(view)
+                    continue
+                if command.key == "?":
+                    self.say("The verdict above is what to do now; m shows why, the law and what to record.")
+                    continue
+                if command.key == "y":
+                    if self.record(turn, answer.verdict):
+                        return self.after()
+                    continue
+                if command.key == "n":
+                    if not self.conv.practice:
+                        self.say("Golden rule 7: record the decision and your reasons, whether or not you "
+                                 "share. You can record it later: this check waits for you (run "
+                                 f"`{launcher()}`).")
+                    return self.after()
+                raise
+            self.say("Please type y, n, m, b, r or q.")
+
+    def after(self) -> Turn | None:
         try:
+            reply = self.ask("Start another check? [y/N] ", "q").strip().lower()
+        except Command:
+            reply = ""
+        if reply in ("y", "yes"):
+            return self.conv.start(self.user_id)
+        return None
+
+    def more(self, view) -> None:
+        for section in details(view):
+            self.say()
+            self.say(section.title)
+            for line in section.lines:
+                self.say(line, indent="  ")
+
+    # --- recording ------------------------------------------------------------------------------
+    def record(self, turn: Turn, verdict: str) -> bool:
+        """The record form. b goes back a field (or to the answer), ? explains; True if saved."""
+        if self.conv.practice:
+            self.say("Practice: in a real check you would now record your decision and reasons; "
+                     "nothing is saved.")
+            return True
+        self.say("Record your decision. Describe roles and information in general terms: no names, "
+                 "dates of birth, addresses, NHS numbers, phone numbers or emails.")
+        values: dict[str, str] = {}
+        fields = ["decision", *[f.id for f in RECORD_FIELDS]]
+        index = 0
+        while index < len(fields):
+            name = fields[index]
+            try:
+                if name == "decision":
+                    values[name] = self.decision()
+                else:
+                    values[name] = self.free_text(name)
+                index += 1
+            except Command as command:
+                if command.key == "b":
+                    if index == 0:
+                        return False
+                    index -= 1
+                elif command.key == "r":
+                    raise
+                elif command.key == "?":
+                    self.say(FIELDS_BY_ID[name].hint if name != "decision"
+                             else "Shared: you shared it. Not shared: you decided not to. Deferred: "
+                                  "you are waiting (for advice, or more information).")
+        try:
+            form = parse_record(values)
             decision_id = self.conv.record(self.user_id, turn.conversation_id, form)
-        except IdentifiersFound as exc:  # the prompts above make this unreachable in practice
-            self.say(f"Not saved: {', '.join(exc.findings)} still look like identifiers.")
-            return
+        except RecordErrors as exc:
+            for name, problem in exc.errors.items():
+                self.say(f"{FIELDS_BY_ID[name].label if name in FIELDS_BY_ID else name}: {problem}")
+            return False
+        except IdentifiersFound as exc:  # the prompts make this unreachable in practice
+            self.say("Not saved: " + "; ".join(f"{FIELDS_BY_ID[n].label}: {describe(f)}"
+                                               for n, f in exc.findings.items()))
+            return False
         except AlreadyRecorded as exc:
             self.say(f"This check is already recorded as decision #{exc.decision_id}.")
-            return
-        self.say(f"Saved: decision #{decision_id} is in the log. Keep your own full record "
+            return True
+        except NotFinished:
+            self.say("This check has no answer to record yet.")
+            return False
+        self.say(f"Saved: decision #{decision_id} ({verdict}) is in the log. Keep your own full record "
                  "in your organisation's case system.")
+        return True
+
+    def decision(self) -> str:
+        choices = "  ".join(f"{n}. {label}" for n, (_, label) in enumerate(DECISIONS, 1))
+        while True:
+            reply = self.ask(f"Your decision ({choices}) > ").strip().lower()
+            reply = reply.replace("-", " ").replace("_", " ")
+            for number, (value, label) in enumerate(DECISIONS, 1):
+                if reply in (str(number), label.lower(), value.replace("_", " ")):
+                    return value
+            self.say("Please type 1, 2 or 3, or shared, not shared or deferred.")
 
     def free_text(self, name: str) -> str:
-        """Ask for one field; if it holds an identifier, say what kind (masked, never the identifier
-        itself) and offer an edit with each whole identifier replaced."""
-        text = self.ask(f"{FIELD_PROMPTS[name]}> ")
+        field = FIELDS_BY_ID[name]
+        text = self.ask(f"{field.prompt}> ")
         while True:
+            text = normalise(text)
             findings = scan(text)
             if not findings:
-                return normalise(text).strip()
+                return text.strip()
             self.say(f"Warning: this looks like it holds {describe(findings)}.")
             suggestion = suggest_edit(text, findings)
             self.say("The log must not identify anyone. Suggested edit:")
-            self.say(f"  {suggestion}")
-            reply = self.ask("Use the suggested edit (a), or type it again (e)? [A/e] ")
-            if reply.strip().lower() in ("", "a", "y", "yes"):
+            self.say(suggestion, indent="  ")
+            reply = self.ask("Use the suggested edit (a), or type it again (e)? [A/e] ", "bq").strip().lower()
+            if reply in ("", "a", "y", "yes"):
                 text = suggestion
-            elif reply.strip().lower() == "q":
-                raise Quit
             else:
-                text = self.ask(f"{FIELD_PROMPTS[name]}> ")
+                text = self.ask(f"{field.prompt}> ")

@@ -185,10 +185,20 @@ class Conversations:
                         ["flows_changed"], profile=profile, practice=self.practice)
         return Turn(conversation_id, row.version, state, step, profile=profile, practice=self.practice)
 
-    def resume_latest(self, user_id: str) -> Turn | None:
+    def resume_latest(self, user_id: str, include_unrecorded: bool = False) -> Turn | None:
+        """The person's latest unfinished check; with `include_unrecorded`, also one that reached
+        its answer but whose decision was never recorded (golden rule 7), whichever is newer."""
         with self.storage.read() as tx:
-            row = tx.conversations.latest(self.channel, user_id)
-        return self.load(user_id, row.conversation_id) if row else None
+            rows = [tx.conversations.latest(self.channel, user_id)]
+            if include_unrecorded and not self.practice:
+                finished = tx.conversations.latest(self.channel, user_id, status="finished")
+                if finished and tx.decisions.id_for(self.channel, user_id, finished.conversation_id) is None:
+                    rows.append(finished)
+        found = [r for r in rows if r is not None]
+        if not found:
+            return None
+        newest = max(found, key=lambda r: r.updated_at)
+        return self.load(user_id, newest.conversation_id)
 
     def discard(self, user_id: str, conversation_id: str) -> None:
         """The person does not want to carry on with an unfinished check."""

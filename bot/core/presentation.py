@@ -141,3 +141,17 @@ def question_text(bundle: FlowBundle, key: str) -> str:
     """The text of the (first) question that asks `key`."""
     question = next(questions_asking(bundle, key), None)
     return question.text if question else key.replace("_", " ")
+
+
+def answer_problem(question: Question, value: object) -> str:
+    """Why an answer did not fit, in the words the person saw (never an answer id)."""
+    values = value if isinstance(value, list) else [value]
+    chosen = [c for c in question.choices if c.id in values]
+    if question.multi and not chosen:
+        return "Choose at least one answer."
+    exclusive = [c for c in chosen if c.exclusive]
+    if question.multi and exclusive and len(chosen) > 1:
+        return f"\u201c{exclusive[0].label}\u201d can't be combined with other answers: choose it on its own."
+    if len(chosen) != len(values):
+        return "That answer isn't one of the choices: please choose again."
+    return "That answer did not fit this question: please choose again."

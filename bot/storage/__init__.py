@@ -8,6 +8,8 @@ its escalation and the outbox row that delivers the card commit together or not 
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -141,7 +143,7 @@ class Storage:
                 finally:
                     if durable:
                         set_durable(conn, False)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             raise StorageError(f"decision log error: {_one_line(exc)}") from None
 
     @contextmanager
@@ -158,6 +160,24 @@ class Storage:
             return migrate(self.engine, self.clock, self.keyring)
         except SQLAlchemyError as exc:
             raise StorageError(f"{self.where}: {_one_line(exc)}") from None
+
+    def backup(self, target: Path) -> Path:
+        """An online-safe copy of a SQLite database (VACUUM INTO: one consistent snapshot while
+        others keep writing), readable by the owner only. PostgreSQL has pg_dump for this."""
+        if self.path is None:
+            raise StorageError("backups of PostgreSQL are made with pg_dump (see the README)")
+        target = Path(target).resolve()
+        if target.exists() and target.stat().st_size:
+            raise StorageError(f"{target} exists: choose a new file for the backup")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            with self.engine.connect() as conn:  # outside any transaction: VACUUM needs that
+                conn.connection.driver_connection.execute("VACUUM INTO ?", (str(target),))
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            target.unlink(missing_ok=True)
+            raise StorageError(f"backup to {target} failed: {_one_line(exc)}") from None
+        return target
 
     def schema_version(self) -> int:
         with self.read() as tx:

@@ -27,6 +27,7 @@ from bot.channels.slack import blocks
 from bot.channels.slack.desk_actions import SlackDeskActions
 from bot.channels.slack.metadata import MetadataSigner, TamperedMetadata
 from bot.channels.slack.notifier import web_client
+from bot.core.answer import short_answer
 from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
@@ -51,7 +52,7 @@ log = logging.getLogger("canishare.slack")
 HELP_TEXT = (
     "*canishare* helps you decide whether you can share information to keep a child safe.\n"
     "• `/canishare` or any message here starts a check (or carries on your last one)\n"
-    "• `restart` starts a fresh check · `help` shows this\n"
+    "• `restart` starts a fresh check · `help` shows this · `/canishare practice` for training\n"
     "• Answer with the buttons. Please don't type names or case details here.\n"
     "If a child is in immediate danger, call 999 first."
 )
@@ -76,28 +77,36 @@ class SlackChannel:
     """Translates Slack requests to conversation actions and steps to Block Kit."""
 
     def __init__(self, conversations: Conversations, settings: Settings, signer: MetadataSigner,
-                 team_id: str = "", enterprise_id: str = ""):
+                 team_id: str = "", enterprise_id: str = "", practice: Conversations | None = None):
         self.conv, self.settings, self.signer = conversations, settings, signer
+        self.practice = practice  # the same flows for training: nothing recorded, no DSL alerted
         self.team_id, self.enterprise_id = team_id, enterprise_id  # the installed workspace
         self.bundle = conversations.engine.bundle
         self._dm: dict[str, str] = {}
         self._dm_lock = threading.Lock()
 
+    def conv_for(self, ref: dict[str, Any]) -> Conversations:
+        """Practice checks carry "p" on their buttons and live apart from real ones."""
+        return self.practice if ref.get("p") and self.practice is not None else self.conv
+
     # --- rendering ---------------------------------------------------------------------------
-    def render(self, turn: Turn, show_help: bool = False) -> list[blocks.Block]:
+    def render(self, turn: Turn, show_help: bool = False, show_more: bool = False) -> list[blocks.Block]:
         notice = None
         if "flows_changed" in turn.notices:
             notice = ("The guidance was updated since you began: your answers were checked "
                       "again against it.")
         if isinstance(turn.step, OutcomeStep):
             view = outcome_view(self.bundle, turn.step.outcome)
-            rendered = blocks.outcome_blocks(view, turn.conversation_id, turn.version, turn.escalation)
+            secondary = [outcome_view(self.bundle, o) for o in getattr(turn.step, "secondary", ()) or ()]
+            answer = short_answer(view, turn.escalation, practice=turn.practice, secondary=secondary)
+            rendered = blocks.outcome_blocks(answer, view, turn.conversation_id, turn.version,
+                                             show_more=show_more)
             return ([blocks.context(f":information_source: {notice}")] if notice else []) + rendered
         assert isinstance(turn.step, QuestionStep)
         profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
         return blocks.question_blocks(
             turn.step, turn.conversation_id, turn.version, can_go_back=bool(turn.state.history),
-            profile_line=profile_line, show_help=show_help, notice=notice,
+            profile_line=profile_line, show_help=show_help, notice=notice, practice=turn.practice,
         )
 
     @staticmethod
@@ -130,14 +139,16 @@ class SlackChannel:
         client.chat_postMessage(channel=channel or self.dm_channel(client, user),
                                 text=self.fallback_text(turn), blocks=self.render(turn))
 
-    def start_check(self, client: WebClient, user: str) -> Turn:
-        turn = self.conv.start(user)
+    def start_check(self, client: WebClient, user: str, practice: bool = False) -> Turn:
+        conversations = self.practice if practice and self.practice is not None else self.conv
+        turn = conversations.start(user)
         self.post_turn(client, user, turn)
         return turn
 
-    def update(self, client: WebClient, message: dict[str, str], turn: Turn, show_help: bool = False) -> None:
+    def update(self, client: WebClient, message: dict[str, str], turn: Turn, show_help: bool = False,
+               show_more: bool = False) -> None:
         client.chat_update(channel=message["channel"], ts=message["ts"], text=self.fallback_text(turn),
-                           blocks=self.render(turn, show_help))
+                           blocks=self.render(turn, show_help, show_more))
 
     def trail(self, client: WebClient, message: dict[str, str], turn: Turn, value: Any) -> None:
         """A compact record of each answer in the thread under the check message."""
@@ -165,6 +176,9 @@ class SlackChannel:
         elif text.startswith("export"):
             ack("Preparing the export for the DSL channel..." if desk else
                 "Exports are not set up here: ask your administrator to set CANISHARE_DSL_CHANNEL.")
+        elif text == "practice":
+            ack("I've started a *practice* check in your direct messages: nothing is recorded and no "
+                "DSL is alerted. :mortar_board:")
         else:
             ack("I've started a check in your direct messages with me. :point_left:")
 
@@ -176,7 +190,7 @@ class SlackChannel:
             if desk is not None:
                 desk.on_export_command(command, client)
             return
-        self.start_check(client, command["user_id"])
+        self.start_check(client, command["user_id"], practice=text == "practice")
 
     def on_message(self, event: dict[str, Any], client: WebClient, say: Any) -> None:
         if event.get("subtype") or event.get("bot_id"):
@@ -229,9 +243,10 @@ class SlackChannel:
         however often it is pressed."""
         user = user_of(body) or ""
         nonce = ref_of(body).get("h") or (body.get("actions") or [{}])[0].get("action_ts") or ""
-        if not self.conv.first_time(f"start:{CHANNEL}:{user}:{nonce}"):
+        practice = (body.get("actions") or [{}])[0].get("action_id") == "start_practice"
+        if not self.conv.first_time(f"start:{CHANNEL}:{user}:{nonce}:{practice}"):
             return
-        self.start_check(client, user)
+        self.start_check(client, user, practice=practice)
         if (body.get("container") or {}).get("type") == "view":
             self.publish_home(client, user)
 
@@ -243,7 +258,7 @@ class SlackChannel:
         if message is None or not ref.get("c"):
             return
         try:
-            turn = self.conv.act(user, str(ref["c"]), int(ref.get("v", -1)), action)
+            turn = self.conv_for(ref).act(user, str(ref["c"]), int(ref.get("v", -1)), action)
         except (StaleAction, UnknownConversation, NothingToUndo, ValueError):
             return  # a double click, a retry, an old or someone else's message: nothing changes
         except EngineError:
@@ -280,7 +295,7 @@ class SlackChannel:
         if message is None or not ref.get("c"):
             return
         try:
-            turn = self.conv.restart(user, str(ref["c"]), int(ref.get("v", -1)))
+            turn = self.conv_for(ref).restart(user, str(ref["c"]), int(ref.get("v", -1)))
         except (StaleAction, UnknownConversation, ValueError):
             return
         if turn.conversation_id != ref["c"]:
@@ -295,11 +310,25 @@ class SlackChannel:
         if message is None or not ref.get("c"):
             return
         try:
-            turn = self.conv.load(user, str(ref["c"]))
+            turn = self.conv_for(ref).load(user, str(ref["c"]))
         except UnknownConversation:
             return
         if str(turn.version) == str(ref.get("v")):
             self.update(client, message, turn, show_help=True)
+
+    def on_more(self, body: dict[str, Any], client: WebClient) -> None:
+        """"Why, and the law": the rest of the answer, in the same message."""
+        user = user_of(body) or ""
+        ref = ref_of(body)
+        message = self.own_message(client, body, user)
+        if message is None or not ref.get("c"):
+            return
+        try:
+            turn = self.conv_for(ref).load(user, str(ref["c"]))
+        except UnknownConversation:
+            return
+        if str(turn.version) == str(ref.get("v")) and turn.finished:
+            self.update(client, message, turn, show_more=True)
 
     def on_profile_change(self, body: dict[str, Any], client: WebClient) -> None:
         user = user_of(body) or ""
@@ -308,7 +337,7 @@ class SlackChannel:
         if message is None or not ref.get("c"):
             return
         try:
-            turn = self.conv.forget_profile(user, str(ref["c"]))
+            turn = self.conv_for(ref).forget_profile(user, str(ref["c"]))
         except UnknownConversation:
             return
         self.update(client, message, turn)
@@ -317,6 +346,10 @@ class SlackChannel:
         user = user_of(body) or ""
         ref = ref_of(body)
         if self.own_message(client, body, user) is None or not ref.get("c"):
+            return
+        if ref.get("p"):
+            self.ephemeral(client, body, user, ":mortar_board: Practice: no DSL is alerted. In a real check "
+                                               "this button asks your DSLs to contact you now.")
             return
         try:
             notice = self.conv.talk_to_dsl(user, str(ref["c"]))
@@ -463,6 +496,7 @@ def once_per_delivery(conversations: Conversations, work: Callable[..., Any]) ->
 
 
 def create_app(settings: Settings, conversations: Conversations, desk: DslDesk | None, *,
+               practice: Conversations | None = None,
                listener_executor: Executor | None = None) -> tuple[App, SlackChannel]:
     """The Bolt app with every listener registered. Settings must hold the token and secret."""
     assert settings.slack_bot_token and settings.slack_signing_secret
@@ -480,7 +514,7 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     if not team_id:  # the workspace the token belongs to
         identity = app.client.auth_test()
         team_id, enterprise_id = identity.get("team_id") or "", identity.get("enterprise_id") or ""
-    channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id)
+    channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id, practice)
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
@@ -500,6 +534,8 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app.action("back")(**lazily(channel.on_back))
     app.action("restart")(**lazily(channel.on_restart))
     app.action("help")(**lazily(channel.on_help))
+    app.action("more")(**lazily(channel.on_more))
+    app.action("start_practice")(**lazily(channel.on_start_check))
     app.action("profile_change")(**lazily(channel.on_profile_change))
     app.action("record_open")(**lazily(channel.on_record_open))
     app.action("talk_to_dsl")(**lazily(channel.on_talk_to_dsl))

@@ -10,10 +10,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from bot.core.answer import PRACTICE, ShortAnswer, details
 from bot.core.engine import QuestionStep
 from bot.core.presentation import OutcomeView
 from bot.core.record import DECISIONS, NOTE_MAX_LENGTH, RECORD_FIELDS
-from bot.dsl.ports import CardView, DslGroup, EscalationNotice, ExportFile, Message, Person
+from bot.dsl.ports import CardView, DslGroup, ExportFile, Message, Person
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
@@ -78,17 +79,21 @@ def question_blocks(
     profile_line: str | None = None,
     show_help: bool = False,
     notice: str | None = None,
+    practice: bool = False,
 ) -> list[Block]:
     q = step.question
-    ref = {"c": conversation_id, "v": version, "n": q.id}
+    ref = {"c": conversation_id, "v": version, "n": q.id, **({"p": 1} if practice else {})}
     blocks: list[Block] = []
+    if practice:
+        blocks.append(context(f":mortar_board: *{escape(PRACTICE)}*"))
     if notice:
         blocks.append(context(f":information_source: {notice}"))
     if profile_line:
         blocks.append({
             "type": "section",
             "text": mrkdwn(f"You are answering as: *{profile_line}*"),
-            "accessory": button("Change", "profile_change", {"c": conversation_id}),
+            "accessory": button("Change", "profile_change", {"c": conversation_id,
+                                                             **({"p": 1} if practice else {})}),
         })
     blocks.append(section(f"*Question {step.number}*\n{q.text}"))
     if show_help and (q.help or any(c.help for c in q.choices)):
@@ -121,40 +126,34 @@ def question_blocks(
     return blocks
 
 
-def outcome_blocks(view: OutcomeView, conversation_id: str, version: int,
-                   escalation: EscalationNotice | None = None) -> list[Block]:
-    ref = {"c": conversation_id, "v": version}
-    dsl_line = view.dsl_alert_label
-    if escalation is not None:
-        icon = ":white_check_mark:" if escalation.delivered else ":warning:"
-        dsl_line = f"{icon} {escape(escalation.text())}"
-    blocks: list[Block] = [
-        {"type": "header", "text": plain(view.verdict_label, 150)},
-        section(f"*{view.headline}*" + (f"\n{view.summary}" if view.summary else "")),
-        {"type": "section", "fields": [mrkdwn(f"*Consent*\n{view.consent_label}"),
+def outcome_blocks(answer: ShortAnswer, view: OutcomeView, conversation_id: str, version: int, *,
+                   show_more: bool = False) -> list[Block]:
+    """Verdict first and short enough for a phone screen; "Why, and the law" opens the rest."""
+    ref = {"c": conversation_id, "v": version, **({"p": 1} if answer.practice else {})}
+    dsl_line = escape(answer.dsl)
+    if answer.delivered is not None:
+        dsl_line = (":white_check_mark: " if answer.delivered else ":warning: ") + dsl_line
+    blocks: list[Block] = []
+    if answer.practice:
+        blocks.append(context(f":mortar_board: *{escape(PRACTICE)}*"))
+    blocks += [
+        {"type": "header", "text": plain(answer.verdict, 150)},
+        section(f"*{escape(answer.action)}*"),
+        {"type": "section", "fields": [mrkdwn(f"*Consent*\n{escape(answer.consent)}"),
                                        mrkdwn(f"*Your DSL*\n{dsl_line}")]},
     ]
-    if view.notes:
-        blocks += sections("Important", [f":warning: {note}" for note in view.notes])
-    blocks += sections("What to share and how", [view.what_to_share] +
-                       [f"• {item}" for item in view.checklist])
-    blocks.append(section(f"*Telling the child or family*\n{view.tell_family}"))
-    if view.next_steps:
-        blocks += sections("Next steps", [f"{n}. {s}" for n, s in enumerate(view.next_steps, 1)])
-    if view.rules:
-        blocks += sections("Golden rules", [
-            f"• *{r.id} {r.title}*: {r.text}\n    _Source: {r.source}_" for r in view.rules])
-    if view.gateways:
-        blocks += sections("Legal gateways", [
-            f"• *{g.title}*: {g.text}\n    _Source: {g.source}_" + (f" — {g.caveat}" if g.caveat else "")
-            for g in view.gateways])
-    blocks += sections("Record (golden rule 7)", [f"• {item}" for item in view.record])
-    blocks.append(context(f"{view.jurisdiction} {view.disclaimer}"))
-    blocks.append({"type": "actions", "elements": [
-        button("Record my decision", "record_open", ref, style="primary"),
-        button("Talk to a DSL now", "talk_to_dsl", ref),
-        button("Start a new check", "restart", ref),
-    ]})
+    if answer.also:
+        blocks += sections("Also", [f"• {escape(line)}" for line in answer.also])
+    if show_more:
+        for part in details(view):
+            blocks += sections(part.title, [escape(line) for line in part.lines])
+    else:
+        blocks.append(context(escape(f"{view.jurisdiction} {view.disclaimer}")))
+    buttons = [] if answer.practice else [button("Record my decision", "record_open", ref, style="primary")]
+    if not show_more:
+        buttons.append(button("Why, and the law", "more", ref))
+    buttons += [button("Talk to a DSL now", "talk_to_dsl", ref), button("Start a new check", "restart", ref)]
+    blocks.append({"type": "actions", "elements": buttons})
     return blocks[:50]
 
 
@@ -172,7 +171,10 @@ def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str], nonc
         section(":no_entry: *Not a place for names or case notes.* Answer with the buttons; keep "
                 "your full record in your organisation's case system. If a child is in immediate "
                 "danger, call 999 first."),
-        {"type": "actions", "elements": [button("Start a check", "start_check", {"h": nonce}, "primary")]},
+        {"type": "actions", "elements": [
+            button("Start a check", "start_check", {"h": nonce}, "primary"),
+            button("Practice", "start_practice", {"h": nonce})]},
+        context("Practice runs the same checks for training: nothing is recorded and no DSL is alerted."),
         {"type": "divider"},
         section("*Your recent decisions*"),
     ]

@@ -26,7 +26,8 @@ def build(services: Services, **options: Any) -> tuple[App, SlackChannel]:
     require(settings, "slack_bot_token", "slack_signing_secret")
     conversations = services.conversations(CHANNEL)
     try:
-        return create_app(settings, conversations, services.desk, **options)
+        return create_app(settings, conversations, services.desk,
+                          practice=services.conversations(CHANNEL, practice=True), **options)
     except BoltError as exc:
         raise SettingsError(
             f"SLACK_BOT_TOKEN: Slack did not accept the token at {settings.slack_api_base_url} "
