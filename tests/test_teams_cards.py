@@ -12,10 +12,11 @@ import pytest
 
 from bot.channels.teams import cards
 from bot.channels.teams.cards import Verb
+from bot.core.answer import short_answer
 from bot.core.engine import QuestionStep
 from bot.core.presentation import Cited, outcome_view
 from bot.core.record import RECORD_FIELDS
-from bot.dsl.ports import CardView, DslGroup, ExportFile, Fact, Person
+from bot.dsl.ports import CardView, DslGroup, EscalationNotice, ExportFile, Fact, Person
 from bot.flows.paths import outcomes
 from bot.flows.schema import Question
 
@@ -153,7 +154,7 @@ def views(bundle, engine):
 
 def test_every_outcome_puts_the_verdict_first_and_the_rest_behind_a_toggle(real_bundle, real_engine):
     for view in views(real_bundle, real_engine):
-        card = cards.outcome_card(view, "conv2", 11)
+        card = cards.outcome_card(short_answer(view), view, "conv2", 11)
         assert cards.size(card) < cards.MAX_CARD_BYTES
         assert shown(card["body"][0]["text"]) == view.verdict_label
         [details] = [n for n in card["body"] if n.get("id") == cards.DETAILS_ID]
@@ -170,7 +171,7 @@ def test_every_outcome_puts_the_verdict_first_and_the_rest_behind_a_toggle(real_
 
 def test_record_my_decision_opens_a_dialog(real_bundle, real_engine):
     view = next(views(real_bundle, real_engine))
-    card = cards.outcome_card(view, "conv2", 11)
+    card = cards.outcome_card(short_answer(view), view, "conv2", 11)
     [record] = [a for a in card["actions"] if a["title"] == "Record my decision"]
     assert record["type"] == "Action.Submit"
     assert record["data"]["msteams"] == {"type": "task/fetch"}
@@ -184,7 +185,7 @@ def test_an_outcome_with_pages_of_text_still_fits(real_bundle, real_engine):
     view = next(views(real_bundle, real_engine))
     huge = replace(view, rules=[Cited(f"R{i}", "Rule", "text " * 300, "source " * 20) for i in range(60)],
                    checklist=["item " * 200] * 60)
-    card = cards.outcome_card(huge, "c", 1)
+    card = cards.outcome_card(short_answer(huge), huge, "c", 1)
     assert cards.size(card) < cards.MAX_CARD_BYTES
     assert shown(card["body"][0]["text"]) == view.verdict_label
 
@@ -323,3 +324,17 @@ def test_welcome_and_apology_offer_a_way_on():
     for card in (cards.welcome_card(), cards.apology_card("ref-123")):
         assert [a["verb"] for a in card["actions"]] == [Verb.START_CHECK]
     assert "ref-123" in card_text(cards.apology_card("ref-123"))
+
+
+def test_the_outcome_card_lays_out_the_cores_short_answer(real_bundle, real_engine):
+    view = next(views(real_bundle, real_engine))
+    notice = EscalationNotice(7, delivered=True)
+    answer = replace(short_answer(view, notice), also=["Get advice: call the duty team today"])
+    card = cards.outcome_card(answer, view, "c", 1)
+    top = [shown(t) for t in texts(card)][:2]
+    assert top == [answer.verdict, answer.action]  # verdict, then who does what by when
+    [alert] = [n for n in card["body"] if n.get("style") == "good"]
+    assert "Your DSLs have been alerted (escalation #7)" in shown(texts(alert)[0])
+    assert "• Get advice: call the duty team today" in [shown(t) for t in texts(card)]
+    practice = cards.outcome_card(replace(answer, practice=True), view, "c", 1)
+    assert "Record my decision" not in card_text(practice) and "PRACTICE" in card_text(practice)

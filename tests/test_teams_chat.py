@@ -63,7 +63,7 @@ def test_a_full_check_by_card_actions_ends_at_the_outcome_in_the_same_message(te
     [(message_id, _)] = teams.cards_in_chat(user)  # one message: the card was replaced each time
     text = text_of(outcome)
     assert outcome["body"][0]["text"] == "Refer to children's social care"  # the verdict first
-    assert text.index("Refer to children") < text.index("Golden rules") < text.index("Legal gateways")
+    assert text.index("Refer to children") < text.index("Golden rules") < text.index("The law")
     assert "Record (golden rule 7)" in text and "not legal advice" in text
     assert {"record_open", "talk_to_dsl", "restart"} <= set(verbs(outcome))
     # every card was also written into the message for every device, the last one last

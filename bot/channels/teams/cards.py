@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.answer import PRACTICE, ShortAnswer, details
 from bot.core.engine import QuestionStep
 from bot.core.presentation import OutcomeView
 from bot.core.record import DECISIONS as CORE_DECISIONS
@@ -266,58 +267,47 @@ DETAILS_ID = "details"
 
 
 def _outcome_details(view: OutcomeView) -> list[Element]:
-    items: list[Element] = [heading("What to share and how", "Default"), text_block(view.what_to_share)]
-    items += bullets(view.checklist)
-    items += [heading("Telling the child or family", "Default"), text_block(view.tell_family)]
-    if view.next_steps:
-        items += [heading("Next steps", "Default"), *bullets(view.next_steps, numbered=True)]
-    if view.rules:
-        items.append(heading("Golden rules", "Default"))
-        for rule in view.rules:
-            items += [text_block(f"{rule.id} {rule.title}: {rule.text}", spacing="Small"),
-                      text_block(f"Source: {rule.source}", isSubtle=True, spacing="None")]
-    if view.gateways:
-        items.append(heading("Legal gateways", "Default"))
-        for gw in view.gateways:
-            items += [text_block(f"{gw.title}: {gw.text}", spacing="Small"),
-                      text_block(f"Source: {gw.source}", isSubtle=True, spacing="None")]
-            if gw.caveat:
-                items.append(text_block(gw.caveat, markdown="⚠️ ", spacing="None"))
-    items += [heading("Record (golden rule 7)", "Default"), *bullets(view.record)]
+    """The rest of the answer, in the core's order and words (`bot.core.answer.details`); the
+    "Covers" line stays visible under the card instead."""
+    items: list[Element] = []
+    for section in details(view):
+        if section.title == "Covers":
+            continue
+        items.append(heading(section.title, "Default"))
+        items += [text_block(line, spacing="Small") for line in section.lines]
     return items
 
 
-def outcome_card(view: OutcomeView, conversation_id: str, version: int, *,
-                 notice: str | None = None, alert: Alert | None = None,
-                 answers: Sequence[tuple[str, str]] = ()) -> Card:
-    """The answer: verdict first; the reasons, the law and what to record behind "Why, and the
-    law". Safety notes and the disclaimer stay visible."""
+def outcome_card(answer: ShortAnswer, view: OutcomeView, conversation_id: str, version: int, *,
+                 notice: str | None = None, answers: Sequence[tuple[str, str]] = ()) -> Card:
+    """The answer, short first (`bot.core.answer.short_answer`): the verdict, who does what by
+    when, consent, the DSL line (with the truth about an escalation's delivery); the reasons, the
+    law and what to record behind "Why, and the law". The disclaimer stays visible."""
     ref = {"c": conversation_id, "v": version}
-    body: list[Element] = _notice(notice) + [
-        text_block(view.verdict_label, weight="Bolder", size="ExtraLarge", style="heading"),
-        text_block(view.headline, weight="Bolder", spacing="Small"),
-    ]
-    if view.summary:
-        body.append(text_block(view.summary, spacing="Small"))
-    body += _alert(alert)  # after the verdict: what happened with the DSLs, truthfully
-    body.append(facts([("Consent", view.consent_label), ("Your DSL", view.dsl_alert_label)]))
-    if view.notes:
-        body.append({"type": "Container", "style": "warning", "items": [
-            text_block("Important", weight="Bolder"), *bullets(view.notes)]})
-    details = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
-               "items": _outcome_details(view)}
+    body: list[Element] = _notice(notice)
+    if answer.practice:
+        body.append(text_block(PRACTICE, markdown="🎓 ", weight="Bolder"))
+    body += [text_block(answer.verdict, weight="Bolder", size="ExtraLarge", style="heading"),
+             text_block(answer.action, weight="Bolder", spacing="Small"),
+             facts([("Consent", answer.consent)] + ([("Your DSL", answer.dsl)] if answer.delivered is None
+                                                     else []))]
+    if answer.delivered is not None:  # an escalation was raised: what happened, truthfully
+        body += _alert(Alert(answer.delivered, answer.dsl))
+    if answer.also:
+        body += [heading("Also", "Default"), *bullets(answer.also)]
+    details_box = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
+                   "items": _outcome_details(view)}
     footer = text_block(f"{view.jurisdiction} {view.disclaimer}", isSubtle=True, size="Small",
                         separator=True)
-    actions = [
-        toggle("Why, and the law", DETAILS_ID, *([ANSWERS_ID] if answers else [])),
-        open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"),
-        execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
-        execute("Start a new check", Verb.RESTART, ref),
-    ]
-    built = card(body + [details, *_answers_so_far(answers), footer], actions)
+    actions = [toggle("Why, and the law", DETAILS_ID, *([ANSWERS_ID] if answers else []))]
+    if not answer.practice:
+        actions.append(open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"))
+    actions += [execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
+                execute("Start a new check", Verb.RESTART, ref)]
+    built = card(body + [details_box, *_answers_so_far(answers), footer], actions)
     if size(built) > MAX_CARD_BYTES:  # only a flow file with pages of text could get here
-        details["items"] = [text_block("The full guidance for this answer is too long to show "
-                                       "here: ask your DSL, or run the check in the terminal chat.")]
+        details_box["items"] = [text_block("The full guidance for this answer is too long to show "
+                                           "here: ask your DSL, or run the check in the terminal chat.")]
     return built
 
 

@@ -12,7 +12,7 @@ check, Start a new check, change my profile) act once per card.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from microsoft_teams.api import MessageActivityInput
@@ -21,6 +21,7 @@ from bot.channels.teams import cards
 from bot.channels.teams.cards import Alert, Verb
 from bot.channels.teams.incoming import Incoming
 from bot.channels.teams.server import card_message, invoke_message
+from bot.core.answer import short_answer
 from bot.core.conversations import (
     Action,
     AlreadyRecorded,
@@ -66,8 +67,6 @@ class Reply:
     late: str = ""
 
 
-def alert_for(notice: EscalationNotice | None) -> Alert:
-    return Alert(False, NO_DESK) if notice is None else Alert(notice.delivered, notice.text())
 
 
 class TeamsChat:
@@ -76,14 +75,22 @@ class TeamsChat:
         self.bundle = conversations.engine.bundle
 
     # --- rendering -----------------------------------------------------------------------------
-    def render(self, turn: Turn, *, alert: Alert | None = None, error: str | None = None) -> cards.Card:
+    def render(self, turn: Turn, *, escalation: EscalationNotice | None = None, no_desk: bool = False,
+               error: str | None = None) -> cards.Card:
+        """The card for where the check stands. `escalation`: what "Talk to a DSL now" just did
+        (the desk's truthful notice); `no_desk`: it was pressed but no DSL team is set up."""
         notice = FLOWS_CHANGED if "flows_changed" in turn.notices else None
+        escalation = escalation or turn.escalation
         if isinstance(turn.step, OutcomeStep):
-            if alert is None and turn.escalation is not None:
-                alert = alert_for(turn.escalation)
             view = outcome_view(self.bundle, turn.step.outcome)
-            return cards.outcome_card(view, turn.conversation_id, turn.version, notice=notice, alert=alert,
+            secondary = [outcome_view(self.bundle, o) for o in getattr(turn.step, "secondary", ()) or ()]
+            answer = short_answer(view, escalation, practice=turn.practice, secondary=secondary)
+            if no_desk:
+                answer = replace(answer, dsl=NO_DESK, delivered=False)
+            return cards.outcome_card(answer, view, turn.conversation_id, turn.version, notice=notice,
                                       answers=self.answers(turn))
+        alert = (Alert(False, NO_DESK) if no_desk else
+                 Alert(escalation.delivered, escalation.text()) if escalation is not None else None)
         assert isinstance(turn.step, QuestionStep)
         profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
         return cards.question_card(turn.step, turn.conversation_id, turn.version,
@@ -183,7 +190,8 @@ class TeamsChat:
                 return self.replace(self.conv.forget_profile(user, conversation))
             if verb == Verb.TALK_TO_DSL:
                 notice = self.conv.talk_to_dsl(user, conversation)
-                return self.replace(self.conv.load(user, conversation), alert=alert_for(notice))
+                return self.replace(self.conv.load(user, conversation), escalation=notice,
+                                    no_desk=notice is None)
         except UnknownConversation:
             return Reply(answer=invoke_message(GONE))
         return Reply(answer=invoke_message("That button is not one canishare knows: type help."))
