@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -59,9 +60,11 @@ class Services:
     database; `purge` builds no chat client)."""
 
     def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK, *,
-                 flows_dir: Path | None = None, storage: Storage | None = None):
+                 flows_dir: Path | None = None, storage: Storage | None = None,
+                 teams_token: Callable[[str, str | None], str] | None = None):
         self.settings, self.clock = settings, clock
         self.flows_dir = flows_dir or settings.flows_dir
+        self.teams_token = teams_token  # replaces Entra sign-in for Teams calls: tests and benchmarks only
         if storage is not None:
             self.__dict__["storage"] = storage
 
@@ -108,6 +111,10 @@ class Services:
             from bot.channels.slack.notifier import slack_desk
 
             parts["slack"] = slack_desk(self.settings)
+        if self.settings.teams_desk_configured:
+            from bot.channels.teams.notifier import teams_desk
+
+            parts["teams"] = teams_desk(self.settings, self.storage, self.clock, token=self.teams_token)
         return parts
 
     @cached_property

@@ -192,6 +192,17 @@ class Settings(BaseSettings):
     teams_deputy_dsl_user_ids: str = Field("", validation_alias=_env("TEAMS_DEPUTY_DSL_USER_IDS"))
     teams_openid_metadata_url: str = Field("", validation_alias=_env("TEAMS_OPENID_METADATA_URL"))
     teams_port: int = Field(3978, ge=1, le=65535, validation_alias=_env("TEAMS_PORT"))
+    teams_service_url: str = Field("https://smba.trafficmanager.net/teams/",
+                                   validation_alias=_env("TEAMS_SERVICE_URL"))
+    teams_invoke_budget_seconds: float = Field(
+        4.0, ge=0.05, le=10, validation_alias=_env("TEAMS_INVOKE_BUDGET_SECONDS"))
+
+    @property
+    def teams_desk_configured(self) -> bool:
+        """Teams escalations go to the DSL team's channel once the bot and that channel are set;
+        `teams_config` checks each value when the desk is built."""
+        return bool(self.teams_client_id.strip() and self.teams_dsl_team_id.strip()
+                    and self.teams_dsl_channel_id.strip())
     # --- end of Teams ----------------------------------------------------------------------------
 
 

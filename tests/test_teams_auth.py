@@ -9,8 +9,10 @@ import jwt
 import pytest
 
 from bot.channels.teams.config import teams_config
-from bot.channels.teams.server import BackgroundServer, build_app
+from bot.channels.teams.server import build_app
+from bot.core.clock import FrozenClock
 from bot.settings import SettingsError, load_settings
+from tests.conftest import MONDAY_10AM
 from tests.fakes.teams_service import (
     BOT_FRAMEWORK_ISSUER,
     CLIENT_ID,
@@ -20,7 +22,7 @@ from tests.fakes.teams_service import (
     FakeTeamsService,
     new_user_id,
 )
-from tests.teams_harness import config_for, personal_activity, post
+from tests.teams_harness import personal_activity, post, start_teams
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,11 @@ def attacker():
 
 
 @pytest.fixture(scope="module")
-def server(fake):
-    running = BackgroundServer(config_for(fake), token=fake.mint_outbound).start()
-    yield running
+def server(fake, real_bundle, tmp_path_factory):
+    """The real canishare Teams bot, wired by the composition root, DSL desk included."""
+    running = start_teams(fake, real_bundle, tmp_path_factory.mktemp("auth") / "auth.db",
+                          FrozenClock(MONDAY_10AM))
+    yield running.server
     running.stop()
 
 
@@ -51,7 +55,7 @@ def fresh(fake, attacker):
     attacker.reset()
 
 
-def test_a_signed_message_is_answered_with_the_welcome_card(server, fake):
+def test_a_signed_message_is_answered_with_the_first_question(server, fake):
     user = new_user_id()
     status, _ = post(server.url, personal_activity(fake, user), fake.mint())
     assert status == 200
@@ -60,7 +64,7 @@ def test_a_signed_message_is_answered_with_the_welcome_card(server, fake):
     assert call.authorization.startswith("Bearer ")  # the token function's token, accepted by the fake
     card = call.body["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert "can I share this" in str(card["content"])
+    assert "immediate danger" in str(card["content"])
 
 
 def test_a_signed_invoke_gets_a_non_empty_answer(server, fake):
@@ -223,3 +227,42 @@ def test_the_cli_refuses_unauthenticated_mode(run_cli):
     result = run_cli("teams", "serve", env={**GOOD_ENV, "DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS": "1"})
     assert result.returncode == 2
     assert "DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS is set" in result.stderr
+
+
+def test_canishare_teams_serve_starts_from_the_cli_and_refuses_an_unsigned_request(fake, tmp_path):
+    """The real command, as the Procfile runs it: settings from the environment, the composition
+    root, uvicorn. It must answer /healthz and refuse what is not signed, calling nobody."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import clean_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = clean_env(**GOOD_ENV, TEAMS_OPENID_METADATA_URL=fake.openid_metadata_url,
+                    TEAMS_SERVICE_URL=fake.service_url, TEAMS_PORT=str(port),
+                    CANISHARE_DATABASE=str(tmp_path / "cli.db"))
+    env = {k: v for k, v in env.items() if k not in ("DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS", "SKIP_AUTH",
+                                                     "TEAMS_SKIP_AUTH")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "teams", "serve"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                    assert response.read() == b"ok"
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.2)
+        else:
+            raise AssertionError("canishare teams serve did not start")
+        status, _ = post(url, personal_activity(fake, new_user_id()), fake.mint(key="other"))
+        assert status == 401 and fake.outbound == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -12,10 +12,11 @@ import pytest
 
 from bot.channels.teams import cards
 from bot.channels.teams.cards import Verb
+from bot.core.answer import short_answer
 from bot.core.engine import QuestionStep
 from bot.core.presentation import Cited, outcome_view
 from bot.core.record import RECORD_FIELDS
-from bot.dsl.export import Summary
+from bot.dsl.ports import CardView, DslGroup, EscalationNotice, ExportFile, Fact, Person
 from bot.flows.paths import outcomes
 from bot.flows.schema import Question
 
@@ -153,7 +154,7 @@ def views(bundle, engine):
 
 def test_every_outcome_puts_the_verdict_first_and_the_rest_behind_a_toggle(real_bundle, real_engine):
     for view in views(real_bundle, real_engine):
-        card = cards.outcome_card(view, "conv2", 11)
+        card = cards.outcome_card(short_answer(view), view, "conv2", 11)
         assert cards.size(card) < cards.MAX_CARD_BYTES
         assert shown(card["body"][0]["text"]) == view.verdict_label
         [details] = [n for n in card["body"] if n.get("id") == cards.DETAILS_ID]
@@ -170,7 +171,7 @@ def test_every_outcome_puts_the_verdict_first_and_the_rest_behind_a_toggle(real_
 
 def test_record_my_decision_opens_a_dialog(real_bundle, real_engine):
     view = next(views(real_bundle, real_engine))
-    card = cards.outcome_card(view, "conv2", 11)
+    card = cards.outcome_card(short_answer(view), view, "conv2", 11)
     [record] = [a for a in card["actions"] if a["title"] == "Record my decision"]
     assert record["type"] == "Action.Submit"
     assert record["data"]["msteams"] == {"type": "task/fetch"}
@@ -184,7 +185,7 @@ def test_an_outcome_with_pages_of_text_still_fits(real_bundle, real_engine):
     view = next(views(real_bundle, real_engine))
     huge = replace(view, rules=[Cited(f"R{i}", "Rule", "text " * 300, "source " * 20) for i in range(60)],
                    checklist=["item " * 200] * 60)
-    card = cards.outcome_card(huge, "c", 1)
+    card = cards.outcome_card(short_answer(huge), huge, "c", 1)
     assert cards.size(card) < cards.MAX_CARD_BYTES
     assert shown(card["body"][0]["text"]) == view.verdict_label
 
@@ -227,20 +228,16 @@ def test_dialog_answers_wrap_the_card():
 
 
 # --- the DSL channel -------------------------------------------------------------------------------
-ROW = {
-    "id": 42, "created_at": "2026-11-17T09:05:00+00:00", "channel": "teams",
-    "requester": "0f8fad5b-d9cb-469f-a165-70867728950e", "conversation_id": "conv5",
-    "dedupe_key": "outcome:conv5:refer", "kind": "outcome", "urgency": "urgent",
-    "flow_id": "can_i_share", "outcome_id": "refer_now", "verdict": "share_without_consent",
-    "rules": ["GR1"], "gateways": ["children_act_s47"],
-    "answers": {"harm": "significant_harm", "abuse_type": ["sexual_abuse"]},
-    "case_reference": "CS-1042", "status": "open", "card_channel": "", "card_ts": "",
-    "claimed_by": "", "claimed_at": "", "resolved_by": "", "resolved_at": "",
-    "resolution_note": "Spoke to the social worker about Jo Bloggs", "reminders_sent": 0,
-    "next_reminder_at": "",
-}
-LABELS = {"share_without_consent": "Share without consent"}
-NAMES = {ROW["requester"]: "Sam *Worker*", "7c9e6679-7425-40de-944b-e07fc1f90ae7": "Dee Lead"}
+REQUESTER, DSL = "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+VIEW = CardView(
+    escalation_id=42, version=3, urgent=True, title="Urgent safeguarding escalation #42",
+    requester=Person(REQUESTER), what="Share without consent", also=["Get advice today"],
+    answers=[Fact("Is there a risk of significant harm?", "Yes"),
+             Fact("What is the concern about?", "Sexual abuse")],
+    rules=["GR1 protection first"], gateways=["Children Act 1989 s47"], raised_at="Tue 17 Nov 09:05",
+    case_reference="CS-1042", out_of_hours="", status=("Unclaimed",), can_claim=True, can_resolve=True,
+    can_ask=True)
+NAMES = {REQUESTER: "Sam *Worker*", DSL: "Dee Lead"}
 
 
 def card_text(card: dict) -> str:
@@ -248,55 +245,55 @@ def card_text(card: dict) -> str:
 
 
 def test_the_escalation_card_names_no_case_details():
-    card = cards.escalation_card({**ROW, "status": "resolved", "resolved_by": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-                                  "resolved_at": "2026-11-17T10:00:00+00:00"},
-                                 verdict_labels=LABELS, names=NAMES)
+    card = cards.escalation_card(VIEW, NAMES)
     text = card_text(card)
-    for detail in ("significant_harm", "sexual_abuse", "Jo Bloggs", "refer_now", "can_i_share",
-                   "children_act_s47", "GR1"):
+    for detail in ("significant harm", "Sexual abuse", "GR1", "Children Act"):
         assert detail not in text
-    assert "Share without consent" in text and "#42" in text
-    assert "Resolved by <at>Dee Lead</at>" in text
+    assert "Share without consent" in text and "#42" in text and "CS-1042" in text
+    assert cards.escalation_summary(VIEW) == "Urgent safeguarding escalation #42"  # the preview
 
 
-def test_the_escalation_card_mentions_the_requester():
-    card = cards.escalation_card(ROW, verdict_labels=LABELS, names=NAMES)
-    entities = card["msteams"]["entities"]
-    assert entities == [{"type": "mention", "text": "<at>Sam Worker</at>",
-                         "mentioned": {"id": ROW["requester"], "name": "Sam Worker"}}]
-    assert any("<at>Sam Worker</at>" in t for t in texts(card))
+def test_the_escalation_card_mentions_the_requester_and_whoever_acted():
+    claimed = replace(VIEW, status=("Claimed by ", Person(DSL), " at Tue 17 Nov 09:09"), can_claim=False)
+    card = cards.escalation_card(claimed, NAMES)
+    assert card["msteams"]["entities"] == [
+        {"type": "mention", "text": "<at>Sam Worker</at>", "mentioned": {"id": REQUESTER, "name": "Sam Worker"}},
+        {"type": "mention", "text": "<at>Dee Lead</at>", "mentioned": {"id": DSL, "name": "Dee Lead"}}]
+    assert "From <at>Sam Worker</at>" in texts(card)
+    assert "Claimed by <at>Dee Lead</at> at Tue 17 Nov 09:09" in texts(card)
+
+
+def test_someone_canishare_has_not_seen_is_still_mentioned():
+    card = cards.escalation_card(VIEW, {})
+    [entity] = card["msteams"]["entities"]
+    assert entity["mentioned"]["id"] == REQUESTER and entity["text"] == "<at>a colleague</at>"
 
 
 def test_escalation_buttons_follow_its_status():
-    def buttons(status: str) -> list[str]:
-        card = cards.escalation_card({**ROW, "status": status}, verdict_labels=LABELS)
+    def buttons(**changes) -> list[str]:
+        card = cards.escalation_card(replace(VIEW, **changes), NAMES)
         return [a.get("verb") or a["data"]["dialog_id"] for a in card["actions"]]
 
-    assert buttons("open") == [Verb.DSL_CLAIM, Verb.DSL_DETAILS, Verb.DSL_RESOLVE_OPEN, Verb.DSL_MORE_INFO]
-    assert buttons("claimed") == [Verb.DSL_DETAILS, Verb.DSL_RESOLVE_OPEN, Verb.DSL_MORE_INFO]
-    assert buttons("resolved") == [Verb.DSL_DETAILS]
-    card = cards.escalation_card(ROW, verdict_labels=LABELS)
-    assert all(a["data"]["e"] == 42 for a in card["actions"])
+    assert buttons() == [Verb.DSL_CLAIM, Verb.DSL_DETAILS, Verb.DSL_RESOLVE_OPEN, Verb.DSL_MORE_INFO]
+    assert buttons(can_claim=False) == [Verb.DSL_DETAILS, Verb.DSL_RESOLVE_OPEN, Verb.DSL_MORE_INFO]
+    assert buttons(can_claim=False, can_resolve=False, can_ask=False) == [Verb.DSL_DETAILS]
+    card = cards.escalation_card(VIEW, NAMES)
+    assert all(a["data"]["e"] == 42 and a["data"]["v"] == 3 for a in card["actions"])
     assert all(a["verb"] for a in of_type(card, "Action.Execute"))
 
 
-def test_talk_now_escalations_say_so_and_unknown_people_are_not_mentioned():
-    row = {**ROW, "outcome_id": "", "verdict": "", "kind": "talk_now"}
-    card = cards.escalation_card(row, verdict_labels=LABELS)
-    assert "Talk to a DSL now" in card_text(card)
-    assert "entities" not in card["msteams"] and "a colleague" in card_text(card)
-
-
-def test_the_preview_text_has_no_case_details():
-    assert cards.escalation_card_summary(ROW) == "Urgent safeguarding escalation #42"
+def test_typed_words_in_a_status_stay_words():
+    resolved = replace(VIEW, status=("Resolved by ", Person(DSL), " at 10:00: ", "see **notes** <at>x</at>"))
+    [status] = [t for t in texts(cards.escalation_card(resolved, NAMES)) if t.startswith("Resolved")]
+    assert shown(status) == "Resolved by <at>Dee Lead</at> at 10:00: see **notes** <at>x</at>"
+    assert "\\*\\*notes" in status and "\\<at\\>x" in status
 
 
 def test_details_are_for_the_dsl_who_asked():
-    card = cards.escalation_details_card(ROW, [("Is there a risk of significant harm?", "Yes")],
-                                         verdict_labels=LABELS, names=NAMES)
+    card = cards.escalation_details_card(VIEW, NAMES)
     shown_texts = [shown(t) for t in texts(card)]
     assert "Is there a risk of significant harm? — Yes" in shown_texts
-    assert ROW["resolution_note"] in shown_texts
+    assert "• GR1 protection first" in shown_texts and "• Children Act 1989 s47" in shown_texts
 
 
 def test_the_resolve_dialog_keeps_the_note_and_shows_the_error():
@@ -306,23 +303,38 @@ def test_the_resolve_dialog_keeps_the_note_and_shows_the_error():
     assert card["actions"][0]["data"] == {"action": Verb.DSL_RESOLVE_SUBMIT, "e": 42}
 
 
-def test_the_weekly_summary_uses_words_not_ids():
-    summary = Summary(decisions=5, escalations=2, unclaimed=1,
-                      by_verdict=Counter({"share_without_consent": 3}),
-                      by_gateway=Counter({"children_act_s47": 2}), by_flow=Counter({"can_i_share": 5}))
-    card = cards.weekly_summary_card(summary, "Mon 16 Nov to Sun 22 Nov 2026", verdict_labels=LABELS,
-                                     gateway_titles={"children_act_s47": "Children Act 1989 s47"},
-                                     flow_titles={"can_i_share": "Can I share?"})
-    text = card_text(card)
-    for label in ("Share without consent", "Children Act 1989 s47", "Can I share?"):
-        assert label in text
-    for internal in ("share_without_consent", "children_act_s47", "can_i_share"):
-        assert internal not in text
-    facts = {f["title"]: f["value"] for f in of_type(card, "FactSet")[0]["facts"]}
-    assert facts["Decisions"] == "5" and facts["Median time to claim"] == "n/a"
+def test_a_message_mentions_people_and_the_dsl_group_and_escapes_the_rest():
+    message = (DslGroup(), " Reminder: ", Person(REQUESTER), " asked about [this](http://x)")
+    card = cards.message_card(message, NAMES, group=[DSL])
+    [text] = texts(card)
+    assert shown(text) == "<at>Dee Lead</at> Reminder: <at>Sam Worker</at> asked about [this](http://x)"
+    assert {e["mentioned"]["id"] for e in card["msteams"]["entities"]} == {DSL, REQUESTER}
+    assert cards.plain_text(message, NAMES) == "DSLs Reminder: Sam *Worker* asked about [this](http://x)"
+
+
+def test_the_export_summary_is_the_desks_lines_with_who_asked():
+    export = ExportFile("f.xlsx", b"", "Decisions", ["Decisions 09 Nov 2026 to 15 Nov 2026: 3", "Escalations: 1"],
+                        requested_by=Person(DSL))
+    card = cards.export_summary_card(export, NAMES, "The file went to 1 DSL")
+    assert [shown(t) for t in texts(card)][:2] == ["Decisions 09 Nov 2026 to 15 Nov 2026: 3", "Escalations: 1"]
+    assert "Requested by <at>Dee Lead</at>" in texts(card) and "The file went to 1 DSL" in card_text(card)
 
 
 def test_welcome_and_apology_offer_a_way_on():
     for card in (cards.welcome_card(), cards.apology_card("ref-123")):
         assert [a["verb"] for a in card["actions"]] == [Verb.START_CHECK]
     assert "ref-123" in card_text(cards.apology_card("ref-123"))
+
+
+def test_the_outcome_card_lays_out_the_cores_short_answer(real_bundle, real_engine):
+    view = next(views(real_bundle, real_engine))
+    notice = EscalationNotice(7, delivered=True)
+    answer = replace(short_answer(view, notice), also=["Get advice: call the duty team today"])
+    card = cards.outcome_card(answer, view, "c", 1)
+    top = [shown(t) for t in texts(card)][:2]
+    assert top == [answer.verdict, answer.action]  # verdict, then who does what by when
+    [alert] = [n for n in card["body"] if n.get("style") == "good"]
+    assert "Your DSLs have been alerted (escalation #7)" in shown(texts(alert)[0])
+    assert "• Get advice: call the duty team today" in [shown(t) for t in texts(card)]
+    practice = cards.outcome_card(replace(answer, practice=True), view, "c", 1)
+    assert "Record my decision" not in card_text(practice) and "PRACTICE" in card_text(practice)

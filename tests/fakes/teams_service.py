@@ -11,6 +11,8 @@ What it does, the way the real services do it:
 - implements the Bot Connector `/v3` calls the bot makes (create, reply, update and delete an
   activity; create a conversation; list and get members), refusing a call without a bearer token
   it minted itself (`mint_outbound`);
+- plays a OneDrive upload session for files offered with a FileConsentCard (`upload_url`): a
+  PUT there needs no bearer token (the session URL is its own authority) and is kept in `uploads`;
 - records every call (`calls`, `calls_to`), and can be told to fail the way the service does
   (`fail`): HTTP 500, 429 with Retry-After, 412, 502, 504, or "lost": the call takes effect and
   the connection closes before the answer. Creating a personal chat with someone who has not
@@ -58,6 +60,7 @@ class Call:
     body: Any
     authorization: str
     status: int
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks time it)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Failure:
     retry_after: int | None = None
     code: str = ""
     lost: bool = False
+    delay: float = 0.0  # answer normally, but only after this many seconds (status is then ignored)
 
 
 @dataclass
@@ -111,6 +115,7 @@ class FakeTeamsService:
         self.key_fetches = 0
         self.conversations: dict[str, Conversation] = {}
         self.installed: set[str] = set()  # Entra object ids who have the app in personal scope
+        self.uploads: dict[str, bytes] = {}  # upload session id -> the bytes written to it
         self._failures: list[Failure] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -193,6 +198,10 @@ class FakeTeamsService:
         with self._lock:
             self.installed.update(aad_object_ids)
 
+    def upload_url(self, session: str) -> str:
+        """An upload session the bot may PUT a file to (what Teams sends when a file is accepted)."""
+        return f"{self.base_url}/upload/{session}"
+
     def activities_in(self, conversation_id: str) -> list[dict[str, Any]]:
         """Activities still in a conversation (threads included), oldest first."""
         with self._lock:
@@ -210,6 +219,7 @@ class FakeTeamsService:
             self._failures.clear()
             self.conversations.clear()
             self.installed.clear()
+            self.uploads.clear()
 
     def fail(self, method: str, path_regex: str, status: int, *, times: int = 1,
              retry_after: int | None = None, code: str = "", lost: bool = False) -> None:
@@ -219,6 +229,11 @@ class FakeTeamsService:
         with self._lock:
             self._failures.append(Failure(method.upper(), re.compile(path_regex), status, times,
                                           retry_after, code, lost))
+
+    def slow(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` matching calls take `seconds` before they are answered (normally)."""
+        with self._lock:
+            self._failures.append(Failure(method.upper(), re.compile(path_regex), 200, times, delay=seconds))
 
     def calls_to(self, method: str | None = None, path_regex: str = ".*") -> list[Call]:
         pattern = re.compile(path_regex)
@@ -299,6 +314,9 @@ class FakeTeamsService:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every answer, which is the fake's, not Teams'.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -319,7 +337,7 @@ class FakeTeamsService:
                 raw = self.rfile.read(length) if length else b""
                 try:
                     body = json.loads(raw) if raw else None
-                except json.JSONDecodeError:
+                except ValueError:  # not JSON, or not even text (a file being uploaded)
                     body = raw.decode(errors="replace")
                 if path == "/v1/.well-known/openidconfiguration":
                     self._answer(200, {"issuer": BOT_FRAMEWORK_ISSUER,
@@ -332,6 +350,12 @@ class FakeTeamsService:
                     self._answer(200, fake._jwks())
                     return
                 authorization = self.headers.get("Authorization") or ""
+                if path.startswith("/upload/") and method == "PUT":
+                    with fake._lock:
+                        fake.uploads[path.removeprefix("/upload/")] = raw
+                        fake.calls.append(Call(method, path, None, authorization, 201))
+                    self._answer(201, {"id": path.removeprefix("/upload/")})
+                    return
                 status, answer, headers = self._connector(method, path, body, authorization)
                 with fake._lock:
                     fake.calls.append(Call(method, path, body, authorization, status))
@@ -347,6 +371,9 @@ class FakeTeamsService:
                 if not fake._outbound_ok(authorization):
                     return 401, _error("Unauthorized", "missing or invalid bearer token"), {}
                 failure = fake._planned_failure(method, path)
+                if failure and failure.delay:
+                    time.sleep(failure.delay)
+                    failure = None
                 if failure and not failure.lost:
                     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                     code = failure.code or {429: "TooManyRequests", 412: "PreconditionFailed",

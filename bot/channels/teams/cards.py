@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from bot.core.answer import PRACTICE, ShortAnswer, details
 from bot.core.engine import QuestionStep
 from bot.core.presentation import OutcomeView
 from bot.core.record import DECISIONS as CORE_DECISIONS
-from bot.core.record import RECORD_FIELDS
+from bot.core.record import NOTE_MAX_LENGTH, RECORD_FIELDS
+from bot.dsl.ports import CardView, DslGroup, ExportFile, Message, Person
 
 Card = dict[str, Any]
 Element = dict[str, Any]
@@ -166,22 +168,53 @@ def _notice(text: str | None) -> list[Element]:
     return [text_block(text, markdown="ℹ️ ", isSubtle=True)] if text else []
 
 
+@dataclass(frozen=True)
+class Alert:
+    """What "Talk to a DSL now" or an alerting answer did, shown on the person's card: "alerted"
+    only when the desk says the DSLs were reached (`ok`), otherwise the truth and the route."""
+
+    ok: bool
+    text: str
+
+
+def _alert(alert: Alert | None) -> list[Element]:
+    if alert is None:
+        return []
+    return [{"type": "Container", "style": "good" if alert.ok else "warning", "items": [
+        text_block(alert.text, markdown="✅ " if alert.ok else "⚠️ ", weight="Bolder")]}]
+
+
 # --- a question ------------------------------------------------------------------------------
+ANSWERS_ID = "answers"
+
+
+def _answers_so_far(answers: Sequence[tuple[str, str]]) -> list[Element]:
+    """The answers given, hidden until asked for (Slack shows them as a thread; a personal chat
+    in Teams has no threads)."""
+    if not answers:
+        return []
+    return [{"type": "Container", "id": ANSWERS_ID, "isVisible": False, "separator": True, "items": [
+        text_block("Your answers so far", weight="Bolder"),
+        *[text_block(f"{question} — {answer}", spacing="Small") for question, answer in answers]]}]
+
+
 def question_card(step: QuestionStep, conversation_id: str, version: int, *, can_go_back: bool,
                   profile_line: str | None = None, notice: str | None = None,
-                  error: str | None = None) -> Card:
+                  error: str | None = None, alert: Alert | None = None,
+                  answers: Sequence[tuple[str, str]] = ()) -> Card:
     """One question of a check. `profile_line` ("England, NHS") shows the remembered profile
-    with a (change) link; `error` explains a refused answer (e.g. an exclusive option combined)."""
+    with a (change) link; `error` explains a refused answer (e.g. an exclusive option combined);
+    `answers` are (question, answer) pairs already given, behind "Your answers"."""
     q = step.question
     ref = {"c": conversation_id, "v": version, "n": q.id}
-    body: list[Element] = _notice(notice)
+    body: list[Element] = _notice(notice) + _alert(alert)
     if profile_line:
         body.append({"type": "ColumnSet", "columns": [
             {"type": "Column", "width": "auto", "items": [
                 text_block(profile_line, markdown="You are answering as: ")]},
             {"type": "Column", "width": "auto", "items": [
                 text_block("(change)", color="Accent")],
-             "selectAction": execute("Change", Verb.PROFILE_CHANGE, {"c": conversation_id},
+             "selectAction": execute("Change", Verb.PROFILE_CHANGE, {"c": conversation_id, "v": version},
                                      tooltip="Answer the profile questions again")},
         ]})
     body.append(text_block(f"Question {step.number}", isSubtle=True, spacing="Medium"))
@@ -206,9 +239,12 @@ def question_card(step: QuestionStep, conversation_id: str, version: int, *, can
         body += action_rows([execute("Continue", Verb.MULTI_CONTINUE, ref, style="positive")])
     else:
         body += action_rows([execute(c.label, Verb.ANSWER, {**ref, "a": c.id}) for c in q.choices])
+    body += _answers_so_far(answers)
     nav: list[Element] = []
     if help_lines:
         nav.append(toggle("Why are we asking?", "help"))
+    if answers:
+        nav.append(toggle("Your answers", ANSWERS_ID))
     if can_go_back:
         nav.append(execute("Back", Verb.BACK, ref))
     nav.append(execute("Start again", Verb.RESTART, ref))
@@ -231,56 +267,47 @@ DETAILS_ID = "details"
 
 
 def _outcome_details(view: OutcomeView) -> list[Element]:
-    items: list[Element] = [heading("What to share and how", "Default"), text_block(view.what_to_share)]
-    items += bullets(view.checklist)
-    items += [heading("Telling the child or family", "Default"), text_block(view.tell_family)]
-    if view.next_steps:
-        items += [heading("Next steps", "Default"), *bullets(view.next_steps, numbered=True)]
-    if view.rules:
-        items.append(heading("Golden rules", "Default"))
-        for rule in view.rules:
-            items += [text_block(f"{rule.id} {rule.title}: {rule.text}", spacing="Small"),
-                      text_block(f"Source: {rule.source}", isSubtle=True, spacing="None")]
-    if view.gateways:
-        items.append(heading("Legal gateways", "Default"))
-        for gw in view.gateways:
-            items += [text_block(f"{gw.title}: {gw.text}", spacing="Small"),
-                      text_block(f"Source: {gw.source}", isSubtle=True, spacing="None")]
-            if gw.caveat:
-                items.append(text_block(gw.caveat, markdown="⚠️ ", spacing="None"))
-    items += [heading("Record (golden rule 7)", "Default"), *bullets(view.record)]
+    """The rest of the answer, in the core's order and words (`bot.core.answer.details`); the
+    "Covers" line stays visible under the card instead."""
+    items: list[Element] = []
+    for section in details(view):
+        if section.title == "Covers":
+            continue
+        items.append(heading(section.title, "Default"))
+        items += [text_block(line, spacing="Small") for line in section.lines]
     return items
 
 
-def outcome_card(view: OutcomeView, conversation_id: str, version: int, *,
-                 notice: str | None = None) -> Card:
-    """The answer: verdict first; the reasons, the law and what to record behind "Why, and the
-    law". Safety notes and the disclaimer stay visible."""
+def outcome_card(answer: ShortAnswer, view: OutcomeView, conversation_id: str, version: int, *,
+                 notice: str | None = None, answers: Sequence[tuple[str, str]] = ()) -> Card:
+    """The answer, short first (`bot.core.answer.short_answer`): the verdict, who does what by
+    when, consent, the DSL line (with the truth about an escalation's delivery); the reasons, the
+    law and what to record behind "Why, and the law". The disclaimer stays visible."""
     ref = {"c": conversation_id, "v": version}
-    body: list[Element] = _notice(notice) + [
-        text_block(view.verdict_label, weight="Bolder", size="ExtraLarge", style="heading"),
-        text_block(view.headline, weight="Bolder", spacing="Small"),
-    ]
-    if view.summary:
-        body.append(text_block(view.summary, spacing="Small"))
-    body.append(facts([("Consent", view.consent_label), ("Your DSL", view.dsl_alert_label)]))
-    if view.notes:
-        body.append({"type": "Container", "style": "warning", "items": [
-            text_block("Important", weight="Bolder"), *bullets(view.notes)]})
-    details = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
-               "items": _outcome_details(view)}
+    body: list[Element] = _notice(notice)
+    if answer.practice:
+        body.append(text_block(PRACTICE, markdown="🎓 ", weight="Bolder"))
+    body += [text_block(answer.verdict, weight="Bolder", size="ExtraLarge", style="heading"),
+             text_block(answer.action, weight="Bolder", spacing="Small"),
+             facts([("Consent", answer.consent)] + ([("Your DSL", answer.dsl)] if answer.delivered is None
+                                                     else []))]
+    if answer.delivered is not None:  # an escalation was raised: what happened, truthfully
+        body += _alert(Alert(answer.delivered, answer.dsl))
+    if answer.also:
+        body += [heading("Also", "Default"), *bullets(answer.also)]
+    details_box = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
+                   "items": _outcome_details(view)}
     footer = text_block(f"{view.jurisdiction} {view.disclaimer}", isSubtle=True, size="Small",
                         separator=True)
-    actions = [
-        toggle("Why, and the law", DETAILS_ID),
-        open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"),
-        execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
-        execute("Start a new check", Verb.RESTART, ref),
-    ]
-    built = card(body + [details, footer], actions)
+    actions = [toggle("Why, and the law", DETAILS_ID, *([ANSWERS_ID] if answers else []))]
+    if not answer.practice:
+        actions.append(open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"))
+    actions += [execute("Talk to a DSL now", Verb.TALK_TO_DSL, ref),
+                execute("Start a new check", Verb.RESTART, ref)]
+    built = card(body + [details_box, *_answers_so_far(answers), footer], actions)
     if size(built) > MAX_CARD_BYTES:  # only a flow file with pages of text could get here
-        details["items"] = [text_block("The full guidance for this answer is too long to show "
-                                       "here: ask your DSL, or run the check in the terminal chat.")]
+        details_box["items"] = [text_block("The full guidance for this answer is too long to show "
+                                           "here: ask your DSL, or run the check in the terminal chat.")]
     return built
 
 
@@ -356,7 +383,8 @@ def welcome_card() -> Card:
             "Not a place for names or case notes. Answer with the buttons; keep your full record "
             "in your organisation's case system. If a child is in immediate danger, call 999 first.",
             weight="Bolder")]},
-        text_block("Type start to begin, help to see this again.", isSubtle=True),
+        text_block("Type anything to start a check or carry on your last one; restart for a fresh "
+                   "one; log for your recent decisions; help to see this again.", isSubtle=True),
     ]
     return card(body, [execute("Start a check", Verb.START_CHECK, {"c": ""}, style="positive")])
 
@@ -371,12 +399,10 @@ def apology_card(correlation_id: str) -> Card:
     return card(body, [execute("Start again", Verb.START_CHECK, {"c": ""})])
 
 
-# --- the DSL channel -------------------------------------------------------------------------
-def _stamp(iso_text: str) -> str:
-    return iso_text[:16].replace("T", " ") + " UTC" if iso_text else ""
-
-
+# --- mentions and messages ----------------------------------------------------------------------
 _MENTION_UNSAFE = re.compile(r"[<>\\*_\[\]`~]")
+MAX_GROUP_MENTIONS = 20  # the DSL group is its people, mentioned one by one (tag mentions need Graph)
+Names = Mapping[str, str]  # Entra object id -> display name
 
 
 def mention(user_id: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -386,88 +412,121 @@ def mention(user_id: str, name: str) -> tuple[str, dict[str, Any]]:
     return text, {"type": "mention", "text": text, "mentioned": {"id": user_id, "name": shown}}
 
 
-def _person(user_id: str, names: Mapping[str, str], entities: list[dict[str, Any]]) -> str:
-    if not user_id:
-        return "—"
-    if user_id not in names:
-        return "a colleague"
-    text, entity = mention(user_id, names[user_id])
-    if entity not in entities:
-        entities.append(entity)
-    return text
+class Mentions:
+    """Builds TextBlock text from a `Message`: text pieces escaped, people as real mentions (one
+    entity each), the DSL group as its members. Unknown people are mentioned as "a colleague"."""
+
+    def __init__(self, names: Names, group: Sequence[str] = ()):
+        self.names, self.group = names, list(group)[:MAX_GROUP_MENTIONS]
+        self.entities: list[dict[str, Any]] = []
+
+    def person(self, user_id: str) -> str:
+        if not user_id:
+            return "—"
+        text, entity = mention(user_id, self.names.get(user_id, "a colleague"))
+        if entity not in self.entities:
+            self.entities.append(entity)
+        return text
+
+    def text(self, message: Message) -> str:
+        out = []
+        for segment in message:
+            if isinstance(segment, Person):
+                out.append(self.person(segment.id))
+            elif isinstance(segment, DslGroup):
+                out.append(", ".join(self.person(p) for p in self.group) or "DSLs")
+            else:
+                out.append(escape(segment))
+        return "".join(out)
 
 
-def escalation_card(row: Mapping[str, Any], *, verdict_labels: Mapping[str, str],
-                    names: Mapping[str, str] | None = None,
-                    local_time: Callable[[str], str] = _stamp,
-                    out_of_hours_route: str | None = None) -> Card:
-    """The card in the DSL channel, from an `escalations` row (migration 3 columns). It says who
-    asked, how urgent, when, and where it stands: never the answers, the note or anything else
-    about the case (channel posts show in previews and are kept by retention). A DSL sees the
-    answers with "Show details", privately (`escalation_details_card`)."""
-    names = names or {}
-    entities: list[dict[str, Any]] = []
-    number, urgency = int(row["id"]), str(row.get("urgency") or "routine")
-    asked = (verdict_labels.get(row["verdict"], "a check") if row.get("outcome_id")
-             else "Talk to a DSL now (before reaching an answer)")
-    status = row.get("status") or "open"
-    if status == "resolved":
-        where = (f"Resolved by {_person(row.get('resolved_by') or '', names, entities)} at "
-                 f"{escape(local_time(row.get('resolved_at') or ''))}")
-    elif status == "claimed":
-        where = (f"Claimed by {_person(row.get('claimed_by') or '', names, entities)} at "
-                 f"{escape(local_time(row.get('claimed_at') or ''))}")
-    else:
-        where = "Unclaimed"
-    requester = _person(str(row.get("requester") or ""), names, entities)
-    body: list[Element] = [
-        text_block(f"{urgency.title()} safeguarding escalation #{number}", weight="Bolder",
-                   size="Large", style="heading", color="Attention" if urgency == "urgent" else "Default"),
-        # Mentions render in TextBlocks, so the people lines are TextBlocks, not facts.
-        {"type": "TextBlock", "wrap": True, "text": f"From {requester}"},
-        facts([("Raised", local_time(str(row.get("created_at") or ""))), ("Asked for", asked),
-               ("Case reference", str(row.get("case_reference") or "—"))]),
-        {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": where},
-    ]
-    if out_of_hours_route:
-        body.append(text_block(out_of_hours_route, markdown="🌙 ", isSubtle=True))
-    ref = {"e": number}
-    actions = [execute("Show details", Verb.DSL_DETAILS, ref,
-                       tooltip="See the answers given: only you see them")]
-    if status == "open":
-        actions.insert(0, execute("Claim", Verb.DSL_CLAIM, ref, style="positive"))
-    if status != "resolved":
-        actions += [open_dialog("Resolved", Verb.DSL_RESOLVE_OPEN, ref),
-                    execute("Need more info", Verb.DSL_MORE_INFO, ref)]
-    return card(body, actions, entities)
+def plain_text(message: Message, names: Names, limit: int = 150) -> str:
+    """A message as plain words, for a notification preview (names, never markup)."""
+    out = []
+    for segment in message:
+        if isinstance(segment, Person):
+            out.append(names.get(segment.id, "a colleague"))
+        elif isinstance(segment, DslGroup):
+            out.append("DSLs")
+        else:
+            out.append(segment)
+    return _cut(" ".join("".join(out).split()), limit)
 
 
-def escalation_card_summary(row: Mapping[str, Any]) -> str:
+def message_card(message: Message, names: Names, group: Sequence[str] = ()) -> Card:
+    """A thread reply or a direct message: one TextBlock with its mentions."""
+    mentions = Mentions(names, group)
+    body = [{"type": "TextBlock", "wrap": True, "text": mentions.text(message)}]
+    return card(body, entities=mentions.entities)
+
+
+def text_card(text: str, *, title: str | None = None) -> Card:
+    """Plain words from canishare (a command's answer, a confirmation), escaped."""
+    body = ([heading(title, "Default")] if title else []) + [
+        text_block(line) for line in text.split("\n") if line.strip()]
+    return card(body)
+
+
+# --- the DSL channel -------------------------------------------------------------------------
+def escalation_summary(view: CardView) -> str:
     """The notification preview of the channel post: no case details."""
-    return f"{str(row.get('urgency') or 'routine').title()} safeguarding escalation #{int(row['id'])}"
+    return view.title
 
 
-def escalation_details_card(row: Mapping[str, Any], answers: Sequence[tuple[str, str]], *,
-                            verdict_labels: Mapping[str, str],
-                            names: Mapping[str, str] | None = None,
-                            local_time: Callable[[str], str] = _stamp) -> Card:
-    """Shown only to the DSL who pressed "Show details" (the answer to their invoke, not a channel
-    post): the questions and answers given, and any closing note. `answers` are (question text,
-    answer label) pairs, already turned into words by the caller."""
-    built = escalation_card(row, verdict_labels=verdict_labels, names=names, local_time=local_time)
-    extra: list[Element] = [heading("Answers given", "Default")]
-    extra += [text_block(f"{question} — {answer}", spacing="Small") for question, answer in answers] or [
-        text_block("(none yet)", isSubtle=True)]
-    if row.get("resolution_note"):
-        extra += [heading("Closing note", "Default"), text_block(str(row["resolution_note"]))]
-    extra.append(text_block("Only you can see these details. They are not posted in the channel.",
-                            isSubtle=True, size="Small"))
-    built["body"] += [{"type": "Container", "separator": True, "items": extra}]
-    return built
+def escalation_card(view: CardView, names: Names) -> Card:
+    """The card in the DSL channel: who asked, how urgent, when, the verdict and where it stands,
+    never the answers (channel posts show in previews and are kept by retention). A DSL sees the
+    answers, rules and gateways with "Show details", in a dialog only they see."""
+    mentions = Mentions(names)
+    body: list[Element] = [
+        text_block(view.title, weight="Bolder", size="Large", style="heading",
+                   color="Attention" if view.urgent else "Default"),
+        # Mentions render in TextBlocks, so the people lines are TextBlocks, not facts.
+        {"type": "TextBlock", "wrap": True, "text": f"From {mentions.person(view.requester.id)}"},
+        text_block(view.what, weight="Bolder", spacing="Small"),
+        *[text_block(also, markdown="Also: ", spacing="None") for also in view.also],
+        facts([("Raised", view.raised_at), ("Case reference", view.case_reference or "not yet recorded")]),
+        {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": mentions.text(view.status)},
+        text_block("No case details here: talk to the requester, and keep the case record in your "
+                   "case system.", markdown="🔒 ", isSubtle=True, size="Small"),
+    ]
+    if view.out_of_hours:
+        body.append(text_block(view.out_of_hours, markdown="🌙 ", isSubtle=True))
+    ref = {"e": view.escalation_id, "v": view.version}
+    actions = []
+    if view.can_claim:
+        actions.append(execute("Claim", Verb.DSL_CLAIM, ref, style="positive"))
+    actions.append(open_dialog("Show details", Verb.DSL_DETAILS, ref))
+    if view.can_resolve:
+        actions.append(open_dialog("Resolved", Verb.DSL_RESOLVE_OPEN, ref))
+    if view.can_ask:
+        actions.append(execute("Need more info", Verb.DSL_MORE_INFO, ref))
+    return card(body, actions, mentions.entities)
+
+
+def escalation_details_card(view: CardView, names: Names) -> Card:
+    """Shown in a dialog to the DSL who pressed "Show details", never posted: the answers given,
+    the golden rules and legal gateways of the verdict."""
+    mentions = Mentions(names)
+    body: list[Element] = [
+        text_block(view.title, weight="Bolder", size="Medium", style="heading"),
+        {"type": "TextBlock", "wrap": True, "text": f"From {mentions.person(view.requester.id)}"},
+        text_block(view.what, weight="Bolder"),
+        heading("Answers given", "Default"),
+        *([text_block(f"{fact.label} — {fact.value}", spacing="Small") for fact in view.answers]
+          or [text_block("(none yet)", isSubtle=True)]),
+    ]
+    if view.rules:
+        body += [heading("Golden rules", "Default"), *bullets(view.rules)]
+    if view.gateways:
+        body += [heading("Legal gateways", "Default"), *bullets(view.gateways)]
+    body.append(text_block("Only you can see these details. They are not posted in the channel.",
+                           isSubtle=True, size="Small", separator=True))
+    return card(body, entities=mentions.entities)
 
 
 def resolve_dialog_card(escalation_id: int, *, note: str = "", error: str | None = None,
-                        limit: int = 500) -> Card:
+                        limit: int = NOTE_MAX_LENGTH) -> Card:
     """The dialog behind "Resolved": a short closing note, refused with `error` if it holds an
     identifier or the escalation changed meanwhile."""
     body: list[Element] = [text_block("A short closing note: no names or other identifying details.",
@@ -481,51 +540,18 @@ def resolve_dialog_card(escalation_id: int, *, note: str = "", error: str | None
                         "data": {"action": Verb.DSL_RESOLVE_SUBMIT, "e": int(escalation_id)}}])
 
 
-class WeeklyFigures(Protocol):
-    """What the weekly card reads from `bot.dsl.export.Summary` (attributes, not a copy)."""
-
-    decisions: int
-    escalations: int
-    unclaimed: int
-    by_verdict: Counter
-    by_gateway: Counter
-    by_flow: Counter
-
-    @property
-    def median_minutes_to_claim(self) -> float | None: ...
-
-    @property
-    def worst_minutes_to_claim(self) -> float | None: ...
-
-
-def _minutes(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:g} min"
-
-
-def weekly_summary_card(summary: WeeklyFigures, period: str, *,
-                        verdict_labels: Mapping[str, str], gateway_titles: Mapping[str, str],
-                        flow_titles: Mapping[str, str], delivery_note: str = "") -> Card:
-    """The weekly figures for the DSL channel: counts only, with words for every id. `period` is
-    e.g. "Mon 16 Nov to Sun 22 Nov 2026"; `delivery_note` says where the file went."""
-
-    def counted(title: str, counter: Counter, labels: Mapping[str, str]) -> list[Element]:
-        if not counter:
-            return []
-        top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-        return [heading(title, "Default"),
-                facts((labels.get(key, key.replace("_", " ")), str(count)) for key, count in top)]
-
-    body: list[Element] = [
-        heading("Weekly safeguarding decisions summary", "Large"),
-        text_block(period, isSubtle=True, spacing="None"),
-        facts([("Decisions", str(summary.decisions)), ("Escalations", str(summary.escalations)),
-               ("Unclaimed", str(summary.unclaimed)),
-               ("Median time to claim", _minutes(summary.median_minutes_to_claim)),
-               ("Longest time to claim", _minutes(summary.worst_minutes_to_claim))]),
-        *counted("By verdict", summary.by_verdict, verdict_labels),
-        *counted("By legal gateway", summary.by_gateway, gateway_titles),
-        *counted("By check", summary.by_flow, flow_titles),
-    ]
+def export_summary_card(export: ExportFile, names: Names, delivery_note: str = "") -> Card:
+    """The export's figures for the DSL channel: counts only, in words (the desk's summary lines).
+    `delivery_note` says where the file went."""
+    lines = list(export.summary) or [export.title]
+    mentions = Mentions(names)
+    body: list[Element] = [heading(lines[0], "Large"),
+                           *[text_block(line, spacing="Small") for line in lines[1:]]]
+    if export.requested_by:
+        body.append({"type": "TextBlock", "wrap": True, "isSubtle": True,
+                     "text": f"Requested by {mentions.person(export.requested_by.id)}"})
+    if export.checkpoint:
+        body.append(text_block(f"Log checkpoint: {export.checkpoint}", isSubtle=True, size="Small"))
     if delivery_note:
         body.append(text_block(delivery_note, isSubtle=True, separator=True))
-    return card(body)
+    return card(body, entities=mentions.entities)

@@ -12,13 +12,16 @@ from bot.settings import SettingsError
 
 
 def cmd_serve(app: Any, args: argparse.Namespace) -> int:
+    """The Teams bot over the composition root (`app` is `bot.services.Services`)."""
+    from bot.channels.teams.app import build_bot
     from bot.channels.teams.config import teams_config
     from bot.channels.teams.server import serve
 
     config = teams_config(app.settings)
     logging.basicConfig(level=app.settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(config))
+    bot = build_bot(app, config)
+    asyncio.run(serve(config, register=bot.register))
     return 0
 
 

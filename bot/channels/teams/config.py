@@ -29,6 +29,7 @@ AUTH_OFF_SWITCHES = (
     "TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS",
 )
 _FALSE = {"", "0", "false", "no", "off"}
+PUBLIC_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TeamsConfig:
     deputy_dsl_user_ids: frozenset[str]
     openid_metadata_url: str  # "" = Microsoft's public cloud
     port: int
+    service_url: str = PUBLIC_SERVICE_URL  # until Teams names the DSL team's own
+    invoke_budget_seconds: float = 4.0
 
 
 def _ids(raw: str) -> list[str]:
@@ -107,17 +110,26 @@ def teams_config(settings: Settings, environ: dict[str, str] | None = None) -> T
         into.extend(_ids(raw))
     metadata = settings.teams_openid_metadata_url.strip()
     if metadata:
-        parsed = urlparse(metadata)
-        local = parsed.hostname in ("127.0.0.1", "localhost", "::1")
-        if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and not local):
+        if not _https_or_local(metadata):
             problems.append("TEAMS_OPENID_METADATA_URL: must be an https URL (http only for a "
                             "local test service)")
-        elif not parsed.path.endswith("/openidconfiguration"):
+        elif not urlparse(metadata).path.endswith("/openidconfiguration"):
             problems.append("TEAMS_OPENID_METADATA_URL: must end with /openidconfiguration")
+    service_url = settings.teams_service_url.strip()
+    if not _https_or_local(service_url):
+        problems.append("TEAMS_SERVICE_URL: must be an https URL (http only for a local test service)")
     if problems:
         raise SettingsError("; ".join(problems))
     return TeamsConfig(
         client_id=client_id, client_secret=secret, tenant_id=tenant, dsl_team_id=team,
         dsl_channel_id=channel, dsl_user_ids=frozenset(dsls), deputy_dsl_user_ids=frozenset(deputies),
         openid_metadata_url=metadata, port=settings.teams_port,
+        service_url=service_url if service_url.endswith("/") else service_url + "/",
+        invoke_budget_seconds=settings.teams_invoke_budget_seconds,
     )
+
+
+def _https_or_local(url: str) -> bool:
+    parsed = urlparse(url)
+    local = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    return bool(parsed.hostname) and (parsed.scheme == "https" or (parsed.scheme == "http" and local))

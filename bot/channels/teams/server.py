@@ -5,8 +5,8 @@ otherwise read CLIENT_ID, TENANT_ID, CLOUD, SERVICE_URL and the unauthenticated 
 environment), and `build_asgi` checks after `App.initialize()` that the SDK really holds a token
 validator, so a future SDK that renamed or defaulted something fails closed at start-up.
 
-For now the handlers are placeholders (a welcome card in personal chat, a polite answer to every
-invoke): checks, records and the DSL desk come from the channel-neutral core once it is ready.
+The handlers are registered by `register` (`bot/channels/teams/app.py`, `TeamsBot.register`):
+this module is only the transport.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from microsoft_teams.api import Attachment, MessageActivityInput
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, CloudEnvironment, with_overrides
 from microsoft_teams.apps import App
 from microsoft_teams.apps.http import FastAPIAdapter
+from microsoft_teams.common import ClientOptions
 
-from bot.channels.teams import cards
 from bot.channels.teams.config import TeamsConfig, refuse_auth_off
 from bot.settings import SettingsError
 
@@ -45,9 +45,10 @@ def cloud_for(config: TeamsConfig) -> CloudEnvironment:
 
 
 def build_app(config: TeamsConfig, token: TokenFunction | None = None,
-              adapter: FastAPIAdapter | None = None) -> App:
+              adapter: FastAPIAdapter | None = None, timeout: float = 15.0) -> App:
     """The teams.py app with every option explicit. `token` replaces MSAL (tests and benchmarks
-    only): a function `(scope, tenant) -> str` returning a JWT-shaped string."""
+    only): a function `(scope, tenant) -> str` returning a JWT-shaped string. `timeout` bounds
+    each outbound call (teams.py's own default is none at all)."""
     refuse_auth_off()
     credentials: dict[str, Any] = ({"token": token} if token is not None
                                    else {"client_secret": config.client_secret})
@@ -58,6 +59,8 @@ def build_app(config: TeamsConfig, token: TokenFunction | None = None,
         dangerously_allow_unauthenticated_requests=False,
         http_server_adapter=adapter,
         messaging_endpoint=MESSAGING_ENDPOINT,
+        service_url=config.service_url,
+        client=ClientOptions(timeout=timeout),
         state=False,
         **credentials,
     )
@@ -74,36 +77,6 @@ def invoke_message(text: str) -> dict[str, Any]:
     return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
 
 
-def register_placeholder_handlers(app: App) -> None:
-    """Until the core is wired: greet in personal chat, answer every invoke politely."""
-
-    @app.on_install_add
-    async def _installed(ctx: Any) -> None:
-        conversation = ctx.activity.conversation
-        if (conversation.conversation_type or "personal") == "personal":
-            await ctx.send(card_message(cards.welcome_card(), "canishare: can I share this?"))
-        else:
-            log.info("installed in a team: conversation %s", conversation.id)
-
-    @app.on_message
-    async def _message(ctx: Any) -> None:
-        if (ctx.activity.conversation.conversation_type or "personal") != "personal":
-            return  # channel @mentions: the DSL desk will answer these once wired
-        await ctx.send(card_message(cards.welcome_card(), "canishare: can I share this?"))
-
-    @app.on_card_action_execute
-    async def _card_action(ctx: Any) -> dict[str, Any]:
-        return invoke_message("canishare is starting up: please try again in a minute.")
-
-    @app.on_dialog_open
-    async def _dialog_open(ctx: Any) -> dict[str, Any]:
-        return {"task": {"type": "message", "value": "canishare is starting up: please try again."}}
-
-    @app.on_dialog_submit
-    async def _dialog_submit(ctx: Any) -> dict[str, Any]:
-        return {"task": {"type": "message", "value": "canishare is starting up: nothing was saved."}}
-
-
 def _auth_is_on(app: App) -> bool:
     server = app.server
     return (getattr(server, "_token_validator", None) is not None
@@ -111,9 +84,8 @@ def _auth_is_on(app: App) -> bool:
             and app.options.dangerously_allow_unauthenticated_requests is False)
 
 
-async def build_asgi(config: TeamsConfig, token: TokenFunction | None = None,
-                     register: Callable[[App], None] = register_placeholder_handlers,
-                     ) -> tuple[FastAPI, App]:
+async def build_asgi(config: TeamsConfig, register: Callable[[App], None],
+                     token: TokenFunction | None = None) -> tuple[FastAPI, App]:
     """The ASGI app uvicorn serves: `/healthz` plus the SDK's `POST /api/messages`."""
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -153,9 +125,9 @@ def uvicorn_config(api: FastAPI, host: str, port: int) -> uvicorn.Config:
                           lifespan="on", timeout_keep_alive=30, server_header=False)
 
 
-async def serve(config: TeamsConfig, host: str = "0.0.0.0", token: TokenFunction | None = None,
-                register: Callable[[App], None] = register_placeholder_handlers) -> None:
-    api, _ = await build_asgi(config, token=token, register=register)
+async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "0.0.0.0",
+                token: TokenFunction | None = None) -> None:
+    api, _ = await build_asgi(config, register, token=token)
     log.info("canishare teams listening on %s:%s%s", host, config.port, MESSAGING_ENDPOINT)
     await uvicorn.Server(uvicorn_config(api, host, config.port)).serve()
 
@@ -163,8 +135,8 @@ async def serve(config: TeamsConfig, host: str = "0.0.0.0", token: TokenFunction
 class BackgroundServer:
     """The real server on 127.0.0.1, port 0, on its own thread and loop (tests, benchmarks)."""
 
-    def __init__(self, config: TeamsConfig, token: TokenFunction | None = None,
-                 register: Callable[[App], None] = register_placeholder_handlers) -> None:
+    def __init__(self, config: TeamsConfig, register: Callable[[App], None],
+                 token: TokenFunction | None = None) -> None:
         self.config, self.token, self.register = config, token, register
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -183,7 +155,7 @@ class BackgroundServer:
     def _run(self) -> None:
         async def main() -> None:
             try:
-                api, self.app = await build_asgi(self.config, self.token, self.register)
+                api, self.app = await build_asgi(self.config, self.register, token=self.token)
                 self._server = uvicorn.Server(uvicorn_config(api, "127.0.0.1", self.port))
             except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
                 self._error = exc
