@@ -236,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = log.add_parser("verify", help="check the log's keyed hash chains; exit 1 if broken")
     verify.add_argument("--checkpoint", metavar="VALUE_OR_FILE",
                         help="also prove nothing logged before this published checkpoint was removed")
+    verify.add_argument("--no-key", action="store_true",
+                        help="check without the log key: what anyone holding a copy can still prove")
     verify.set_defaults(handler=cmd_log_verify)
     checkpoint = log.add_parser("checkpoint", help="write a signed checkpoint now and print it")
     checkpoint.set_defaults(handler=cmd_log_checkpoint)
@@ -295,6 +297,10 @@ def cmd_log_verify(app: App, args: argparse.Namespace) -> int:
     if args.checkpoint:
         checkpoint = _checkpoint(args.checkpoint, Checkpoint)
     storage = app.existing_storage()
+    if args.no_key:  # what someone holding a copy of the database, but not the key, can check
+        from bot.storage import NO_KEYS, Storage
+
+        storage = Storage(app.settings.database, app.clock, create=False, keyring=NO_KEYS)
     with storage.read() as tx:
         report = tx.verify(checkpoint)
     d, a = report.decisions, report.audit

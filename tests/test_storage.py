@@ -322,3 +322,28 @@ def test_backup_while_the_database_is_being_written_to(run_cli, tmp_path):
     assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
     again = run_cli("backup", "--out", str(tmp_path / "backup.db"))
     assert again.returncode == 2 and "exists: choose a new file" in again.stderr
+
+
+def test_migrating_with_the_log_key_rechains_the_old_log_and_refuses_a_broken_one(tmp_path, clock):
+    from bot.storage import Key, Keyring
+
+    keyring = Keyring(Key.parse("k1:" + "m" * 40))
+    path = old_release(tmp_path)
+    Storage(path, clock, check_schema=False, keyring=keyring).migrate()
+    store = Storage(path, clock, keyring=keyring)
+    with store.read() as tx:
+        result = tx.verify()
+        assert result.ok, result.problems
+        assert result.decisions.keyed == 4 and result.audit.keyed == result.audit.checked
+        assert {r["key_id"] for r in tx.decisions.iter()} == {"k1"}
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    path = old_release(broken)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE decisions SET reasons = 'changed' WHERE id = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="does not verify .*decisions row 2.*not migrating"):
+        Storage(path, clock, check_schema=False, keyring=keyring).migrate()
+    with pytest.raises(StorageError, match="older than this code"):  # nothing was half-done
+        Storage(path, clock, keyring=keyring)

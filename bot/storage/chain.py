@@ -134,35 +134,39 @@ class Walk:
 def walk(name: str, rows: Iterable[Mapping[str, Any]], keyring: Keyring, start_hash: str, start_id: int,
          fields_for: Any) -> Walk:
     """Check every row of a chain in id order from (start_hash, start_id). Stops at the first
-    problem, which names the row."""
+    problem, which names the row. With a log key set, every row must be keyed with a key held
+    here: an unkeyed row, or one naming a key we do not have, is exactly what a forger without
+    the key would write. Without a key only the links can be checked."""
     result = Walk(name, last_id=start_id, last_hash=start_hash)
     expected, previous_id = start_hash, start_id
+    strict = keyring.current is not None
     for row in rows:
         result.checked += 1
         kid = row.get("key_id")
-        if not kid and result.keyed and keyring.current is not None:
-            result.problems.append(f"{name} row {row['id']}: not keyed, after keyed rows (written "
-                                   "outside canishare, to pass as an older row?)")
-            return result
         if row["prev_hash"] != expected or row["id"] != previous_id + 1:
             result.problems.append(f"{name} row {row['id']}: does not follow row {previous_id} (a row was "
                                    "deleted, inserted or rows were reordered)")
             return result
-        if kid:
-            key = keyring.get(kid)
-            if key is None:
-                result.unverifiable += 1
-            elif link_hash(row["prev_hash"], row, fields_for(row), key) != row["row_hash"]:
-                result.problems.append(f"{name} row {row['id']}: changed after it was logged, or not "
-                                       "written by canishare (its keyed hash does not match)")
-                return result
-            else:
-                result.keyed += 1
+        key = keyring.get(kid)
+        if strict and not kid:
+            result.problems.append(f"{name} row {row['id']}: not keyed (every row is chained with the log "
+                                   "key: written outside canishare?)")
+            return result
+        if strict and key is None:
+            result.problems.append(f"{name} row {row['id']}: made with log key {kid!r}, which is not set "
+                                   "here (a retired key belongs in CANISHARE_LOG_OLD_KEYS)")
+            return result
+        if kid and key is None:
+            result.unverifiable += 1
+        elif link_hash(row["prev_hash"], row, fields_for(row), key) != row["row_hash"]:
+            what = ("changed after it was logged, or not written by canishare (its keyed hash does not "
+                    "match)") if key else "its content was changed after it was logged"
+            result.problems.append(f"{name} row {row['id']}: {what}")
+            return result
+        elif key:
+            result.keyed += 1
         else:
             result.unkeyed += 1
-            if link_hash(row["prev_hash"], row, fields_for(row), None) != row["row_hash"]:
-                result.problems.append(f"{name} row {row['id']}: its content was changed after it was logged")
-                return result
         expected, previous_id = row["row_hash"], row["id"]
     result.last_id, result.last_hash = previous_id, expected
     return result

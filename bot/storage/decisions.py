@@ -147,7 +147,10 @@ class DecisionLog:
             select(decisions).order_by(d.id)).mappings()
         report = chain.walk("decisions", rows, self.keyring, start[0], start[1], chain.decision_fields)
         state = self.anchor_state(anchor) if anchor else "none"
-        if state == "forged":
+        if state == "unverifiable" and self.keyring.current is not None:
+            report.problems.insert(0, f"purge anchor {anchor['id']}: signed with a key that is not set "  # type: ignore[index]
+                                      "here (a retired key belongs in CANISHARE_LOG_OLD_KEYS)")
+        elif state == "forged":
             report.problems.insert(0, f"purge anchor {anchor['id']}: its signature does not match (made "  # type: ignore[index]
                                       "by hand, or changed)")
         elif state == "unsigned" and self.keyring.current is not None:
@@ -178,8 +181,9 @@ class DecisionLog:
         if dry_run or not count:
             return int(count or 0), int(last or 0)
         report = self.walk()
-        if report.problems:
-            raise ChainBroken(report.problems[0])
+        if report.problems or report.unverifiable:
+            raise ChainBroken(report.problems[0] if report.problems else
+                              "rows made with a key that is not set here cannot be checked")
         last_hash = self.conn.execute(select(d.row_hash).where(d.id == last)).scalar()
         at = iso(self.clock.now())
         key = self.keyring.current

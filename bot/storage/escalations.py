@@ -86,11 +86,14 @@ class EscalationStore:
         """Check every escalation's MAC and that the audit chain holds its latest state.
         Returns (checked, problems, unverifiable)."""
         checked, problems, unverifiable = 0, [], 0
+        strict = self.keyring.current is not None
         for row in self.conn.execute(select(escalations).order_by(e.id)).mappings():
             checked += 1
-            if row["row_mac"] is None:
-                continue  # made before escalations were sealed (schema 3): nothing to compare
             key = self.keyring.get(row["key_id"])
+            if row["row_mac"] is None or (strict and key is None):
+                problems.append(f"escalation {row['id']}: not sealed with the log key (changed outside "
+                                "canishare?)")
+                continue
             if row["key_id"] and key is None:
                 unverifiable += 1
             elif chain.mac(key, chain.ESCALATION_FIELDS, row) != row["row_mac"]:

@@ -64,12 +64,8 @@ def verify_log(conn: Connection, keyring: Keyring, decision_log: DecisionLog, au
                             "anyone who can write the database could have rewritten them consistently")
     missing = report.decisions.unverifiable + report.audit.unverifiable + unverifiable
     if missing:
-        report.notes.append(f"{missing} row(s) were made with a key this process does not hold (add it "
-                            "to CANISHARE_LOG_OLD_KEYS): only their links were checked")
-    legacy = report.decisions.unkeyed + report.audit.unkeyed
-    if legacy and keyring.current is not None:
-        report.notes.append(f"{legacy} row(s) were chained without a key (before the keyed chain, or "
-                            "while no key was set): checked by plain SHA-256")
+        report.notes.append(f"{missing} row(s) carry a log key's hash: with the key set, they would be "
+                            "proved too")
     if checkpoint is not None:
         report.problems += _against(conn, keyring, checkpoint, report.notes)
     return report

@@ -84,6 +84,7 @@ def _v4(conn: Connection, clock: Clock, keyring: Keyring) -> None:
         if index.name in ("ux_decisions_check_key", "ix_events_received_at", "ix_conversations_latest",
                           "ix_escalations_conversation", "ix_audit_target"):
             index.create(conn, checkfirst=True)
+    _rekey_decisions(conn, keyring)
     _chain_audit(conn, keyring)
     _sign_anchors(conn, keyring)
     e = schema.escalations.c
@@ -101,6 +102,31 @@ def _v4(conn: Connection, clock: Clock, keyring: Keyring) -> None:
     store = EscalationStore(conn, clock, keyring)
     for (escalation_id,) in conn.execute(select(e.id).order_by(e.id)).all():
         store._seal(escalation_id)
+
+
+def _rekey_decisions(conn: Connection, keyring: Keyring) -> None:
+    """The decisions an earlier release chained with plain SHA-256, checked as they stand and
+    chained again with the log key, so that from now on every row must be keyed (a forger
+    without the key cannot pass a row off as an old, unkeyed one). A chain that does not verify
+    stops the migration: re-keying must never launder a change."""
+    if keyring.current is None:
+        return
+    d = schema.decisions.c
+    anchor = conn.execute(select(schema.chain_anchor).order_by(schema.chain_anchor.c.id.desc())
+                          .limit(1)).mappings().first()
+    start = (anchor["hash"], anchor["purged_through"]) if anchor else (chain.GENESIS, 0)
+    rows = conn.execute(select(schema.decisions).order_by(d.id)).mappings().all()
+    legacy = chain.walk("decisions", rows, NO_KEYS, start[0], start[1], chain.decision_fields)
+    if legacy.problems or legacy.unverifiable:
+        raise StorageError(f"the decision log does not verify ({(legacy.problems or ['keyed rows'])[0]}): "
+                           "not migrating; keep this database for investigation")
+    prev = start[0]
+    for row in rows:
+        data = {**row, "key_id": keyring.kid, "prev_hash": prev, "secondary": row["secondary"] or "[]"}
+        data["row_hash"] = chain.link_hash(prev, data, chain.DECISION_FIELDS, keyring.current)
+        conn.execute(schema.decisions.update().where(d.id == row["id"]).values(
+            key_id=keyring.kid, prev_hash=prev, row_hash=data["row_hash"], secondary=data["secondary"]))
+        prev = data["row_hash"]
 
 
 def _chain_audit(conn: Connection, keyring: Keyring) -> None:
