@@ -149,3 +149,21 @@ def test_one_failing_escalation_never_stops_reminders_exports_or_the_purge(slack
         assert tx.escalations.get(2).card_state is CardState.delivered
         assert tx.housekeeping.claim_job("purge", clock.now().date().isoformat()) is False  # it ran today
     assert dms_to(fake, DSL)  # escalation #1 reached the DSLs directly
+
+
+def test_a_card_found_after_a_lost_response_is_redrawn_once_a_dsl_acted(slack, fake, clock):
+    """The card reached Slack but the response was lost; a DSL claims it from the channel before
+    the retry: the card must end up showing the claim, not "Unclaimed" with a Claim button."""
+    from tests.slack_harness import actions_in
+    from tests.test_dsl_slack import card_message
+
+    fake.fail("chat.postMessage", "lost", **TO_CARD)
+    reach_referral(slack)
+    card = {"channel": "CDSL", "ts": card_posts(fake)[0].response["ts"],
+            "blocks": card_posts(fake)[0].params["blocks"]}
+    slack.click("dsl_claim", user=DSL, message=card)
+    clock.advance(seconds=6)
+    slack.services.scheduler().tick()
+    assert len(card_posts(fake)) == 1  # found by its metadata, not posted again
+    shown = card_message(fake)["blocks"]
+    assert "dsl_claim" not in actions_in(shown) and "Claimed by" in text_of(shown)

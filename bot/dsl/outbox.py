@@ -121,10 +121,20 @@ class Deliverer:
             log.exception("delivery %s (%s): unexpected error", delivery.id, delivery.key)
             self._failed(delivery, escalation, f"{type(error).__name__}: {error}", None, False)
             return False
+        redraw = None
         with self.storage.transaction() as tx:
             if delivery.kind is DeliveryKind.card and result is not None and escalation:
-                tx.escalations.set_card(escalation.id, CardState.delivered.value, result)
+                ref = {k: v for k, v in result.items() if k != "found"}
+                tx.escalations.set_card(escalation.id, CardState.delivered.value, ref)
+                now = tx.escalations.get(escalation.id)
+                # a card found from an earlier attempt, or drawn before a DSL acted, is stale:
+                # redraw it, or it would show "Unclaimed" with a live Claim button for ever
+                if now is not None and (result.get("found") or now.version != escalation.version):
+                    redraw = tx.outbox.enqueue(f"update:{now.id}:{now.version}:posted", delivery.channel,
+                                               DeliveryKind.card_update, escalation_id=now.id)
             tx.outbox.delivered(delivery.id, result or {})
+        if redraw is not None:
+            self.deliver([redraw])
         if delivery.attempts:
             log.info("delivery %s (%s) delivered after %d failed attempt(s)", delivery.id,
                      delivery.key, delivery.attempts)

@@ -100,7 +100,7 @@ class SlackNotifier:
         for message in history.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == delivery.key:
-                return {"channel": self.dsl_channel, "ts": message["ts"]}
+                return {"channel": self.dsl_channel, "ts": message["ts"], "found": True}
         return None
 
     def update_card(self, card: CardView, card_ref: dict[str, Any]) -> None:
