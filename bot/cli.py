@@ -19,8 +19,7 @@ from bot.flows.loader import FlowError, load_bundle
 from bot.flows.paths import PathLimitExceeded
 from bot.services import Services
 from bot.settings import SettingsError, load_settings
-from bot.storage import StorageError
-from bot.storage.decisions import ChainBroken
+from bot.storage import ChainBroken, StorageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -398,14 +397,9 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
     days = app.settings.retention_days
     cutoff = app.clock.now() - timedelta(days=days)
     storage = app.existing_storage()
-    point = None
     try:
-        with storage.transaction(durable=True) as tx:
-            count, last = tx.decisions.purge(cutoff, dry_run=args.dry_run)
-            if count and not args.dry_run:
-                tx.audit.add(getpass.getuser(), "purge", f"decisions up to {last}",
-                             f"{count} decisions logged before {cutoff.date()} (cli)")
-                point = tx.checkpoints.write("purge")
+        purged = storage.purge_decisions(cutoff, f"{getpass.getuser()} (cli)", dry_run=args.dry_run)
+        count, last, point = purged.count, purged.last, purged.checkpoint
     except ChainBroken as exc:
         print(f"canishare: not purging: the log does not verify ({exc}); run `canishare log verify`",
               file=sys.stderr)

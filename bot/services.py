@@ -140,4 +140,5 @@ class Services:
         s = self.settings
         schedule = Schedule(timezone=s.timezone, weekly_export_day=s.weekly_export_day,
                             weekly_export_time=s.weekly_export_time, retention_days=s.retention_days)
-        return Scheduler(self.storage, self.clock, schedule, self.desk, interval=s.clock_interval)
+        return Scheduler(self.storage, self.clock, schedule, self.desk, interval=s.clock_interval,
+                         fallback_minutes=s.delivery_fallback_minutes)

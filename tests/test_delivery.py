@@ -23,10 +23,10 @@ def slack(fake, real_bundle, database, clock):
     app.stop()
 
 
-def deliveries(slack):
+def deliveries(slack, kind: str = "card"):
     with slack.storage.read() as tx:
         escalation = tx.escalations.get(1)
-        return escalation, tx.outbox.for_escalation(1)
+        return escalation, [d for d in tx.outbox.for_escalation(1) if d.kind.value == kind or kind == "all"]
 
 
 def outcome_text(fake) -> str:
@@ -69,7 +69,7 @@ def test_a_channel_the_bot_cannot_post_in_falls_back_to_direct_messages(slack, f
     fake.fail("chat.postMessage", mode, times=100, **TO_CARD)
     with caplog.at_level(logging.ERROR, logger="canishare.outbox"):
         reach_referral(slack)
-    escalation, rows = deliveries(slack)
+    escalation, rows = deliveries(slack, "all")
     assert escalation.card_state is CardState.fallback
     assert {r.payload.get("to") for r in rows if r.kind.value == "fallback"} == {DSL, DEPUTY}
     for person in (DSL, DEPUTY):
@@ -167,3 +167,36 @@ def test_a_card_found_after_a_lost_response_is_redrawn_once_a_dsl_acted(slack, f
     assert len(card_posts(fake)) == 1  # found by its metadata, not posted again
     shown = card_message(fake)["blocks"]
     assert "dsl_claim" not in actions_in(shown) and "Claimed by" in text_of(shown)
+
+
+def test_a_card_stuck_without_a_failed_attempt_falls_back_when_overdue(slack, fake, clock, caplog):
+    """A process died (or hangs) holding the card: no attempt ever failed, yet the DSLs must hear."""
+    from bot.dsl.model import DeliveryKind
+
+    with slack.storage.transaction() as tx:
+        escalation_id = tx.escalations.create("stuck", channel="slack", requester="U9", conversation_id="c9",
+                                              kind="outcome", urgency="urgent", verdict="report_to_police")
+        card = tx.outbox.enqueue(f"card:{escalation_id}", "slack", DeliveryKind.card, escalation_id=escalation_id)
+        assert tx.outbox.claim_due(["slack"], "a-dead-process", 3600, 1, only=[card]) == [card]
+    clock.advance(minutes=6)
+    with caplog.at_level(logging.ERROR, logger="canishare.outbox"):
+        assert slack.services.scheduler().tick()["overdue"] == 1
+    assert any("DELIVERY OVERDUE card" in r.getMessage() for r in caplog.records)
+    assert dms_to(fake, DSL) and dms_to(fake, DEPUTY)
+    with slack.storage.read() as tx:
+        assert tx.escalations.get(escalation_id).card_state is CardState.fallback
+    assert slack.services.scheduler().tick()["overdue"] == 0  # once
+
+
+def test_a_delivery_nobody_here_can_send_is_reported(slack, fake, clock, caplog):
+    from bot.dsl.model import DeliveryKind
+
+    with slack.storage.transaction() as tx:
+        tx.outbox.enqueue("card:77", "teams", DeliveryKind.card, escalation_id=77)
+    clock.advance(minutes=6)
+    scheduler = slack.services.scheduler()
+    with caplog.at_level(logging.ERROR, logger="canishare.clock"):
+        assert scheduler.tick()["unserved"] == 1
+        scheduler.tick()
+    stuck = [r for r in caplog.records if "DELIVERY STUCK card card:77" in r.getMessage()]
+    assert len(stuck) == 1 and "no teams settings" in stuck[0].getMessage()

@@ -163,19 +163,21 @@ def test_outbox_keys_are_idempotent_and_claims_exclusive(storage, clock):
         first = tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=1)
         assert tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=1) is None
     with storage.transaction() as tx:
-        assert tx.outbox.claim(first, "a", 60) is not None
-        assert tx.outbox.claim(first, "b", 60) is None  # someone else is sending it
+        assert tx.outbox.claim_due(["slack"], "a", 60, 10) == [first]
+        assert tx.outbox.claim_due(["slack"], "b", 60, 10) == []  # someone else is sending it
+        assert tx.outbox.claim_due(["teams"], "b", 60, 10) == []  # not that channel's either
     clock.advance(seconds=61)  # a's process died: its claim runs out
     with storage.transaction() as tx:
-        assert tx.outbox.claim(first, "b", 60) is not None
-        tx.outbox.failed(first, "Slack: ratelimited", clock.now() + timedelta(seconds=30), retry_after=30)
-        assert tx.outbox.due_ids(["slack"], clock.now(), 10) == []
+        assert tx.outbox.claim_due(["slack"], "b", 60, 10) == [first]
+        assert tx.outbox.failed(first, "a", "late", clock.now()) is False  # a no longer holds it
+        assert tx.outbox.failed(first, "b", "Slack: ratelimited", clock.now() + timedelta(seconds=30),
+                                retry_after=30) is True
+        assert tx.outbox.claim_due(["slack"], "b", 60, 10) == []  # not due yet
     clock.advance(seconds=31)
     with storage.transaction() as tx:
-        assert tx.outbox.due_ids(["slack"], clock.now(), 10) == [first]
-        tx.outbox.claim(first, "b", 60)
+        assert tx.outbox.claim_due(["slack"], "b", 60, 10) == [first]
         tx.outbox.delivered(first, {"ts": "1.2"})
-        assert [a["ok"] for a in tx.outbox.attempts(first)] == [0, 1]
+        assert [a["ok"] for a in tx.outbox.attempts(first)] == [0, 0, 1]
         assert tx.outbox.get(first).status.value == "delivered"
 
 

@@ -116,3 +116,6 @@ class Delivery(BaseModel):
     delivered_at: datetime | None = None
     fallback_at: datetime | None = None
     result: dict[str, Any] = Field(default_factory=dict)
+    # not stored: set by the deliverer when an earlier attempt may have reached the service (it
+    # failed, or a process died holding the row), so a channel that can look first does
+    maybe_sent: bool = False

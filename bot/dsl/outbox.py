@@ -29,7 +29,7 @@ from bot.dsl.ports import (
     decode_message,
     encode_message,
 )
-from bot.storage import Storage
+from bot.storage import Storage, Tx
 
 log = logging.getLogger("canishare.outbox")
 FALLS_BACK = {DeliveryKind.card, DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.export}
@@ -73,42 +73,58 @@ class Deliverer:
         return sorted(self.notifiers)
 
     # --- entry points -----------------------------------------------------------------------
-    def deliver_due(self, limit: int = 50) -> dict[str, int]:
-        """Everything due for this process's channels; one bad row never stops the others."""
-        with self.storage.read() as tx:
-            ids = tx.outbox.due_ids(self.channels, self.clock.now(), limit)
-        return self._deliver_all(ids)
+    def deliver_due(self, budget_seconds: float | None = None) -> dict[str, int]:
+        """Everything due for this process's channels, one row at a time, for at most
+        `budget_seconds` (so a tick stays short when a service is slow); one bad row never stops
+        the others."""
+        counts = {"delivered": 0, "failed": 0}
+        started = self.clock.now()
+        while self.channels:
+            if budget_seconds is not None and (self.clock.now() - started).total_seconds() >= budget_seconds:
+                break
+            with self.storage.transaction() as tx:
+                claimed = tx.outbox.claim_due(self.channels, self.holder, self._lease(), 1)
+            if not claimed:
+                break
+            self._tally(counts, claimed[0])
+        return counts
 
     def deliver(self, delivery_ids: Iterable[int | None]) -> dict[str, int]:
         """Try these now (right after the change that made them), if due and not taken."""
         wanted = [i for i in delivery_ids if i is not None]
-        if not wanted or not self.channels:
-            return {"delivered": 0, "failed": 0}
-        with self.storage.read() as tx:
-            ids = tx.outbox.due_ids(self.channels, self.clock.now(), len(wanted), only=wanted)
-        return self._deliver_all(ids)
-
-    def _deliver_all(self, ids: list[int]) -> dict[str, int]:
         counts = {"delivered": 0, "failed": 0}
-        for delivery_id in ids:
-            try:
-                ok = self.deliver_one(delivery_id)
-            except Exception:  # noqa: BLE001 - a bug in one row must not stop the others
-                log.exception("delivery %s: unexpected error", delivery_id)
-                ok = False
-            if ok is not None:
-                counts["delivered" if ok else "failed"] += 1
+        if not wanted or not self.channels:
+            return counts
+        with self.storage.transaction() as tx:
+            claimed = tx.outbox.claim_due(self.channels, self.holder, self._lease(), len(wanted), only=wanted)
+        for delivery_id in claimed:
+            self._tally(counts, delivery_id)
         return counts
+
+    def _lease(self) -> float:
+        return self.policy.lease_seconds
+
+    def _tally(self, counts: dict[str, int], delivery_id: int) -> None:
+        try:
+            ok = self.deliver_one(delivery_id)
+        except Exception:  # noqa: BLE001 - a bug in one row must not stop the others
+            log.exception("delivery %s: unexpected error", delivery_id)
+            ok = False
+        if ok is not None:
+            counts["delivered" if ok else "failed"] += 1
 
     # --- one delivery -------------------------------------------------------------------------
     def deliver_one(self, delivery_id: int) -> bool | None:
-        """True delivered, False failed (will retry), None not ours to send right now."""
-        with self.storage.transaction() as tx:
-            delivery = tx.outbox.claim(delivery_id, self.holder, self.policy.lease_seconds)
+        """Send a row this process has claimed. True delivered, False failed (will retry)."""
+        with self.storage.read() as tx:
+            delivery = tx.outbox.get(delivery_id)
             escalation = (tx.escalations.get(delivery.escalation_id)
                           if delivery and delivery.escalation_id else None)
         if delivery is None:
             return None
+        age = (self.clock.now() - delivery.created_at).total_seconds()
+        if delivery.attempts or age > self.policy.lease_seconds:
+            delivery = delivery.model_copy(update={"maybe_sent": True})
         notifier = self.notifiers.get(delivery.channel)
         if notifier is None:
             return None
@@ -176,19 +192,14 @@ class Deliverer:
         fall_back = (delivery.kind in FALLS_BACK and delivery.fallback_at is None
                      and (permanent or attempts >= self.policy.fallback_attempts
                           or age >= timedelta(minutes=self.policy.fallback_minutes)))
-        give_up = age >= timedelta(days=self.policy.give_up_days)
+        # a direct message that can never arrive (no such person) is not retried for a week
+        give_up = age >= timedelta(days=self.policy.give_up_days) or (permanent and delivery.kind in DIRECT)
+        fallback_ids: list[int | None] = []
         with self.storage.transaction() as tx:
-            tx.outbox.failed(delivery.id, error, retry_at, retry_after)
+            if not tx.outbox.failed(delivery.id, self.holder, error, retry_at, retry_after):
+                return  # another process took the row over meanwhile: its bookkeeping wins
             if fall_back:
-                tx.outbox.fell_back(delivery.id)
-                people = self._fallback_people(delivery.channel)
-                message = encode_message(self.fallback_message(delivery, escalation, error))
-                fallback_ids = [tx.outbox.enqueue(f"fallback:{delivery.id}:{person}", delivery.channel,
-                                                  DeliveryKind.fallback, escalation_id=delivery.escalation_id,
-                                                  payload={"to": person, "message": message})
-                                for person in people]
-                if delivery.kind is DeliveryKind.card and escalation is not None:
-                    tx.escalations.set_card(escalation.id, CardState.fallback.value)
+                fallback_ids = self._fall_back(tx, delivery, escalation, error)
             if give_up:
                 tx.outbox.abandon(delivery.id, f"gave up after {attempts} attempts: {error}")
         serious = fall_back or give_up or delivery.fallback_at or permanent
@@ -198,10 +209,40 @@ class Deliverer:
                 "; DSLs and deputies messaged directly" if fall_back else "",
                 "; given up" if give_up else f"; retry at {retry_at.isoformat(timespec='seconds')}")
         if fall_back:
-            if not people:
-                log.error("DELIVERY FAILED %s: no DSL or deputy ids are set to message directly",
-                          delivery.key)
             self.deliver(fallback_ids)
+
+    def _fall_back(self, tx: Tx, delivery: Delivery, escalation: Escalation | None,
+                   error: str) -> list[int | None]:
+        """Message the DSLs and deputies directly about `delivery` (inside the caller's
+        transaction); the original keeps being retried."""
+        tx.outbox.fell_back(delivery.id)
+        people = self._fallback_people(delivery.channel)
+        if not people:
+            log.error("DELIVERY FAILED %s: no DSL or deputy ids are set to message directly", delivery.key)
+        message = encode_message(self.fallback_message(delivery, escalation, error))
+        if delivery.kind is DeliveryKind.card and escalation is not None:
+            tx.escalations.set_card(escalation.id, CardState.fallback.value)
+        return [tx.outbox.enqueue(f"fallback:{delivery.id}:{person}", delivery.channel, DeliveryKind.fallback,
+                                  escalation_id=delivery.escalation_id,
+                                  payload={"to": person, "message": message}) for person in people]
+
+    def sweep_overdue(self) -> int:
+        """Rows for the DSLs still pending past the fallback window without an attempt that
+        failed (a process died sending, or kept hanging): fall back now, and say so."""
+        cutoff = self.clock.now() - timedelta(minutes=self.policy.fallback_minutes)
+        swept, ids = 0, []
+        with self.storage.transaction() as tx:
+            for delivery in tx.outbox.overdue(cutoff, [k.value for k in FALLS_BACK]):
+                if delivery.channel not in self.notifiers:
+                    continue  # the scheduler reports channels nobody here delivers
+                escalation = tx.escalations.get(delivery.escalation_id) if delivery.escalation_id else None
+                log.error("DELIVERY OVERDUE %s %s (%s): still not delivered after %s minutes; DSLs and "
+                          "deputies messaged directly", delivery.kind.value, delivery.key, delivery.channel,
+                          self.policy.fallback_minutes)
+                ids += self._fall_back(tx, delivery, escalation, "not delivered in time")
+                swept += 1
+        self.deliver(ids)
+        return swept
 
     def _fallback_people(self, channel: str) -> list[str]:
         directory = self.directories.get(channel)

@@ -75,10 +75,9 @@ class DeliveryError(Exception):
     """A delivery did not happen. `retry_after`: seconds the service asked us to wait;
     `permanent`: retrying as is will not help (wrong channel, not invited), so fall back now."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
-                 maybe_delivered: bool = False):
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
         super().__init__(message)
-        self.retry_after, self.permanent, self.maybe_delivered = retry_after, permanent, maybe_delivered
+        self.retry_after, self.permanent = retry_after, permanent
 
 
 class DslNotifier(Protocol):

@@ -20,13 +20,13 @@ from bot.core.clock import Clock
 from bot.dsl.desk import DslDesk
 from bot.dsl.export import last_full_week
 from bot.dsl.hours import DAYS
-from bot.dsl.outbox import default_holder
-from bot.storage import Storage
-from bot.storage.decisions import ChainBroken
+from bot.dsl.outbox import FALLS_BACK, default_holder
+from bot.storage import ChainBroken, Storage
 
 log = logging.getLogger("canishare.clock")
 CONVERSATION_DAYS = 90  # an unfinished check can be resumed for this long
 LEASE = "scheduler"
+OVERDUE_KINDS = [k.value for k in FALLS_BACK]
 
 
 @dataclass(frozen=True)
@@ -39,36 +39,33 @@ class Schedule:
 
 class Scheduler:
     def __init__(self, storage: Storage, clock: Clock, schedule: Schedule, desk: DslDesk | None = None,
-                 *, holder: str | None = None, interval: float = 10.0):
+                 *, holder: str | None = None, interval: float = 10.0, fallback_minutes: float = 5.0):
         self.storage, self.clock, self.schedule, self.desk = storage, clock, schedule, desk
         self.tz = ZoneInfo(schedule.timezone)
         self.holder = holder or default_holder()
-        self.interval = interval
+        self.interval, self.fallback_minutes = interval, fallback_minutes
         self.errors = 0
+        self._reported: set[int] = set()
 
     # --- one tick -------------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
-        """Run every job once if this process holds the lease. Returns what each job did."""
-        # Three ticks: a crashed leader is replaced within that. Correctness never rests on the
-        # lease alone: every message has an idempotency key and every delivery its own claim.
-        lease_seconds = max(3 * self.interval, 1.0)
-        try:
-            with self.storage.transaction() as tx:
-                leader = tx.housekeeping.hold_lease(LEASE, self.holder, lease_seconds)
-        except Exception:  # noqa: BLE001 - the database may be down: try again next tick
-            log.exception("scheduler: could not take the lease")
-            self.errors += 1
-            return {"leader": 0, "errors": 1}
-        if not leader:
+        """Run every job once if this process holds the lease (renewed between jobs, so a slow
+        job never leaves two leaders). Returns what each job did."""
+        if not self._lead():
             return {"leader": 0}
         result = {"leader": 1}
-        jobs: list[tuple[str, Callable[[], int]]] = [("purged", self.daily_purge)]
-        if self.desk is not None and self.desk.channels:
-            jobs = [("reminders", self.desk.send_reminders),
-                    ("weekly_export", self.weekly_export),
-                    ("delivered", lambda: self.desk.outbox.deliver_due()["delivered"]),  # type: ignore[union-attr]
-                    *jobs]
+        jobs: list[tuple[str, Callable[[], int]]] = []
+        desk = self.desk
+        if desk is not None and desk.channels:
+            jobs += [("reminders", desk.send_reminders),
+                     ("weekly_export", self.weekly_export),
+                     ("delivered", lambda: desk.outbox.deliver_due(self.budget)["delivered"]),
+                     ("overdue", desk.outbox.sweep_overdue)]
+        jobs += [("unserved", self.unserved), ("purged", self.daily_purge)]
         for name, job in jobs:
+            if not self._lead():
+                result["leader"] = 0
+                break
             try:
                 result[name] = job()
             except Exception:  # noqa: BLE001 - one failed job never stops the others
@@ -77,6 +74,39 @@ class Scheduler:
                 result["errors"] = result.get("errors", 0) + 1
                 self.errors += 1
         return result
+
+    @property
+    def budget(self) -> float:
+        """How long one tick may spend delivering (a slow service must not starve the rest)."""
+        return max(2 * self.interval, 1.0)
+
+    def _lead(self) -> bool:
+        # Three ticks: a crashed leader is replaced within that. Correctness never rests on the
+        # lease alone: every message has an idempotency key and every delivery its own claim.
+        lease_seconds = max(3 * self.interval, self.budget + self.interval, 1.0)
+        try:
+            with self.storage.transaction() as tx:
+                return tx.housekeeping.hold_lease(LEASE, self.holder, lease_seconds)
+        except Exception:  # noqa: BLE001 - the database may be down: try again next tick
+            log.exception("scheduler: could not take the lease")
+            self.errors += 1
+            return False
+
+    def unserved(self) -> int:
+        """Deliveries for the DSLs that no process here can send (a channel whose settings this
+        clock lacks): an ERROR for the operator, once per row per process. Another clock that
+        serves the channel still delivers them and falls back as usual."""
+        served = set(self.desk.channels) if self.desk is not None else set()
+        cutoff = self.clock.now() - timedelta(minutes=self.fallback_minutes)
+        with self.storage.read() as tx:
+            stuck = [d for d in tx.outbox.overdue(cutoff, OVERDUE_KINDS) if d.channel not in served]
+        for delivery in stuck:
+            if delivery.id not in self._reported:
+                self._reported.add(delivery.id)
+                log.error("DELIVERY STUCK %s %s: pending since %s and this clock has no %s settings "
+                          "to deliver it: run `canishare clock` with them", delivery.kind.value, delivery.key,
+                          delivery.created_at.isoformat(timespec="seconds"), delivery.channel)
+        return len(stuck)
 
     def resign(self) -> None:
         with self.storage.transaction() as tx:
@@ -109,16 +139,10 @@ class Scheduler:
                                   conversations_before=now - timedelta(days=CONVERSATION_DAYS))
         cutoff = now - timedelta(days=self.schedule.retention_days)
         try:
-            with self.storage.transaction(durable=True) as tx:
-                count, last = tx.decisions.purge(cutoff)
-                if count:
-                    tx.audit.add("scheduler", "purge", f"decisions up to {last}",
-                                 f"{count} decisions logged before {cutoff.date()}")
-                    tx.checkpoints.write("purge")
+            return self.storage.purge_decisions(cutoff, "scheduler").count
         except ChainBroken as exc:
             log.error("NOT PURGING: the decision log does not verify (%s): run `canishare log verify`", exc)
             return 0
-        return count
 
     # --- the process ------------------------------------------------------------------------
     def run_forever(self) -> None:

@@ -12,6 +12,8 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from bot.storage.database import (
     set_durable,
     sqlite_path,
 )
-from bot.storage.decisions import DecisionLog
+from bot.storage.decisions import ChainBroken, DecisionLog
 from bot.storage.escalations import EscalationStore
 from bot.storage.housekeeping import AuditTrail, Housekeeping
 from bot.storage.integrity import Checkpoints, LogReport, verify_log
@@ -38,8 +40,9 @@ from bot.storage.models import ConflictError, ConversationRow, Decision, Decisio
 from bot.storage.outbox import OutboxStore
 
 __all__ = [
-    "LATEST", "NO_KEYS", "Checkpoint", "ConflictError", "ConversationRow", "Decision", "DecisionChoice",
-    "DuplicateDecision", "Key", "Keyring", "LogReport", "Storage", "StorageError", "Tx", "iso",
+    "LATEST", "NO_KEYS", "ChainBroken", "Checkpoint", "ConflictError", "ConversationRow", "Decision",
+    "DecisionChoice", "DuplicateDecision", "Key", "Keyring", "LogReport", "Purge", "Storage", "StorageError",
+    "Tx", "iso",
 ]
 
 
@@ -88,6 +91,13 @@ class Tx:
     @cached_property
     def housekeeping(self) -> Housekeeping:
         return Housekeeping(self.conn, self.clock)
+
+
+@dataclass(frozen=True)
+class Purge:
+    count: int
+    last: int
+    checkpoint: Checkpoint | None
 
 
 class Storage:
@@ -160,6 +170,24 @@ class Storage:
             return migrate(self.engine, self.clock, self.keyring)
         except SQLAlchemyError as exc:
             raise StorageError(f"{self.where}: {_one_line(exc)}") from None
+
+    def purge_decisions(self, cutoff: datetime, actor: str, dry_run: bool = False) -> Purge:
+        """The only way decisions leave the log: the chain is walked first (without holding the
+        write lock), then the purge, its signed anchor, an audit row and a checkpoint commit
+        together. Raises `ChainBroken` when the log does not verify."""
+        with self.read() as tx:
+            report = tx.decisions.walk()
+        if report.problems or report.unverifiable:
+            raise ChainBroken(report.problems[0] if report.problems else
+                              "rows made with a key that is not set here cannot be checked")
+        with self.transaction(durable=True) as tx:
+            count, last = tx.decisions.purge(cutoff, dry_run=dry_run, verified_through=report.last_id)
+            point = None
+            if count and not dry_run:
+                tx.audit.add(actor, "purge", f"decisions up to {last}",
+                             f"{count} decisions logged before {cutoff.date()}")
+                point = tx.checkpoints.write("purge")
+        return Purge(count, last, point)
 
     def backup(self, target: Path) -> Path:
         """An online-safe copy of a SQLite database (VACUUM INTO: one consistent snapshot while

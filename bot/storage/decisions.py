@@ -140,11 +140,17 @@ class DecisionLog:
         report = self.walk()
         return report.checked, (report.problems[0] if report.problems else None)
 
-    def walk(self) -> chain.Walk:
+    def walk(self, after: int | None = None) -> chain.Walk:
+        """Walk the chain from its anchor (or, given `after`, from that row on, trusting what
+        came before it)."""
         anchor = self._anchor()
         start = (anchor["hash"], anchor["purged_through"]) if anchor else (chain.GENESIS, 0)
-        rows = self.conn.execution_options(yield_per=5000).execute(
-            select(decisions).order_by(d.id)).mappings()
+        query = select(decisions).order_by(d.id)
+        if after is not None and after > start[1]:
+            prev = self.conn.execute(select(d.row_hash).where(d.id == after)).scalar()
+            if prev is not None:
+                start, query = (prev, after), query.where(d.id > after)
+        rows = self.conn.execution_options(yield_per=5000).execute(query).mappings()
         report = chain.walk("decisions", rows, self.keyring, start[0], start[1], chain.decision_fields)
         state = self.anchor_state(anchor) if anchor else "none"
         if state == "unverifiable" and self.keyring.current is not None:
@@ -170,17 +176,21 @@ class DecisionLog:
         text = chain.anchor_text("decisions", anchor["purged_through"], anchor["hash"], anchor["at"])
         return "ok" if chain.signed(key, text, anchor["signature"]) else "forged"
 
-    def purge(self, cutoff: datetime, dry_run: bool = False) -> tuple[int, int]:
+    def purge(self, cutoff: datetime, dry_run: bool = False,
+              verified_through: int | None = None) -> tuple[int, int]:
         """Delete the oldest decisions logged before `cutoff`: a prefix of the chain, so it stays
         verifiable (the last purged hash becomes the new, signed anchor). Refuses when the chain
-        does not verify: a purge must not launder tampering. Returns (rows, last id)."""
+        does not verify: a purge must not launder tampering. `verified_through`: the chain was
+        walked up to that id just before, outside this write transaction (walking a six-year log
+        here would hold every other writer past the busy timeout); only rows after it are walked
+        again here. Returns (rows, last id)."""
         serialise(self.conn, "chain")
         first_kept = self.conn.execute(select(func.min(d.id)).where(d.created_at >= iso(cutoff))).scalar()
         doomed = d.id < first_kept if first_kept is not None else d.id.is_not(None)
         count, last = self.conn.execute(select(func.count(), func.max(d.id)).where(doomed)).one()
         if dry_run or not count:
             return int(count or 0), int(last or 0)
-        report = self.walk()
+        report = self.walk(after=verified_through)
         if report.problems or report.unverifiable:
             raise ChainBroken(report.problems[0] if report.problems else
                               "rows made with a key that is not set here cannot be checked")

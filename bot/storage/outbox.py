@@ -52,8 +52,12 @@ class OutboxStore:
         rows = self.conn.execute(select(outbox).where(o.escalation_id == escalation_id).order_by(o.id))
         return [_model(r) for r in rows.mappings()]
 
-    def due_ids(self, channels: Iterable[str], now: datetime, limit: int,
-                only: Iterable[int] | None = None) -> list[int]:
+    def claim_due(self, channels: Iterable[str], holder: str, seconds: float, limit: int,
+                  only: Iterable[int] | None = None) -> list[int]:
+        """Take up to `limit` due rows for `seconds`, so no other process sends them meanwhile:
+        chosen and claimed in this one transaction (rows another process is choosing are skipped
+        on PostgreSQL, and the claim itself is a compare-and-set on both backends)."""
+        now = self.clock.now()
         query = (select(o.id).where(o.status == "pending", o.channel.in_(list(channels)),
                                     o.next_attempt_at <= iso(now),
                                     or_(o.claimed_until.is_(None), o.claimed_until < iso(now)))
@@ -62,30 +66,41 @@ class OutboxStore:
             query = query.where(o.id.in_(list(only)))
         if not is_sqlite(self.conn):
             query = query.with_for_update(skip_locked=True)
-        return [int(r[0]) for r in self.conn.execute(query)]
-
-    def claim(self, delivery_id: int, holder: str, seconds: float) -> Delivery | None:
-        """Take the row for `seconds` so no other process sends it meanwhile; None if taken."""
-        now = self.clock.now()
-        taken = self.conn.execute(outbox.update().where(
-            o.id == delivery_id, o.status == "pending",
-            or_(o.claimed_until.is_(None), o.claimed_until < iso(now)),
-        ).values(claimed_until=iso(now + timedelta(seconds=seconds)), claimed_by=holder)).rowcount
-        return self.get(delivery_id) if taken == 1 else None
+        claimed = []
+        for (delivery_id,) in self.conn.execute(query).all():
+            taken = self.conn.execute(outbox.update().where(
+                o.id == delivery_id, o.status == "pending",
+                or_(o.claimed_until.is_(None), o.claimed_until < iso(now)),
+            ).values(claimed_until=iso(now + timedelta(seconds=seconds)), claimed_by=holder)).rowcount
+            if taken == 1:
+                claimed.append(int(delivery_id))
+        return claimed
 
     def delivered(self, delivery_id: int, result: dict[str, Any] | None = None) -> None:
+        """The message went out: recorded whoever holds the row now (it cannot be unsent)."""
         now = self.clock.now()
         self.conn.execute(outbox.update().where(o.id == delivery_id).values(
             status="delivered", delivered_at=iso(now), attempts=o.attempts + 1,
             result=json.dumps(result or {}), claimed_until=None, last_error=""))
         self._attempt(delivery_id, ok=True)
 
-    def failed(self, delivery_id: int, error: str, retry_at: datetime,
-               retry_after: float | None = None) -> None:
-        self.conn.execute(outbox.update().where(o.id == delivery_id).values(
+    def failed(self, delivery_id: int, holder: str, error: str, retry_at: datetime,
+               retry_after: float | None = None) -> bool:
+        """Record a failed attempt, if `holder` still holds the row (else another process took
+        it over after our claim ran out, and its bookkeeping wins). True if recorded."""
+        recorded = self.conn.execute(outbox.update().where(
+            o.id == delivery_id, o.claimed_by == holder, o.status == "pending").values(
             attempts=o.attempts + 1, last_error=error[:500], next_attempt_at=iso(retry_at),
-            claimed_until=None))
+            claimed_until=None)).rowcount == 1
         self._attempt(delivery_id, ok=False, error=error, retry_after=retry_after)
+        return recorded
+
+    def overdue(self, older_than: datetime, kinds: Iterable[str]) -> list[Delivery]:
+        """Pending DSL-bound rows older than `older_than` that have not fallen back yet."""
+        rows = self.conn.execute(select(outbox).where(
+            o.status == "pending", o.fallback_at.is_(None), o.created_at < iso(older_than),
+            o.kind.in_(list(kinds))).order_by(o.id))
+        return [_model(r) for r in rows.mappings()]
 
     def fell_back(self, delivery_id: int) -> None:
         self.conn.execute(outbox.update().where(o.id == delivery_id).values(

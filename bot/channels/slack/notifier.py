@@ -56,9 +56,8 @@ def delivery_error(exc: Exception) -> DeliveryError:
                 except (TypeError, ValueError):
                     retry_after = None
         what = code or f"HTTP {status}"
-        return DeliveryError(f"Slack: {what}", retry_after=retry_after,
-                             permanent=code in PERMANENT, maybe_delivered=status >= 500)
-    return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}"[:300], maybe_delivered=True)
+        return DeliveryError(f"Slack: {what}", retry_after=retry_after, permanent=code in PERMANENT)
+    return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}"[:300])
 
 
 def _call(work: Callable[[], T]) -> T:
@@ -79,7 +78,7 @@ class SlackNotifier:
         return {"event_type": DELIVERY_EVENT, "event_payload": {"key": delivery.key}}
 
     def post_card(self, card: CardView, delivery: Delivery) -> dict[str, Any]:
-        if delivery.attempts:
+        if delivery.maybe_sent:
             found = self._already_posted(delivery)
             if found:
                 return found

@@ -71,12 +71,10 @@ def delivery_error(exc: BaseException, what: str) -> DeliveryError:
         if status == 429:
             return DeliveryError(label, retry_after=_retry_after(exc.response))
         if status in (408, 412) or status >= 500:
-            return DeliveryError(label, retry_after=_retry_after(exc.response),
-                                 maybe_delivered=status >= 500)
+            return DeliveryError(label, retry_after=_retry_after(exc.response))
         return DeliveryError(label, permanent=status in (400, 401, 403, 404) or code in PERMANENT_CODES)
     if isinstance(exc, (httpx.TransportError, FutureTimeout, TimeoutError)):
-        return DeliveryError(f"Teams unreachable: {what}: {type(exc).__name__}: {exc}"[:300],
-                             maybe_delivered=True)
+        return DeliveryError(f"Teams unreachable: {what}: {type(exc).__name__}: {exc}"[:300])
     return DeliveryError(f"Teams: {what}: {type(exc).__name__}: {exc}"[:300])
 
 
