@@ -47,12 +47,36 @@ def load_keyring(settings: Settings) -> Keyring:
                             "log with the same key): generate one with `canishare log key`")
     path = key_file()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        _write_key_file(path)
+    if path.stat().st_mode & 0o077:
+        raise SettingsError(f"CANISHARE_LOG_KEY not set, and the key file {path} is readable by others: "
+                            f"`chmod 600 {path}`, or set CANISHARE_LOG_KEY")
+    text = path.read_text().strip()
+    try:
+        key = Key.parse(text)
+    except ValueError as exc:
+        raise SettingsError(f"CANISHARE_LOG_KEY not set, and {path} holds no usable log key ({exc}): "
+                            "restore it from your copy (rows made with it need it to verify)") from None
+    logging.getLogger("canishare").info(KEY_FILE_NOTE, path)
+    return Keyring(key, old)
+
+
+def _write_key_file(path: Path) -> None:
+    """A new key, written whole or not at all (two processes starting at once make one key)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(Key.generate() + "\n")
-    logging.getLogger("canishare").info(KEY_FILE_NOTE, path)
-    return Keyring(Key.parse(path.read_text().strip()), old)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if another process made the key first: theirs stands
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class Services:

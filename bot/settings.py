@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_base_url: str = Field(SLACK_DEFAULT_API, validation_alias=_env("SLACK_API_BASE_URL"))
     slack_team_id: str = Field("", validation_alias=_env("SLACK_TEAM_ID"))
+    slack_enterprise_id: str = Field("", validation_alias=_env("SLACK_ENTERPRISE_ID"))
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
     web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
     # --- DSL side ----------------------------------------------------------------------------

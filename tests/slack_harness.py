@@ -215,5 +215,7 @@ def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None
                          handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    return SlackApp(fake, channel, services.storage, f"http://{host}:{port}/slack/events", server,
+    app_ref = SlackApp(fake, channel, services.storage, f"http://{host}:{port}/slack/events", server,
                     services, desk=services.desk, settings=config)
+    app_ref.bolt = app  # the Bolt app itself, for Socket Mode-style dispatch without the HTTP gate
+    return app_ref

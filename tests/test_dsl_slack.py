@@ -120,6 +120,22 @@ def test_channel_members_count_as_dsls(slack, fake):
     assert escalation(slack).claimed_by == "UMEMBER"
 
 
+def test_members_of_a_public_dsl_channel_are_not_dsls(fake, real_bundle, tmp_path, clock, caplog):
+    fake.channel_members["CDSL"] = ["UJOINED"]
+    fake.public_channels.add("CDSL")  # anyone could join it
+    app = start_app(fake, real_bundle, tmp_path / "public.db", clock=clock, **DSL_SETTINGS)
+    try:
+        reach_referral(app)
+        app.click("dsl_claim", user="UJOINED", message=card_message(fake))
+        assert escalation(app).status.value == "open"
+        assert "Only a Designated Safeguarding Lead" in fake.last("chat.postEphemeral").params["text"]
+        assert any("is a public channel" in r.getMessage() for r in caplog.records)
+        app.click("dsl_claim", user=DSL, message=card_message(fake))  # a listed DSL still can
+        assert escalation(app).claimed_by == DSL
+    finally:
+        app.stop()
+
+
 def test_resolve_with_a_note(slack, fake, clock):
     reach_referral(slack)
     slack.click("dsl_claim", user=DSL, message=card_message(fake))
@@ -272,7 +288,7 @@ def test_weekly_post_once_after_a_missed_run(fake, real_bundle, tmp_path, monday
 def test_export_command_refused_for_non_dsl_and_works_for_dsl(slack, fake):
     response = slack.command("export", user="UNOPE")
     assert response.status == 200
-    refusal = fake.last("chat.postEphemeral").params
+    refusal = fake.last("respond").params  # through the command's response URL
     assert "Only a Designated Safeguarding Lead can export" in refusal["text"]
     assert not fake.of("files.completeUploadExternal")
     with slack.storage.read() as tx:
@@ -280,9 +296,9 @@ def test_export_command_refused_for_non_dsl_and_works_for_dsl(slack, fake):
     slack.command("export 2026-11-09 2026-11-15", user=DSL)
     comment = fake.last("files.completeUploadExternal").params["initial_comment"]
     assert "Decisions 09 Nov 2026 to 15 Nov 2026" in comment and "<@UDSL>" in comment
-    assert "The export is in the DSL channel" in fake.last("chat.postEphemeral").params["text"]
+    assert "The export is in the DSL channel" in fake.last("respond").params["text"]
     slack.command("export 2026-11-15 2026-11-09", user=DSL)
-    assert "Usage:" in fake.last("chat.postEphemeral").params["text"]
+    assert "Usage:" in fake.last("respond").params["text"]
 
 
 def test_log_command_is_for_dsls(slack, fake):
@@ -325,3 +341,14 @@ def test_a_practice_check_to_a_referral_alerts_no_dsl(slack, fake):
     with slack.storage.read() as tx:
         assert tx.escalations.between(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)) == []
         assert list(tx.decisions.iter()) == []
+
+
+def test_a_slack_dsl_cannot_act_on_another_channels_escalation(slack, fake):
+    with slack.storage.transaction() as tx:
+        teams_id = tx.escalations.create("t1", channel="teams", requester="aad-1", conversation_id="c",
+                                         kind="outcome", urgency="urgent")
+    crafted = {"channel": "CDSL", "ts": "9.9", "blocks": [{"type": "actions", "elements": [
+        {"type": "button", "action_id": "dsl_claim", "value": json.dumps({"e": teams_id, "v": 1})}]}]}
+    slack.click("dsl_claim", user=DSL, message=crafted)
+    assert "not on this desk" in fake.last("chat.postEphemeral").params["text"]
+    assert escalation(slack, teams_id).status.value == "open"

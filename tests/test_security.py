@@ -274,3 +274,15 @@ def test_the_dsl_card_never_renders_typed_text_as_markup(slack, fake):
     blocks = card_message(fake)["blocks"]
     assert "<!" not in text_of(blocks).replace("<!subteam", "")
     assert {"dsl_claim", "dsl_resolve", "dsl_more_info"} <= set(actions_in(blocks))
+
+
+def test_socket_mode_requests_from_another_workspace_are_refused_too(slack, fake):
+    """Socket Mode has no HTTP gate: the workspace check also runs inside Bolt."""
+    from slack_bolt.request import BoltRequest
+
+    body = urlencode({"command": "/canishare", "text": "", "user_id": DSL, "channel_id": "C1",
+                      "team_id": "TOTHER", "trigger_id": "trig-socket"})
+    response = slack.bolt.dispatch(BoltRequest(body=body, headers=FORM | signed(body), mode="socket_mode"))
+    assert response.status == 403 and calls_after_startup(fake) == []
+    with slack.storage.read() as tx:
+        assert any("another workspace: team_id=TOTHER" in r["detail"] for r in tx.audit.rows("refused"))

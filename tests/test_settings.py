@@ -53,3 +53,24 @@ def test_env_example_lists_every_setting_with_a_comment():
         assert index is not None, f"{alias} missing from .env.example"
         above = lines[max(0, index - 3):index]
         assert any(line.startswith("#") for line in above), f"{alias} has no comment"
+
+
+def test_the_log_key_file_is_made_once_private_and_checked(tmp_path, monkeypatch):
+    from bot.services import key_file, load_keyring
+    from bot.settings import Settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings = Settings(database=str(tmp_path / "x.db"))
+    first = load_keyring(settings)
+    assert load_keyring(settings).current == first.current  # the same key next time
+    path = key_file()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.chmod(0o644)
+    with pytest.raises(SettingsError, match="readable by others"):
+        load_keyring(settings)
+    path.chmod(0o600)
+    path.write_text("")
+    with pytest.raises(SettingsError, match="holds no usable log key"):
+        load_keyring(settings)
+    with pytest.raises(SettingsError, match="required with PostgreSQL"):
+        load_keyring(Settings(database="postgresql://x@localhost/db"))

@@ -286,7 +286,7 @@ class Conversations:
         return "finished" if isinstance(self.engine.current(state), OutcomeStep) else "active"
 
     # --- recording --------------------------------------------------------------------------
-    def record(self, user_id: str, conversation_id: str, form: RecordForm) -> int:
+    def record(self, user_id: str, conversation_id: str, form: RecordForm, *, deliver: bool = True) -> int:
         """Write the decision to the log (golden rule 7) and show its case reference on the
         check's DSL cards. Refuses free text that looks like an identifier; a second record for
         the same check raises `AlreadyRecorded` (the database holds one decision per check)."""
@@ -308,9 +308,14 @@ class Conversations:
                                                     form.case_reference)
         except DuplicateDecision as exc:
             raise AlreadyRecorded(exc.decision_id) from None
-        if updates and self.desk is not None:
+        if updates and self.desk is not None and deliver:
             self.desk.deliver_now(updates)
         return decision_id
+
+    def deliver_for(self, user_id: str, conversation_id: str) -> None:
+        """Send what a record left pending for this check's DSL cards (the case reference)."""
+        if self.desk is not None:
+            self.desk.deliver_for(self.desk.escalations_of(self.channel, user_id, conversation_id))
 
     def decision_for(self, user_id: str, conversation_id: str) -> int | None:
         with self.storage.read() as tx:

@@ -129,6 +129,18 @@ class DslDesk:
     def deliver_now(self, delivery_ids: list[int | None]) -> None:
         self.outbox.deliver(delivery_ids)
 
+    def deliver_for(self, escalation_ids: list[int]) -> None:
+        """Deliver what is still pending for these escalations (after a request that had to
+        answer within Slack's three seconds left the delivery for later)."""
+        with self.storage.read() as tx:
+            ids = [d.id for e in escalation_ids for d in tx.outbox.for_escalation(e)
+                   if d.status.value == "pending"]
+        self.outbox.deliver(ids)
+
+    def escalations_of(self, channel: str, requester: str, conversation_id: str) -> list[int]:
+        with self.storage.read() as tx:
+            return [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)]
+
     def notice(self, escalation_id: int, already: bool = False) -> EscalationNotice:
         """The truth about an escalation's delivery, for the person who raised it."""
         with self.storage.read() as tx:
@@ -157,8 +169,10 @@ class DslDesk:
             if escalation.case_reference:
                 continue
             tx.escalations.update(escalation.id, case_reference=case_reference)
-            ids.append(tx.outbox.enqueue(f"update:{escalation.id}:{escalation.version + 1}", channel,
-                                         DeliveryKind.card_update, escalation_id=escalation.id))
+            changed = tx.escalations.get(escalation.id)  # the version this change made (keys its redraw)
+            assert changed is not None
+            ids.append(tx.outbox.enqueue(f"update:{changed.id}:{changed.version}", channel,
+                                         DeliveryKind.card_update, escalation_id=changed.id))
         return ids
 
     # --- DSL actions ------------------------------------------------------------------------
@@ -173,9 +187,17 @@ class DslDesk:
                                  "one, use Talk to a DSL now in your check, or contact your DSL "
                                  "directly.")
 
+    def _ours(self, channel: str, escalation_id: int) -> bool:
+        """A DSL acts on the escalations of their own channel's desk (Slack DSLs on Slack's)."""
+        with self.storage.read() as tx:
+            escalation = tx.escalations.get(escalation_id)
+        return escalation is not None and escalation.channel == channel
+
     def claim(self, channel: str, user: str, escalation_id: int) -> DeskResult:
         if not self.is_dsl(channel, user):
             return self._refused(channel, user, "claim an escalation", f"escalation {escalation_id}")
+        if not self._ours(channel, escalation_id):
+            return DeskResult(False, "That escalation is not on this desk.")
         now = self.clock.now()
         with self.storage.transaction() as tx:
             changed = tx.escalations.update(escalation_id, when_status=("open",), status="claimed",
@@ -186,10 +208,13 @@ class DslDesk:
         self.outbox.deliver(ids)
         return DeskResult(True, changed=changed, at=now)
 
-    def resolve(self, channel: str, user: str, escalation_id: int, note_text: str | None) -> DeskResult:
+    def resolve(self, channel: str, user: str, escalation_id: int, note_text: str | None,
+                deliver: bool = True) -> DeskResult:
         if not self.is_dsl(channel, user):
             refused = self._refused(channel, user, "resolve an escalation", f"escalation {escalation_id}")
             return DeskResult(False, refused.message, errors={"note": refused.message})
+        if not self._ours(channel, escalation_id):
+            return DeskResult(False, errors={"note": "That escalation is not on this desk."})
         try:
             note = parse_note(note_text)
         except RecordErrors as exc:
@@ -207,7 +232,8 @@ class DslDesk:
                 return DeskResult(False, errors={"note": "This escalation is already resolved."})
             ids = self._announce(tx, channel, escalation_id, user, "resolve", (
                 "Your escalation #", str(escalation_id), " was resolved by ", Person(user), ": ", note))
-        self.outbox.deliver(ids)
+        if deliver:
+            self.outbox.deliver(ids)
         return DeskResult(True, changed=True, at=now)
 
     def more_info(self, channel: str, user: str, escalation_id: int, version: int) -> DeskResult:
@@ -217,7 +243,9 @@ class DslDesk:
         now = self.clock.now()
         with self.storage.transaction() as tx:
             escalation = tx.escalations.get(escalation_id)
-            if escalation is None or not escalation.open:
+            if escalation is None or escalation.channel != channel:
+                return DeskResult(False, "That escalation is not on this desk.")
+            if not escalation.open:
                 return DeskResult(True)
             changed = tx.escalations.update(escalation_id, when_version=version, more_info_by=user,
                                             more_info_at=now)
@@ -269,7 +297,7 @@ class DslDesk:
 
     def _remind(self, escalation_id: int, now: datetime) -> list[int | None]:
         with self.storage.transaction() as tx:
-            [escalation] = [e for e in tx.escalations.due_reminders(now) if e.id == escalation_id] or [None]
+            escalation = tx.escalations.due_reminder(escalation_id, now)
             if escalation is None:
                 return []  # claimed meanwhile, or another scheduler took it
             step = next_step(escalation, self.policy, self.directories[escalation.channel].deputies(), now)

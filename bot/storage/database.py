@@ -58,9 +58,12 @@ def describe_url(url: str) -> str:
 
 def _private_file(path: Path) -> None:
     """Create the database file (and its folder) readable by the owner only, before SQLite does."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StorageError(f"cannot create the database at {path} ({exc.strerror or exc})") from None
 
 
 def connect(url: str, *, pool_size: int = 10, create: bool = True) -> Engine:
@@ -85,7 +88,11 @@ def connect(url: str, *, pool_size: int = 10, create: bool = True) -> Engine:
                                connect_args={"check_same_thread": False})
         _sqlite_events(engine, wal=False)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # READ COMMITTED pinned (whatever the server's default): an append takes its advisory lock
+    # first, then reads the chain's head, which must be the head as of the lock, not as of the
+    # transaction's first statement.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         isolation_level="READ COMMITTED")
 
 
 def _sqlite_events(engine: Engine, wal: bool) -> None:
@@ -140,14 +147,6 @@ def serialise(conn: Connection, name: str) -> None:
     must not interleave (the hash chain). SQLite's BEGIN IMMEDIATE already serialises writers."""
     if not is_sqlite(conn):
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
-
-
-def try_serialise(conn: Connection, name: str) -> bool:
-    """Like `serialise`, without waiting: False if another transaction holds the lock."""
-    if is_sqlite(conn):
-        return True
-    row = conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
-    return bool(row.scalar())
 
 
 def _lock_key(name: str) -> int:

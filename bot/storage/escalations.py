@@ -151,6 +151,16 @@ class EscalationStore:
             .order_by(e.id)).mappings()
         return [_model(r) for r in rows]
 
+    def due_reminder(self, escalation_id: int, now: datetime) -> Escalation | None:
+        """This escalation if its reminder is due, locked until the transaction ends (on
+        PostgreSQL; a scheduler holding it makes another skip it)."""
+        query = select(escalations).where(e.id == escalation_id, e.status == "open",
+                                          e.next_reminder_at.is_not(None), e.next_reminder_at <= iso(now))
+        if not is_sqlite(self.conn):
+            query = query.with_for_update(skip_locked=True)
+        row = self.conn.execute(query).mappings().first()
+        return _model(row) if row else None
+
     def due_reminders(self, now: datetime, limit: int = 100) -> list[Escalation]:
         """Open escalations whose reminder is due. On PostgreSQL the rows are locked until the
         transaction ends and rows another scheduler holds are skipped."""

@@ -54,6 +54,7 @@ class FakeSlack:
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     fail_methods: dict[str, str] = field(default_factory=dict)
     unknown_channels: set[str] = field(default_factory=set)
+    public_channels: set[str] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     held: threading.Event = field(default_factory=threading.Event)
@@ -211,6 +212,11 @@ class FakeSlack:
             with self._lock:
                 found = [m for m in self.messages.get(params.get("channel", ""), []) if not m["thread_ts"]]
             return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+        if method == "conversations.info":
+            channel = params.get("channel", "")
+            if channel in self.unknown_channels:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": channel, "is_private": channel not in self.public_channels}}
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(params.get("channel", ""), []),
                     "response_metadata": {"next_cursor": ""}}

@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 
 from bot.channels.slack import blocks
 from bot.channels.slack.desk_actions import SlackDeskActions
+from bot.channels.slack.gate import foreign
 from bot.channels.slack.metadata import MetadataSigner, TamperedMetadata
 from bot.channels.slack.notifier import web_client
 from bot.core.answer import short_answer
@@ -201,13 +202,14 @@ class SlackChannel:
         else:
             ack("I've started a check in your direct messages with me. :point_left:")
 
-    def on_command(self, command: dict[str, Any], client: WebClient, desk: SlackDeskActions | None) -> None:
+    def on_command(self, command: dict[str, Any], client: WebClient, respond: Any,
+                   desk: SlackDeskActions | None) -> None:
         text = (command.get("text") or "").strip().lower()
         if text in ("help", "log"):
             return
         if text.startswith("export"):
             if desk is not None:
-                desk.on_export_command(command, client)
+                desk.on_export_command(command, respond)
             return
         self.start_check(client, command["user_id"], practice=text == "practice")
 
@@ -387,7 +389,7 @@ class SlackChannel:
             return
         try:
             form = parse_record(blocks.modal_values(view))
-            self.conv.record(user, meta["c"], form)
+            self.conv.record(user, meta["c"], form, deliver=False)  # the card follows after the ack
         except RecordErrors as exc:
             ack(response_action="errors", errors=exc.errors)
             return
@@ -413,8 +415,11 @@ class SlackChannel:
         except TamperedMetadata:
             return
         decision_id = self.conv.decision_for(user, meta["c"])
-        if decision_id is None or not self.conv.first_time(f"confirm:{CHANNEL}:{decision_id}"):
-            return  # refused inline, or another submission of the same form confirms it
+        if decision_id is None:
+            return  # refused inline
+        self.conv.deliver_for(user, meta["c"])
+        if not self.conv.first_time(f"confirm:{CHANNEL}:{decision_id}"):
+            return  # another submission of the same form confirms it
         client.chat_postMessage(channel=meta["ch"], thread_ts=meta["ts"],
                                 text=f":memo: Recorded as decision #{decision_id}. Keep your full "
                                      "record in your organisation's case system.")
@@ -478,7 +483,6 @@ def delivery_key(body: dict[str, Any], raw_body: str) -> str:
                           or hashlib.sha256(raw_body.encode()).hexdigest())
 
 
-LAZY_ARGS = ("body", "client", "event", "command", "view", "say", "context")
 
 
 def once_per_delivery(conversations: Conversations, work: Callable[..., Any]) -> Callable[..., Any]:
@@ -487,15 +491,30 @@ def once_per_delivery(conversations: Conversations, work: Callable[..., Any]) ->
     wanted = [a for a in inspect.getfullargspec(work).args if a != "self"]
 
     def lazy(body: dict[str, Any], client: Any, event: Any, command: Any, view: Any, say: Any,
-             context: Any, request: Any) -> Any:
+             respond: Any, context: Any, request: Any) -> Any:
         if not conversations.first_time(delivery_key(body, request.raw_body)):
             return None
         available = {"body": body, "client": client, "event": event, "command": command, "view": view,
-                     "say": say, "context": context}
+                     "say": say, "respond": respond, "context": context}
         return work(**{name: available[name] for name in wanted})
 
     lazy.__name__ = getattr(work, "__name__", "lazy")
     return lazy
+
+
+def only_this_workspace(channel: SlackChannel):
+    """The workspace check as Bolt middleware too, for Socket Mode (no HTTP gate in front)."""
+
+    def middleware(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        found = foreign(body, channel.team_id, channel.enterprise_id)
+        if found:
+            where = ", ".join(f"{k}={v}" for k, v in found.items() if k != "user")
+            channel.conv.refused(found.get("user", ""), "request", f"another workspace: {where}")
+            return BoltResponse(status=403, body="")
+        next()
+        return None
+
+    return middleware
 
 
 def create_app(settings: Settings, conversations: Conversations, desk: DslDesk | None, *,
@@ -513,17 +532,17 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     app = App(client=web_client(settings, retries=True), signing_secret=secret, name="canishare",
               process_before_response=True, **options)
     signer = MetadataSigner(secret)
-    team_id, enterprise_id = settings.slack_team_id, ""
-    if not team_id:  # the workspace the token belongs to
-        identity = app.client.auth_test()
-        team_id, enterprise_id = identity.get("team_id") or "", identity.get("enterprise_id") or ""
+    identity = app.client.auth_test()  # the workspace (and enterprise) the token belongs to
+    team_id = settings.slack_team_id or identity.get("team_id") or ""
+    enterprise_id = settings.slack_enterprise_id or identity.get("enterprise_id") or ""
     channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id, practice)
+    app.use(only_this_workspace(channel))
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
 
-    def on_command(command: dict[str, Any], client: WebClient) -> None:
-        channel.on_command(command, client, actions)
+    def on_command(command: dict[str, Any], client: WebClient, respond: Any) -> None:
+        channel.on_command(command, client, respond, actions)
 
     app.command("/canishare")(
         ack=channel.guard(lambda ack, command: channel.ack_command(ack, command, actions)),

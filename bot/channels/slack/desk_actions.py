@@ -41,7 +41,7 @@ class SlackDeskActions:
         app.action("dsl_claim")(**lazily(self.on_claim))
         app.action("dsl_resolve")(**lazily(self.on_resolve_open))
         app.action("dsl_more_info")(**lazily(self.on_more_info))
-        app.view("dsl_resolve_note")(guard(self.ack_resolve))
+        app.view("dsl_resolve_note")(ack=guard(self.ack_resolve), lazy=lazily(self.on_resolved)["lazy"])
 
     def _refuse(self, client: WebClient, body: dict[str, Any], user: str, text: str) -> None:
         self.channel.ephemeral(client, body, user, text)
@@ -72,11 +72,20 @@ class SlackDeskActions:
             ack(response_action="errors", errors={
                 "note": "This form could not be checked: close it and press Resolved again."})
             return
-        result = self.desk.resolve(CHANNEL, user, escalation_id, blocks.modal_values(view).get("note"))
+        result = self.desk.resolve(CHANNEL, user, escalation_id, blocks.modal_values(view).get("note"),
+                                   deliver=False)  # the card and the requester follow after the ack
         if result.errors:
             ack(response_action="errors", errors=result.errors)
             return
         ack()
+
+    def on_resolved(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            meta = self.signer.verify(view.get("private_metadata") or "", body["user"]["id"])
+            escalation_id = int(meta["e"])
+        except (TamperedMetadata, KeyError, TypeError, ValueError):
+            return
+        self.desk.deliver_for([escalation_id])
 
     def on_more_info(self, body: dict[str, Any], client: WebClient) -> None:
         user, ref = body["user"]["id"], _escalation_ref(body)
@@ -87,8 +96,10 @@ class SlackDeskActions:
             self._refuse(client, body, user, result.message)
 
     # --- commands ---------------------------------------------------------------------------
-    def on_export_command(self, command: dict[str, Any], client: WebClient) -> None:
-        user, channel = command["user_id"], command.get("channel_id") or ""
+    def on_export_command(self, command: dict[str, Any], respond: Any) -> None:
+        """Answers go back through the command's response URL: they reach the person wherever
+        they typed it, including a channel the bot is not in."""
+        user = command["user_id"]
         parts = (command.get("text") or "").split()[1:]
         tz = self.settings.timezone
         try:
@@ -100,11 +111,11 @@ class SlackDeskActions:
             else:
                 start, end = export.last_full_week(self.desk.clock.now(), tz)
         except ValueError:
-            client.chat_postEphemeral(channel=channel or user, user=user, text=EXPORT_USAGE)
+            respond(text=EXPORT_USAGE, response_type="ephemeral")
             return
         key = command.get("trigger_id") or f"{user}:{start.date()}:{end.date()}"
         result = self.desk.request_export(CHANNEL, user, start, end, key)
-        client.chat_postEphemeral(channel=channel or user, user=user, text=blocks.escape(result.message))
+        respond(text=blocks.escape(result.message), response_type="ephemeral")
 
     def log_text(self, command: dict[str, Any]) -> str:
         result = self.desk.latest_decisions(CHANNEL, command["user_id"])

@@ -135,19 +135,22 @@ class SlackGate:
         return data
 
     def _foreign(self, payload: dict[str, Any]) -> dict[str, str]:
-        """The first team or enterprise id in the payload that is not the installed one."""
-        if not self.team_id:
-            return {}
-        teams, enterprises = _ids(payload)
-        for team in teams:
-            if team != self.team_id:
-                return {"team_id": team, "user": _user(payload)}
-        for enterprise in enterprises:
-            if self.enterprise_id and enterprise != self.enterprise_id:
-                return {"enterprise_id": enterprise, "user": _user(payload)}
-            if not self.enterprise_id:
-                return {"enterprise_id": enterprise, "user": _user(payload)}
+        return foreign(payload, self.team_id, self.enterprise_id)
+
+
+def foreign(payload: dict[str, Any], team_id: str, enterprise_id: str) -> dict[str, str]:
+    """The first team or enterprise id in the payload that is not the installed workspace's
+    (with the user who sent it), or {} when everything in it is ours."""
+    if not team_id:
         return {}
+    teams, enterprises = _ids(payload)
+    for team in teams:
+        if team != team_id:
+            return {"team_id": team, "user": _user(payload)}
+    for enterprise in enterprises:
+        if enterprise != enterprise_id:
+            return {"enterprise_id": enterprise, "user": _user(payload)}
+    return {}
 
 
 def _ids(payload: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -5,6 +5,7 @@ knowing who the DSLs are. Every Slack failure becomes a `DeliveryError` the outb
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from bot.dsl.ports import CardView, DeliveryError, ExportFile, Message
 from bot.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("canishare.slack")
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
              "account_inactive", "token_revoked", "missing_scope", "restricted_action",
              "user_not_found", "cannot_dm_bot", "user_disabled"}
@@ -134,12 +136,14 @@ class SlackNotifier:
 
 class SlackDirectory:
     """DSLs are the listed user ids plus the members of the DSL channel (cached for a minute, so a
-    click costs no extra Web API call); deputies are listed."""
+    click costs no extra Web API call), if that channel is private: anyone can join a public
+    channel, and membership would then hand anyone the log. Deputies are listed."""
 
     def __init__(self, client: WebClient, settings: Settings, cache_seconds: float = 60.0):
         self.client, self.settings, self.cache_seconds = client, settings, cache_seconds
         self._members: tuple[float, frozenset[str]] | None = None
         self._lock = threading.Lock()
+        self._warned = False
 
     def members(self) -> frozenset[str]:
         if not self.settings.dsl_channel:
@@ -147,6 +151,17 @@ class SlackDirectory:
         with self._lock:
             if self._members and time.monotonic() - self._members[0] < self.cache_seconds:
                 return self._members[1]
+        info = self.client.conversations_info(channel=self.settings.dsl_channel)
+        if not (info.get("channel") or {}).get("is_private"):
+            if not self._warned:
+                self._warned = True
+                log.error("CANISHARE_DSL_CHANNEL %s is a public channel: its members are NOT treated as "
+                          "DSLs (anyone could join); only CANISHARE_DSL_USER_IDS are. Use a private channel.",
+                          self.settings.dsl_channel)
+            members = frozenset()
+            with self._lock:
+                self._members = (time.monotonic(), members)
+            return members
         found: set[str] = set()
         cursor = None
         while True:
