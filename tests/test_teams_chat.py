@@ -21,9 +21,9 @@ def fake():
 
 
 @pytest.fixture
-def teams(fake, real_bundle, tmp_path, clock):
+def teams(fake, real_bundle, database, clock):
     fake.reset()
-    app = start_teams(fake, real_bundle, tmp_path / "teams.db", clock)
+    app = start_teams(fake, real_bundle, database, clock)
     yield app
     app.stop()
 

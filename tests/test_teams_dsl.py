@@ -37,8 +37,8 @@ def fresh_fake(fake: FakeTeamsService) -> FakeTeamsService:
 
 
 @pytest.fixture
-def teams(fake, real_bundle, tmp_path, clock):
-    app = start_teams(fresh_fake(fake), real_bundle, tmp_path / "dsl.db", clock, **DSL_SETTINGS)
+def teams(fake, real_bundle, database, clock):
+    app = start_teams(fresh_fake(fake), real_bundle, database, clock, **DSL_SETTINGS)
     yield app
     app.stop()
 
