@@ -32,7 +32,7 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 class _SlackClock:
-    """slack_sdk's verifier asks a clock for time.time(); ours is the request clock."""
+    """slack_sdk's verifier asks its clock for seconds since the epoch; ours is the request clock."""
 
     def __init__(self, clock: Clock):
         self.clock = clock
