@@ -154,7 +154,7 @@ class Scheduler:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("clock started (%s), every %ss", self.holder, self.interval)
+        log.info("clock started (%s), every %ss; database %s", self.holder, self.interval, self.storage.where)
         while not stopping:
             self.tick()
             waited = 0.0

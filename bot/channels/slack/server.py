@@ -89,7 +89,8 @@ def serve_http(services: Services) -> int:
         def load(self) -> Callable:
             return wsgi(*build(Services(settings, flows_dir=services.flows_dir)))
 
-    logging.getLogger("canishare").info("serving Slack on port %s%s", settings.port, EVENTS_PATH)
+    logging.getLogger("canishare").info("serving Slack on port %s%s; database %s", settings.port,
+                                        EVENTS_PATH, services.storage.where)
     Server().run()
     return 0
 
