@@ -56,17 +56,29 @@ def cmd_chat(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
+    """A folder, or one file checked in the context of its folder (its problems first)."""
     path = Path(args.path) if args.path else app.flows_dir
+    only: Path | None = None
+    if path.is_file():
+        only, path = path.resolve(), path.resolve().parent
     try:
-        bundle = load_bundle(path)
+        bundle = load_bundle(path, paths=True)
     except FlowError as exc:
-        print(exc, flush=True)
-        print(f"{len(exc.problems)} problem(s) in {path}", file=sys.stderr)
+        mine = [p for p in exc.problems if only is None or Path(p.file).resolve() == only]
+        for problem in mine:
+            print(problem, flush=True)
+        where = only or path
+        print(f"{len(mine)} problem(s) in {where}", file=sys.stderr)
+        others = len(exc.problems) - len(mine)
+        if others:
+            print(f"{others} more problem(s) elsewhere in {path}: run `canishare flows check "
+                  f"{path}`", file=sys.stderr)
         return EXIT_PROBLEMS
-    from bot.flows.paths import enumerate_paths, outcomes
+    from bot.flows.paths import outcomes, walk
 
-    count = sum(1 for _ in enumerate_paths(bundle))
-    print(f"ok: {len(bundle.flows)} flows, {len(list(outcomes(bundle)))} outcomes, "
+    count = walk(bundle).paths
+    checked = f"{only.name} in the context of " if only else ""
+    print(f"ok: {checked}{len(bundle.flows)} flows, {len(list(outcomes(bundle)))} outcomes, "
           f"{count} paths from '{bundle.entry}', version {bundle.version_hash}")
     return EXIT_OK
 
@@ -79,29 +91,38 @@ def _flow(app: App, flow_id: str | None) -> str:
     return flow_id
 
 
+def _write(text: str, out: str | None) -> None:
+    """To `--out` when given (whatever the format), else stdout."""
+    if not out:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
+    print(f"wrote {out}")
+
+
 def cmd_flows_paths(app: App, args: argparse.Namespace) -> int:
     from bot.flows.paths import enumerate_paths
     from bot.flows.review import markdown
 
     if args.format == "markdown":
-        text = markdown(app.bundle)
-        if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")
-            print(f"wrote {args.out}")
-        else:
-            sys.stdout.write(text)
+        _write(markdown(app.bundle), args.out)
         return EXIT_OK
     flow_id = _flow(app, args.flow)
-    count = 0
+    lines: list[str] = []
     paths = enumerate_paths(app.bundle, flow_id, follow=not args.no_follow)
     for count, path in enumerate(paths, 1):
         if args.format == "json":
-            print(json.dumps({"answers": path.answers, "ends_at": path.end.node,
-                              "flow": path.end.flow, "handover": path.handover}))
+            lines.append(json.dumps({"answers": path.answers, "ends_at": path.end.node,
+                                     "flow": path.end.flow, "handover": path.handover,
+                                     "held": [h.outcome for h in path.held]}))
         else:
-            print(f"{count}. {path.describe()}")
+            lines.append(f"{count}. {path.describe()}")
+    _write("".join(line + "\n" for line in lines), args.out)
     if args.format == "text":
-        print(f"{count} paths", file=sys.stderr)
+        print(f"{len(lines)} paths", file=sys.stderr)
     return EXIT_OK
 
 
@@ -129,7 +150,11 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
     if args.batch:
         worst = EXIT_OK
         for number, line in enumerate(sys.stdin, 1):
-            if not line.strip():
+            if not line.strip():  # still one output line per input line, so N matches N
+                result = {"status": "error", "question": None,
+                          "message": f"line {number}: empty line (expected {{\"answers\": {{...}}}})"}
+                print(json.dumps(result), flush=False)
+                worst = max(worst, EXIT_CODES["error"])
                 continue
             try:
                 case = json.loads(line)
@@ -200,13 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     flows = sub.add_parser("flows", help="check and review flow files").add_subparsers(
         dest="flows_command", required=True, metavar="SUBCOMMAND")
     check = flows.add_parser("check", help="validate flows; file:line messages, exit 1 on error")
-    check.add_argument("path", nargs="?", help="flows folder (default: the configured one)")
+    check.add_argument("path", nargs="?", help="flows folder, or one flow file checked in the "
+                       "context of its folder (default: the configured folder)")
     check.set_defaults(handler=cmd_flows_check)
     paths = flows.add_parser("paths", help="every path from start to each outcome")
     paths.add_argument("flow", nargs="?", help="flow id (default: the entry flow)")
     paths.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     paths.add_argument("--no-follow", action="store_true", help="stop at hand-overs to flows")
-    paths.add_argument("--out", help="with --format markdown: write to this file")
+    paths.add_argument("--out", help="write to this file instead of stdout (any format)")
     paths.set_defaults(handler=cmd_flows_paths)
     diagram = flows.add_parser("diagram", help="a flowchart of one flow")
     diagram.add_argument("flow", nargs="?", help="flow id (default: the entry flow)")
@@ -217,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--answers", help="JSON object of answers, or a file holding one")
     ev.add_argument("--flow", help="flow to run (default: the entry flow)")
     ev.add_argument("--batch", action="store_true",
-                    help='read {"answers": {...}} per line on stdin, write one result per line')
+                    help='read {"answers": {...}} per line on stdin, write one result per '
+                    'line (a blank line gets an error line)')
     ev.set_defaults(handler=cmd_evaluate)
 
     privacy = sub.add_parser("privacy", help="identifier detection").add_subparsers(

@@ -9,21 +9,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.core.engine import Engine, EngineError, OutcomeStep, QuestionStep
+from bot.core.engine import Engine, EngineError, OutcomeStep, QuestionStep, ResolvedOutcome
+
+
+def _alert(outcome: ResolvedOutcome) -> str | bool:
+    value = outcome.dsl_alert.value
+    return False if value == "none" else value
 
 
 def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = None) -> dict:
-    """The outcome for `answers`, the first question still unanswered, or the first error."""
+    """The outcome for `answers`, the first question still unanswered, or the first error.
+
+    Answers saved under retired ids (an old log, an old test) are mapped to today's ids first;
+    the result lists what was mapped under `retired_answers`."""
     if not isinstance(answers, Mapping):
         return {"status": "error", "question": None, "message": "answers must be a JSON object"}
+    upgraded = engine.upgrade_answers(answers)
     state = engine.start(flow_id)
     used: set[str] = set()
     while True:
         step = engine.current(state)
         if isinstance(step, OutcomeStep):
             outcome = step.outcome
-            alert = outcome.dsl_alert.value
-            unused = sorted(set(answers) - used)
+            unused = sorted(set(upgraded) - used)
             result = {
                 "status": "outcome",
                 "outcome_id": outcome.id,
@@ -31,15 +39,23 @@ def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = N
                 "consent_position": outcome.consent_position.value,
                 "rules": outcome.rules,
                 "gateways": outcome.gateways,
-                "dsl_alert": False if alert == "none" else alert,
+                "dsl_alert": _alert(outcome),
+                "secondary": [
+                    {"outcome_id": s.id, "verdict": s.verdict.value,
+                     "consent_position": s.consent_position.value, "dsl_alert": _alert(s)}
+                    for s in step.secondary
+                ],
                 "path": [{"question": k, "answer": v} for k, v in state.path],
             }
             if unused:
                 result["unused_answers"] = unused
+            retired = sorted(k for k in answers if upgraded.get(k) != answers[k])
+            if retired:
+                result["retired_answers"] = retired
             return result
         assert isinstance(step, QuestionStep)
         question = step.question
-        if question.key not in answers:
+        if question.key not in upgraded:
             return {
                 "status": "needs_answer",
                 "question": question.key,
@@ -47,7 +63,7 @@ def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = N
                 "choices": [{"id": c.id, "label": c.label} for c in question.choices],
             }
         try:
-            state = engine.answer(state, question.id, answers[question.key])
+            state = engine.answer(state, question.id, upgraded[question.key])
         except EngineError as exc:
             return {"status": "error", "question": question.key, "message": str(exc)}
         used.add(question.key)

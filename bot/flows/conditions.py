@@ -4,8 +4,10 @@
     when: {concern_type: {not: [none]}}               # answered, and none of these
     when: {jurisdiction: wales, org_type: nhs_health} # several keys: all must hold
     when: {any: [{harm_level: significant_harm}, {sr_child_at_risk_now: "yes"}]}
+    when: {info_kind: {answered: true}}              # answered at all (false: not answered)
 
-An unanswered question makes an atom false, so a condition never fires on a guess.
+An unanswered question makes an atom false, so a condition never fires on a guess; the only
+exception is the explicit `{answered: false}`.
 """
 
 from __future__ import annotations
@@ -32,11 +34,17 @@ class Cond:
 
 @dataclass(frozen=True)
 class Atom(Cond):
+    """`question` answered with one of `values` (or none of them, with `negate`). With
+    `answered` set, the atom only asks whether the question has been answered at all."""
+
     question: str
     values: frozenset[str]
     negate: bool = False
+    answered: bool | None = None
 
     def holds(self, answers: Answers) -> bool:
+        if self.answered is not None:
+            return (self.question in answers) == self.answered
         if self.question not in answers:
             return False
         given = answers[self.question]
@@ -48,6 +56,8 @@ class Atom(Cond):
         yield self
 
     def to_data(self) -> Any:
+        if self.answered is not None:
+            return {self.question: {"answered": self.answered}}
         values = sorted(self.values)
         return {self.question: {"not": values} if self.negate else values}
 
@@ -105,8 +115,12 @@ def parse_condition(raw: Any) -> Cond:
             inner = tuple(parse_condition(item) for item in value)
             parts.append(AnyOf(inner) if key == "any" else AllOf(inner))
         elif isinstance(value, dict):
+            if set(value) == {"answered"} and isinstance(value["answered"], bool):
+                parts.append(Atom(str(key), frozenset(), answered=value["answered"]))
+                continue
             if set(value) != {"not"}:
-                raise ValueError(f"`when` for {key!r}: only `not:` is allowed inside a mapping")
+                raise ValueError(f"`when` for {key!r}: only `not:` or `answered: true|false` "
+                                 "is allowed inside a mapping")
             parts.append(Atom(str(key), _values(key, value["not"]), negate=True))
         else:
             parts.append(Atom(str(key), _values(key, value)))

@@ -1,11 +1,18 @@
 """Load a flows folder into a validated `FlowBundle`, or report every problem as file:line.
 
 The folder holds one flow per `*.yaml` file plus four special files: `manifest.yaml` (entry flow,
-edition, labels), `rules.yaml`, `gateways.yaml` and `outcomes.yaml` (shared outcomes).
+edition, labels), `rules.yaml`, `gateways.yaml` and `outcomes.yaml` (shared outcomes), and an
+optional fifth, `conventions.yaml` (the run-wide rules: precedence, secondary outcomes,
+implied answers).
+
+A file with schema errors is repaired as far as it can be (unknown keys dropped, broken items
+set aside) so that the graph checks still run: one run reports every problem, and a typo in
+one place never hides a broken reference in another.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -16,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.flows.schema import (
+    Conventions,
     Extra,
     Flow,
     Gateway,
@@ -29,6 +37,7 @@ from bot.flows.schema import (
 )
 
 SPECIAL_FILES = {"manifest.yaml", "rules.yaml", "gateways.yaml", "outcomes.yaml"}
+OPTIONAL_FILES = {"conventions.yaml"}
 
 
 @dataclass(frozen=True, order=True)
@@ -105,6 +114,33 @@ class YamlDoc:
                 node = node.value[part]
         return node.start_mark.line + 1
 
+    def line_of_ids(self, *steps: tuple[str, str | int | None]) -> int:
+        """The line of an item found by ids, e.g. (("nodes", "harm_level"), ("choices", "yes"),
+        ("next", None)): a list key and the `id` (or index) to look for in it, or a plain key."""
+        node, data = self.root, self.data
+        line = node.start_mark.line + 1 if node is not None else 1
+        for key, item_id in steps:
+            if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
+                break
+            pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            if pair is None or key not in data:
+                break
+            key_node, node = pair
+            data = data[key]
+            line = key_node.start_mark.line + 1
+            if item_id is None:
+                continue
+            if not isinstance(node, yaml.SequenceNode) or not isinstance(data, list):
+                break
+            index = item_id if isinstance(item_id, int) else next(
+                (i for i, d in enumerate(data) if isinstance(d, dict) and str(d.get("id")) == item_id),
+                None)
+            if index is None or index >= len(node.value):
+                break
+            node, data = node.value[index], data[index]
+            line = node.start_mark.line + 1
+        return line
+
     def id_at(self, loc: tuple[Any, ...]) -> str | None:
         """The `id` of the outermost list item (node, outcome, rule...) `loc` points into."""
         data, found = self.data, None
@@ -144,6 +180,13 @@ class FlowBundle:
     version_hash: str
     gateway_ids: list[str] = field(default_factory=list)
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    conventions: Conventions = field(default_factory=Conventions)
+    docs: dict[str, YamlDoc] = field(default_factory=dict, repr=False)
+    flow_files: dict[str, str] = field(default_factory=dict)
+    # What schema repair set aside, so graph checks do not report its consequences as noise.
+    broken_ids: set[str] = field(default_factory=set)
+    repaired_nodes: set[tuple[str, str]] = field(default_factory=set)
+    _index: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def rules(self) -> dict[str, Rule]:
@@ -154,15 +197,25 @@ class FlowBundle:
         return self.manifest.entry
 
     def shared_outcome(self, node_id: str) -> Outcome | None:
-        return next((o for o in self.shared.outcomes if o.id == node_id), None)
+        return self._indexes()[1].get(node_id)
 
     def node(self, flow_id: str, node_id: str) -> Question | Outcome | None:
-        flow = self.flows.get(flow_id)
-        if flow is not None:
-            local = next((n for n in flow.nodes if n.id == node_id), None)
-            if local is not None:
-                return local
-        return self.shared_outcome(node_id)
+        local, shared = self._indexes()
+        found = local.get((flow_id, node_id))
+        return found if found is not None else shared.get(node_id)
+
+    def _indexes(self) -> tuple[dict[tuple[str, str], Question | Outcome], dict[str, Outcome]]:
+        """Node lookups by id (the first of duplicates, which the checker reports)."""
+        if self._index is None:
+            local: dict[tuple[str, str], Question | Outcome] = {}
+            for flow in self.flows.values():
+                for node in flow.nodes:
+                    local.setdefault((flow.id, node.id), node)
+            shared: dict[str, Outcome] = {}
+            for outcome in self.shared.outcomes:
+                shared.setdefault(outcome.id, outcome)
+            self._index = (local, shared)
+        return self._index
 
     def extras_for(self, outcome: Outcome) -> list[Extra]:
         extras = list(self.shared.always)
@@ -174,6 +227,19 @@ class FlowBundle:
         return self.locations.get((flow_id, node_id)) or self.locations.get(
             ("", node_id), (str(self.directory), 1)
         )
+
+    def where_in(
+        self, flow_id: str, node_id: str, *steps: tuple[str, str | int | None]
+    ) -> tuple[str, int]:
+        """File and line of something inside a node: a choice, a branch, a key."""
+        file, line = self.where(flow_id, node_id)
+        name = self.flow_files.get(flow_id) if flow_id else "outcomes.yaml"
+        doc = self.docs.get(name or "")
+        if doc is None:
+            return file, line
+        top = ("nodes" if flow_id else "outcomes", node_id)
+        found = doc.line_of_ids(top, *steps)
+        return str(doc.path), found if found >= line else line
 
 
 def _schema_problems(doc: YamlDoc, exc: ValidationError, label: str) -> list[Problem]:
@@ -198,13 +264,71 @@ def _schema_problems(doc: YamlDoc, exc: ValidationError, label: str) -> list[Pro
     return problems
 
 
-def _validate(doc: YamlDoc, model: type[BaseModel], label: str) -> tuple[Any, list[Problem]]:
+@dataclass
+class _Repair:
+    """What repairing one file set aside: ids of removed items, ids of items with dropped keys."""
+
+    removed: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)
+
+
+def _walk(data: Any, loc: tuple[Any, ...]) -> list[tuple[Any, Any]]:
+    """(container, key) pairs along a pydantic error path, skipping union tags."""
+    trail, here = [], data
+    for part in loc:
+        if isinstance(here, dict) and part in here:
+            trail.append((here, part))
+            here = here[part]
+        elif isinstance(here, list) and isinstance(part, int) and part < len(here):
+            trail.append((here, part))
+            here = here[part]
+    return trail
+
+
+def _repair_once(data: Any, errors: list[dict[str, Any]], repair: _Repair) -> bool:
+    """Fix the first error: drop an unknown key, or set aside the innermost list item at
+    fault. False when nothing can be repaired."""
+    for error in errors:
+        trail = _walk(data, tuple(error["loc"]))
+        items = [(c, k) for c, k in trail if isinstance(c, list)]
+        owners = {str(c[k]["id"]) for c, k in items if isinstance(c[k], dict) and "id" in c[k]}
+        if error["type"] == "extra_forbidden" and trail and isinstance(trail[-1][0], dict):
+            container, key = trail[-1]
+            del container[key]
+            repair.touched |= owners
+            return True
+        if items:
+            container, index = items[-1]
+            item = container[index]
+            if isinstance(item, dict) and "id" in item:
+                repair.removed.add(str(item["id"]))
+            repair.touched |= owners
+            del container[index]
+            return True
+    return False
+
+
+def _validate(
+    doc: YamlDoc, model: type[BaseModel], label: str, repair: _Repair | None = None
+) -> tuple[Any, list[Problem]]:
     if not isinstance(doc.data, dict):
         return None, [Problem(str(doc.path), 1, label, "file must hold a YAML mapping")]
     try:
         return model.model_validate(doc.data), []
     except ValidationError as exc:
-        return None, _schema_problems(doc, exc, label)
+        problems = _schema_problems(doc, exc, label)
+        if repair is None:
+            return None, problems
+        data = copy.deepcopy(doc.data)
+        errors = exc.errors()
+        for _ in range(200):
+            if not _repair_once(data, errors, repair):
+                return None, problems
+            try:
+                return model.model_validate(data), problems
+            except ValidationError as again:
+                errors = again.errors()
+        return None, problems
 
 
 def _hash(models: list[BaseModel]) -> str:
@@ -231,10 +355,13 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         if not any(p.file.endswith(name) for p in problems):
             problems.append(Problem(str(directory / name), 1, "-", "required file is missing"))
 
+    repairs: dict[str, _Repair] = {}
+
     def special(name: str, model: type[BaseModel]) -> Any:
         if name not in docs:
             return None
-        value, found = _validate(docs[name], model, name.removesuffix(".yaml"))
+        repairs[name] = _Repair()
+        value, found = _validate(docs[name], model, name.removesuffix(".yaml"), repairs[name])
         problems.extend(found)
         return value
 
@@ -242,13 +369,16 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     rules = special("rules.yaml", RulesCatalogue)
     gateways = special("gateways.yaml", GatewaysCatalogue)
     shared = special("outcomes.yaml", OutcomesCatalogue)
+    conventions = special("conventions.yaml", Conventions) if "conventions.yaml" in docs else None
 
     flows: dict[str, Flow] = {}
+    flow_files: dict[str, str] = {}
     locations: dict[tuple[str, str], tuple[str, int]] = {}
     for name, doc in docs.items():
-        if name in SPECIAL_FILES:
+        if name in SPECIAL_FILES | OPTIONAL_FILES:
             continue
-        flow, found = _validate(doc, Flow, Path(name).stem)
+        repairs[name] = _Repair()
+        flow, found = _validate(doc, Flow, Path(name).stem, repairs[name])
         problems.extend(found)
         if flow is None:
             continue
@@ -260,30 +390,37 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
             )
             continue
         flows[flow.id] = flow
+        flow_files[flow.id] = name
         locations[(flow.id, "")] = (str(doc.path), 1)
-        for index, node in enumerate(flow.nodes):
-            line = doc.line_of(("nodes", index, "id"))
+        for node in flow.nodes:
+            line = doc.line_of_ids(("nodes", node.id), ("id", None))
             locations.setdefault((flow.id, node.id), (str(doc.path), line))
     if shared is not None:
         doc = docs["outcomes.yaml"]
-        for index, outcome in enumerate(shared.outcomes):
-            line = doc.line_of(("outcomes", index, "id"))
+        for outcome in shared.outcomes:
+            line = doc.line_of_ids(("outcomes", outcome.id), ("id", None))
             locations.setdefault(("", outcome.id), (str(doc.path), line))
         locations[("", "")] = (str(doc.path), 1)
     for name, model in (("rules.yaml", rules), ("gateways.yaml", gateways)):
         if model is not None:
             doc = docs[name]
             key = "rules" if name == "rules.yaml" else "gateways"
-            for index, item in enumerate(getattr(model, key)):
-                locations.setdefault((name, item.id), (str(doc.path), doc.line_of((key, index))))
+            for item in getattr(model, key):
+                locations.setdefault((name, item.id), (str(doc.path), doc.line_of_ids((key, item.id))))
             if name == "rules.yaml":
-                for index, item in enumerate(model.checklist):
+                for item in model.checklist:
                     locations.setdefault(
-                        (name, item.id), (str(doc.path), doc.line_of(("checklist", index)))
+                        (name, item.id), (str(doc.path), doc.line_of_ids(("checklist", item.id)))
                     )
     if manifest is None or rules is None or gateways is None or shared is None:
         return None, problems
-    ordered = [manifest, rules, gateways, shared, *(flows[k] for k in sorted(flows))]
+    if conventions is None and "conventions.yaml" in docs:
+        return None, problems
+    conventions = conventions or Conventions()
+    ordered = [manifest, rules, gateways, shared, conventions, *(flows[k] for k in sorted(flows))]
+    broken = {i for r in repairs.values() for i in r.removed}
+    repaired = {(fid, node) for fid, name in flow_files.items() for node in repairs[name].touched}
+    repaired |= {("", node) for node in repairs.get("outcomes.yaml", _Repair()).touched}
     bundle = FlowBundle(
         directory=directory,
         manifest=manifest,
@@ -294,17 +431,23 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         version_hash=_hash(ordered),
         gateway_ids=[g.id for g in gateways.gateways],
         locations=locations,
+        conventions=conventions,
+        docs=docs,
+        flow_files=flow_files,
+        broken_ids=broken,
+        repaired_nodes=repaired,
     )
     return bundle, problems
 
 
-def load_bundle(directory: Path) -> FlowBundle:
-    """Load and fully check the flows; raise `FlowError` listing every problem."""
+def load_bundle(directory: Path, *, paths: bool = False) -> FlowBundle:
+    """Load and check the flows; raise `FlowError` listing every problem. `paths` also walks
+    every path for conditions that can never be true (`canishare flows check`)."""
     from bot.flows.checks import check_bundle
 
     bundle, problems = parse_folder(directory)
-    if bundle is not None and not problems:  # graph checks on a half-parsed folder are noise
-        problems = check_bundle(bundle)
+    if bundle is not None:  # a repaired bundle: graph checks still report what they can
+        problems = problems + check_bundle(bundle, schema_ok=not problems, paths=paths)
     if problems or bundle is None:
         raise FlowError(problems)
     return bundle

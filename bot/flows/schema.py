@@ -111,6 +111,11 @@ class Question(Target):
     multi: bool = False
     choices: list[Choice] = Field(min_length=1)
     branches: list[Branch] = Field(default_factory=list)
+    cores: list[str] = Field(
+        default_factory=list,
+        description="The shared core(s) this node belongs to (guidance C0, INV14b): the only "
+        "nodes allowed to route into that core's outcomes.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -133,10 +138,21 @@ class Question(Target):
         return next((c for c in self.choices if c.id == answer_id), None)
 
 
+class ActionItem(Strict):
+    """One step a person takes (guidance W6): who does what, by when."""
+
+    who: str = Field(min_length=1)
+    what: str = Field(min_length=1)
+    by_when: str = Field(min_length=1)
+
+
 class Extra(Strict):
     """A conditional addition to an outcome, e.g. the lawful basis that follows org type."""
 
     when: Condition
+    set_headline: str | None = None
+    add_because: list[str] = Field(default_factory=list)
+    add_actions: list[ActionItem] = Field(default_factory=list)
     set_consent_position: ConsentPosition | None = None
     set_dsl_alert: DslAlert | None = None
     add_rules: list[str] = Field(default_factory=list)
@@ -155,6 +171,13 @@ class Outcome(Strict):
     consent_position: ConsentPosition
     headline: str = Field(min_length=1)
     summary: str | None = None
+    because: str | None = Field(None, description="W2: the condition that led here, in plain words.")
+    because_from: list[str] = Field(
+        default_factory=list,
+        description="Answer keys (`key`, or `key=answer` for one answer) whose per-answer "
+        "explanation (conventions `because`) replaces `because` when that answer was given.",
+    )
+    actions: list[ActionItem] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list)
     gateways: list[str] = Field(default_factory=list)
     what_to_share: str = Field(min_length=1)
@@ -197,6 +220,9 @@ class Flow(Strict):
         return str(value) if isinstance(value, int | float) else value
 
 
+TRACE_HELP = "Reviewer-only provenance (seed file names); never shown to people."
+
+
 class Rule(Strict):
     id: str
     name: str
@@ -204,6 +230,7 @@ class Rule(Strict):
     permits: str | None = None
     conditions: str | None = None
     source: str
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
     legacy: list[str] = Field(default_factory=list)
 
 
@@ -213,18 +240,21 @@ class LegacyRule(Strict):
     maps_to: list[str]
     note: str | None = None
     source: str
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
 
 
 class ChecklistItem(Strict):
     id: str
     text: str
     source: str
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
 
 
 class RecordField(Strict):
     id: str
     label: str
     source: str
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
 
 
 class RulesCatalogue(Strict):
@@ -240,6 +270,7 @@ class GatewayStatus(StrEnum):
     pending = "pending"
     not_a_gateway = "not_a_gateway"
     restriction = "restriction"
+    policy = "policy"  # guidance, not a legal gateway (e.g. NI adult safeguarding policy)
 
 
 class Gateway(Strict):
@@ -254,6 +285,12 @@ class Gateway(Strict):
         default_factory=lambda: ["england", "wales", "scotland", "northern_ireland"]
     )
     verified: bool = Field(True, description="False where the design marks the point [K].")
+    requires_one_of: list[str] = Field(
+        default_factory=list,
+        description="Attached only when one of these gateways is also attached after the nation "
+        "filter (G1: legal obligation only with a duty that applies here).",
+    )
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
 
 
 class GatewaysCatalogue(Strict):
@@ -266,6 +303,21 @@ class OutcomesCatalogue(Strict):
     extra_sets: dict[str, list[Extra]] = Field(default_factory=dict)
     always: list[Extra] = Field(default_factory=list, description="Applied to every outcome.")
     outcomes: list[Outcome] = Field(default_factory=list)
+
+
+class RetiredId(Strict):
+    """An id a saved check or logged decision may still name (guidance edition changes).
+
+    `key` alone retires a question: its answers move to `now_key` (same answer ids), or, with no
+    `now_key`, the question is asked again. `key` + `answer` retires one answer: it becomes
+    `now_answer`, or, with none, the question is asked again."""
+
+    key: str
+    answer: str | None = None
+    now_key: str | None = None
+    now_answer: str | None = None
+    edition: str
+    meaning: str = Field(min_length=1, description="What the old id meant and what replaced it.")
 
 
 class Manifest(Strict):
@@ -286,3 +338,88 @@ class Manifest(Strict):
     consent_labels: dict[ConsentPosition, str]
     dsl_alert_labels: dict[DslAlert, str]
     not_sure_advice: str | None = None
+    terms: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Nation terms (guidance N1, W4): `{term}` in any text is replaced by the "
+        "answer to `jurisdiction_question` (key `default` otherwise); `{Term}` capitalises it.",
+    )
+    retired: list[RetiredId] = Field(default_factory=list)
+    edition_changes: list[str] = Field(
+        default_factory=list, description="The reviewer's 'what changed' list, for sign-off."
+    )
+    to_verify: list[str] = Field(
+        default_factory=list, description="[K]/[P] points a reviewer must verify before shipping."
+    )
+
+
+# Verdict precedence, P1 (most protective) first (guidance edition 2, C0).
+PRECEDENCE: tuple[Verdict, ...] = (
+    Verdict.emergency_call_999, Verdict.report_to_police, Verdict.refer_to_childrens_social_care,
+    Verdict.refer_to_lado, Verdict.refer_to_adult_safeguarding, Verdict.share_without_consent,
+    Verdict.share_summary_only, Verdict.share_with_consent, Verdict.do_not_share_yet_seek_advice,
+    Verdict.do_not_share,
+)
+
+
+class Implication(Strict):
+    """Answers that settle another question's answer (C0 'implied by'): that question is then
+    skipped, and conditions see the implied answer."""
+
+    when: Condition
+    implies: dict[str, str]
+
+
+class RaiseRule(Strict):
+    """An answer that adds an outcome to the run (C0 S1 'added by an answer')."""
+
+    when: Condition
+    outcome: str
+    consent: Literal["own", "follow_primary"] = "own"
+
+
+class Handover(Target):
+    """Record-then-refer (C0 RR): when a run reaches an outcome and `when` holds, that outcome
+    is held as a secondary and the run continues at the target (once per run)."""
+
+    when: Condition
+
+
+class DontTellFamily(Strict):
+    """C0 S3: answers under which nobody is told to inform the family first."""
+
+    when: Condition
+    tell_family: str = Field(min_length=1)
+    keep_consent: list[ConsentPosition] = Field(
+        default_factory=list,
+        description="Consent positions a secondary keeps (its own subject's consent).",
+    )
+
+
+class Conventions(Strict):
+    """The run-wide rules of guidance C0 (optional file `conventions.yaml`)."""
+
+    precedence: list[Verdict] = Field(default_factory=lambda: list(PRECEDENCE))
+    implications: list[Implication] = Field(default_factory=list)
+    raises: list[RaiseRule] = Field(default_factory=list)
+    record_then_refer: list[Handover] = Field(default_factory=list)
+    dont_tell_family: DontTellFamily | None = None
+    because: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="W2: key -> answer -> the exception it triggers."
+    )
+    identity_lines: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="W9: key -> answer -> the GR5 line that fits it."
+    )
+    identity_default: str | None = None
+    notes_by_answer: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="key -> answer -> a note added to every outcome."
+    )
+    profession_notes: dict[str, list[str]] = Field(
+        default_factory=dict, description="W3: profession answer -> notes for that profession only."
+    )
+    profession_question: str | None = None
+    cores: list[str] = Field(default_factory=list)
+    route_only: list[str] = Field(
+        default_factory=list,
+        description="Answer keys that only choose a route (C0): left out when comparing the "
+        "answers of two paths (INV14) and never read by a condition.",
+    )
