@@ -51,6 +51,36 @@ def test_reviewer_document_shows_every_flow(real_bundle):
     assert "| O03 | refer_to_childrens_social_care | not_sought_unsafe |" in text
 
 
+def test_reviewer_document_shows_every_answer_of_a_group(real_bundle):
+    """A reviewer must see sports clubs, independent schools and "not sure" handled, not only the
+    first answer of a group that takes the same path (issue 12)."""
+    from bot.flows.schema import Question
+
+    text = markdown(real_bundle)
+    sections = {part.split("\n", 1)[0]: part for part in text.split("\n## Flow ")[1:]}
+    missing = []
+    for flow_id, flow in real_bundle.flows.items():
+        rows = [line for line in sections[flow_id].splitlines() if line.startswith("| ") and "=" in line]
+        for node in flow.nodes:
+            if not isinstance(node, Question) or node.multi:
+                continue
+            for choice in node.choices:
+                shown = re.compile(rf"\b{node.key}=([\w/ ]+ / )?{choice.id}\b")
+                if not any(shown.search(row) for row in rows):
+                    missing.append(f"{flow_id}.{node.id}={choice.id}")
+    assert not missing, missing
+    assert re.search(r"org_type=[\w/ ]*sports_club", text) and "independent_school" in text
+
+
+def test_reviewer_document_lists_changes_and_points_to_verify(real_bundle):
+    text = markdown(real_bundle)
+    changes = real_bundle.manifest.edition_changes
+    assert len(changes) == 14 and all(change[:40] in text for change in changes)
+    assert "## To verify before shipping" in text
+    assert all(point[:30] in text for point in real_bundle.manifest.to_verify)
+    assert "[K]" in text and "[P]" in text
+
+
 def test_paths_and_diagrams(run_cli):
     paths = run_cli(*FLOWS, "flows", "paths")
     assert paths.returncode == 0
@@ -59,7 +89,7 @@ def test_paths_and_diagrams(run_cli):
     handover = run_cli(*FLOWS, "flows", "paths", "start_here", "--no-follow", "--format", "json")
     rows = [json.loads(line) for line in handover.stdout.splitlines()]
     assert {"answers": {"nation": "england", "danger": "yes"}, "ends_at": "CALL", "flow": "emergency",
-            "handover": True} in rows
+            "handover": True, "held": []} in rows
     mermaid = run_cli(*FLOWS, "flows", "diagram", "start_here")
     assert mermaid.stdout.startswith("flowchart TD")
     assert 'start_here_danger -->|"yes"| flow_emergency_start' in mermaid.stdout

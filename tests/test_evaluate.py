@@ -17,7 +17,7 @@ def test_complete_answers_reach_an_outcome(run_cli):
     assert outcome_json(result) == {
         "status": "outcome", "outcome_id": "REFER", "verdict": "refer_to_childrens_social_care",
         "consent_position": "informed_not_asked", "rules": ["GR1", "GR7"],
-        "gateways": ["public-task"], "dsl_alert": "urgent",
+        "gateways": ["public-task"], "dsl_alert": "urgent", "secondary": [],
         "path": [{"question": "nation", "answer": "wales"}, {"question": "danger", "answer": "no"},
                  {"question": "kinds", "answer": ["hurt"]}],
     }
@@ -61,10 +61,12 @@ def test_batch_keeps_order_in_one_process(run_cli):
         {"answers": {"nation": "mars"}},
         "not an object",
     ]
-    lines = "\n".join(json.dumps(c) for c in cases) + "\n\n"
-    result = run_cli(*FLOWS, "evaluate", "--batch", input=lines)
+    lines = "\n".join(json.dumps(c) for c in cases[:2]) + "\n\n" + "\n".join(json.dumps(c) for c in cases[2:])
+    result = run_cli(*FLOWS, "evaluate", "--batch", input=lines + "\n")
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o["status"] for o in out] == ["outcome", "needs_answer", "error", "error"]
+    # one output line per input line, a blank one included, so line N answers line N
+    assert [o["status"] for o in out] == ["outcome", "needs_answer", "error", "error", "error"]
+    assert "empty line" in out[2]["message"].lower() or "blank" in out[2]["message"].lower(), out[2]
     assert out[0]["outcome_id"] == "CALL" and out[1]["question"] == "danger"
     assert result.returncode == 4
 

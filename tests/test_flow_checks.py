@@ -15,8 +15,10 @@ OUTCOMES = (SAMPLE_FLOWS / "outcomes.yaml").read_text()
 
 
 def problems(folder: Path) -> list[str]:
+    """Every problem `canishare flows check` reports (path checks included: they run there, not
+    at every start-up)."""
     with pytest.raises(FlowError) as info:
-        load_bundle(folder)
+        load_bundle(folder, paths=True)
     return [str(p) for p in info.value.problems]
 
 
@@ -157,10 +159,13 @@ def test_when_that_can_never_be_true(flows_copy):
     assert any(": NOSHARE: `when` of extra #1 can never be true" in p for p in found), found
 
 
-def test_question_asked_twice_on_one_path(flows_copy):
+def test_one_fact_asked_two_ways_must_offer_the_same_answers(flows_copy):
+    """Edition 2 (C0): a fact already known is not asked again, so two questions asking it must
+    agree on its answers."""
     text = START.replace("    asks: consent\n", "    asks: kinds\n")
     found = problems(flows_copy({"start_here.yaml": text}))
-    assert any("question 'kinds' is asked twice on one path" in p for p in found), found
+    assert any("consent_q: asks 'kinds' like start_here.kinds but offers different answers" in p
+               for p in found), found
 
 
 def test_yes_and_no_stay_text_and_numbers_stay_text(flows_copy):
@@ -183,7 +188,10 @@ def test_cli_check_prints_precise_messages(run_cli, flows_copy):
     folder = flows_copy({"start_here.yaml": text})
     result = run_cli("flows", "check", str(folder))
     assert result.returncode == 1
-    expected = f"{folder}/start_here.yaml:{line_of(text, 'id: consent_q')}: consent_q: choice 'yes': unknown node 'SHAER'"
+    # the line of the choice whose `next` is wrong, not of its question
+    choice = line_of(text, "id: consent_q") + 4
+    assert text.splitlines()[choice - 1].strip() == '- id: "yes"'
+    expected = f"{folder}/start_here.yaml:{choice}: consent_q: choice 'yes': unknown node 'SHAER'"
     assert expected in result.stdout.splitlines()
     assert "1 problem(s)" in result.stderr
     ok = run_cli("flows", "check", str(SAMPLE_FLOWS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.flows.conditions import AllOf, AnyOf, Atom, Cond
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import Outcome, Question, Target
 
@@ -28,12 +29,17 @@ def _edges(flow_id: str, question: Question) -> list[tuple[str, Target]]:
     return edges
 
 
-def _cond(when) -> str:
-    parts = []
-    for atom in when.atoms():
-        values = "/".join(sorted(atom.values))
-        parts.append(f"{atom.question}{'≠' if atom.negate else '='}{values}")
-    return " & ".join(parts)
+def _cond(when: Cond, nested: bool = False) -> str:
+    """A condition in a reviewer's shorthand: `k=a/b`, `k≠a`, `k answered`, `&`, `or`."""
+    if isinstance(when, Atom):
+        if when.answered is not None:
+            return f"{when.question} {'answered' if when.answered else 'not answered'}"
+        return f"{when.question}{'≠' if when.negate else '='}{'/'.join(sorted(when.values))}"
+    if isinstance(when, AllOf):
+        return " & ".join(_cond(part, True) for part in when.parts)
+    assert isinstance(when, AnyOf)
+    text = " or ".join(_cond(part, True) for part in when.parts)
+    return f"({text})" if nested else text
 
 
 def _target_id(flow_id: str, target: Target) -> str:
