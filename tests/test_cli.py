@@ -140,3 +140,31 @@ def test_unusable_database_and_output_get_one_line(run_cli, tmp_path):
     assert run_cli("db", "migrate").returncode == 0
     result = run_cli("export", "--out", str(blocker / "x.csv"))
     assert result.returncode == 2 and result.stderr.startswith("canishare: --out: cannot write")
+
+
+def test_paths_out_writes_a_file_in_every_format(run_cli, tmp_path: Path):
+    for fmt in ("text", "json", "markdown"):
+        out = tmp_path / f"paths.{fmt}"
+        result = run_cli(*FLOWS, "flows", "paths", "--format", fmt, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() in ("", f"wrote {out}") and out.read_text().strip(), fmt
+        if fmt == "json":
+            assert all(json.loads(line)["ends_at"] for line in out.read_text().splitlines())
+
+
+def test_flows_check_of_one_file_reports_every_problem_at_its_line(run_cli, flows_copy):
+    from tests.conftest import SAMPLE_FLOWS
+
+    text = (SAMPLE_FLOWS / "start_here.yaml").read_text()
+    broken = text.replace("next: SHARE", "next: SHAER").replace("    asks: consent\n", "    askz: consent\n")
+    folder = flows_copy({"start_here.yaml": broken})
+    result = run_cli("flows", "check", str(folder / "start_here.yaml"))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    lines_of = {n for n, line in enumerate(broken.splitlines(), 1) if "askz" in line}
+    # a key typo does not hide a broken reference: both in one run, each at its own line
+    assert any(f"start_here.yaml:{lines_of.pop()}: consent_q: unknown key `askz`" in line for line in lines), lines
+    assert any("consent_q: choice 'yes': unknown node 'SHAER'" in line for line in lines), lines
+    assert "2 problem(s)" in result.stderr and "folder not found" not in result.stderr
+    fine = run_cli("flows", "check", str(SAMPLE_FLOWS / "start_here.yaml"))
+    assert fine.returncode == 0 and "start_here.yaml in the context of 2 flows" in fine.stdout
