@@ -150,6 +150,15 @@ EDITION_2 = [
         gateways={RLI, P18, PA}, alert="urgent", secondary=[],
     ),
     dict(
+        change=9, name="a youth worker refers a boy drawn into county lines: protect who told you",
+        source="DfE Information sharing advice (2024), golden rule 5; Working Together (2023) on child criminal exploitation",
+        answers={**child({**ENG, "org_type": "charity_voluntary", "profession": "other_staff_volunteer"}),
+                 "harm_level": "significant_harm", "concern_type": ["exploitation"], "safe_to_inform": "yes",
+                 "consent_status": "not_asked"},
+        outcome="O04", verdict="refer_to_childrens_social_care", consent="informed_not_asked", rules=SH_RULES,
+        gateways={RLI, P18, PA}, alert="urgent", secondary=[],
+    ),
+    dict(
         change=10, name="a Cardiff GP practice is asked for information for a s47 enquiry",
         source="Wales Safeguarding Procedures (2019): s47 enquiries in Wales; Children Act 1989 s47(9)-(11)",
         answers={"immediate_danger": "no", "jurisdiction": "wales", "org_type": "nhs_health", "profession": "doctor",
