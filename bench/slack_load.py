@@ -36,8 +36,9 @@ from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-secret"
 BENCH_KEY = "kbench:" + "b" * 40
-CLICKS = ["answer:no", "answer:england", "answer:public_body", "answer:share_concern", "answer:child",
-          "answer:childrens_social_care", "answer:observations_disclosures", "answer:significant_harm"]
+CLICKS = ["answer:no", "answer:england", "answer:public_body", "answer:teacher", "answer:share_concern",
+          "answer:child", "answer:childrens_social_care", "answer:observations_disclosures",
+          "answer:significant_harm"]
 
 
 def free_port() -> int:

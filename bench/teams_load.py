@@ -47,7 +47,7 @@ CARD = "application/vnd.microsoft.card.adaptive"
 BARE_CARD = {"type": "AdaptiveCard", "version": "1.5",
              "body": [{"type": "TextBlock", "text": "ok", "wrap": True}]}
 # A complete check to an urgent referral (an escalation card is posted on the last click).
-CLICKS = ["no", "england", "public_body", "share_concern", "child", "childrens_social_care",
+CLICKS = ["no", "england", "public_body", "teacher", "share_concern", "child", "childrens_social_care",
           "observations_disclosures", "significant_harm"]
 MULTI = "sexual_abuse"
 
