@@ -28,7 +28,7 @@ from bot.core.conversations import (
     Turn,
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.core.presentation import answer_problem, outcome_view
+from bot.core.presentation import answer_problem, profile_line, step_view
 from bot.core.privacy import describe, normalise, scan, suggest_edit
 from bot.core.record import DECISIONS, FIELDS_BY_ID, RECORD_FIELDS, RecordErrors, parse_record
 
@@ -186,7 +186,7 @@ class TerminalChat:
         if self.conv.practice:
             self.say("[Practice]")
         if turn.uses_profile:
-            self.say(f"You are answering as: {self.conv.profile_labels(turn.profile)} (p = change)")
+            self.say(f"You are answering as: {profile_line(self.bundle, turn.profile)} (p = change)")
         self.say(f"Q{step.number}. {q.text}")
         for number, choice in enumerate(q.choices, 1):
             self.say(f"{number}. {choice.label}", indent="  ")
@@ -238,9 +238,8 @@ class TerminalChat:
     # --- the answer ------------------------------------------------------------------------------
     def outcome(self, turn: Turn) -> Turn | None:
         assert isinstance(turn.step, OutcomeStep)
-        view = outcome_view(self.bundle, turn.step.outcome)
-        secondary = [outcome_view(self.bundle, s) for s in getattr(turn.step, "secondary", ()) or ()]
-        answer = short_answer(view, turn.escalation, practice=self.conv.practice, secondary=secondary)
+        view = step_view(self.bundle, turn.step)
+        answer = short_answer(view, turn.escalation, practice=self.conv.practice)
         self.say()
         self.say("=" * min(self.width - 1, 78))
         if answer.practice:
