@@ -216,3 +216,23 @@ def test_the_dsl_card_in_every_channel(real_bundle, outcomes, forbidden, tmp_pat
         check([decision_label(real_bundle, logged)], forbidden, f"decision {where}")
     storage.close()
     assert Services(Settings(database=str(tmp_path / "x.db")))  # the composition root builds with defaults
+
+
+def test_every_short_answer_fits_an_80x24_terminal(real_bundle, outcomes):
+    """The verdict, the action, consent, the DSL line (with the longest escalation notice) and
+    every "Also:" line, then the record prompt, on one 80x24 screen before m for more."""
+    from bot.channels.terminal import ANSWER_PROMPT, record_prompt, short_screen, wrapped
+    from bot.dsl.ports import EscalationNotice
+
+    notice = EscalationNotice(escalation_id=12345, delivered=False, route="Out of hours, call your "
+                              "local authority's emergency duty team now: do not wait for a DSL to reply.")
+    tallest = 0
+    for step, _ in outcomes:
+        for practice, escalation in ((False, notice), (True, None)):
+            answer = short_answer(step_view(real_bundle, step), escalation, practice=practice)
+            lines = [line for text in [*short_screen(answer, 80), *record_prompt(answer), ANSWER_PROMPT]
+                     for line in wrapped(text, 80)]
+            assert all(len(line) <= 80 for line in lines)
+            tallest = max(tallest, len(lines))
+            assert len(lines) <= 24, f"{step.outcome.id}: {len(lines)} lines\n" + "\n".join(lines)
+    assert tallest > 10  # the measure measured something

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.answer import PRACTICE, details, short_answer
+from bot.core.answer import PRACTICE, ShortAnswer, details, short_answer
 from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
@@ -34,6 +34,33 @@ from bot.core.record import DECISIONS, FIELDS_BY_ID, RECORD_FIELDS, RecordErrors
 
 CHANNEL = "terminal"
 KEYS = "b = back · r = start again · ? = why we ask · q = quit"
+
+
+ANSWER_PROMPT = "b = back · r = new check · q = quit > "
+
+
+def wrapped(text: str, width: int, indent: str = "") -> list[str]:
+    """`text` as the terminal shows it: each paragraph wrapped to `width` (never mid-word)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(paragraph, width - 1, initial_indent=indent, subsequent_indent=indent,
+                               break_long_words=False, break_on_hyphens=False) or [""]
+    return lines
+
+
+def short_screen(answer: ShortAnswer, width: int) -> list[str]:
+    """The short answer between two bars: the verdict, who does what by when, consent, the DSL
+    line and one line per further answer ("Also:"); the rest waits behind m."""
+    bar = "=" * min(width - 1, 78)
+    return ["", bar, *([PRACTICE] if answer.practice else []), answer.verdict.upper(), answer.action,
+            f"Consent: {answer.consent}", f"DSL: {answer.dsl}", *[f"Also: {line}" for line in answer.also],
+            bar]
+
+
+def record_prompt(answer: ShortAnswer) -> list[str]:
+    """Under the short answer: the verdict again, then what each key does."""
+    return [f"{answer.verdict}.", "Practice: y = pretend to record · n = finish · m = more" if answer.practice
+            else "y = record your decision now (golden rule 7) · n = not now · m = more"]
 
 
 class Quit(Exception):
@@ -73,15 +100,7 @@ class TerminalChat:
 
     # --- I/O ---------------------------------------------------------------------------------
     def say(self, text: str = "", indent: str = "") -> None:
-        if not text:
-            self.stdout.write("\n")
-            self.stdout.flush()
-            return
-        for paragraph in text.split("\n"):
-            wrapped = textwrap.wrap(paragraph, self.width - 1, initial_indent=indent,
-                                    subsequent_indent=indent, break_long_words=False,
-                                    break_on_hyphens=False) or [""]
-            self.stdout.write("\n".join(wrapped) + "\n")
+        self.stdout.write("\n".join(wrapped(text, self.width, indent)) + "\n")
         self.stdout.flush()
 
     def ask(self, prompt: str, commands: str = "brq?") -> str:
@@ -240,27 +259,17 @@ class TerminalChat:
         assert isinstance(turn.step, OutcomeStep)
         view = step_view(self.bundle, turn.step)
         answer = short_answer(view, turn.escalation, practice=self.conv.practice)
-        self.say()
-        self.say("=" * min(self.width - 1, 78))
-        if answer.practice:
-            self.say(PRACTICE)
-        self.say(answer.verdict.upper())
-        self.say(answer.action)
-        self.say(f"Consent: {answer.consent}")
-        self.say(f"DSL: {answer.dsl}")
-        for line in answer.also:
-            self.say(f"Also: {line}")
-        self.say("=" * min(self.width - 1, 78))
+        for line in short_screen(answer, self.width):
+            self.say(line)
         recorded = None if self.conv.practice else self.conv.decision_for(self.user_id, turn.conversation_id)
         if recorded is not None:
             self.say(f"This check is recorded as decision #{recorded}.")
             return self.after()
         while True:
-            self.say(f"{answer.verdict}.")
-            self.say("Practice: y = pretend to record · n = finish · m = more" if self.conv.practice else
-                     "y = record your decision now (golden rule 7) · n = not now · m = more")
+            for line in record_prompt(answer):
+                self.say(line)
             try:
-                self.ask("b = back · r = new check · q = quit > ", "brqm?yn")
+                self.ask(ANSWER_PROMPT, "brqm?yn")
             except Command as command:
                 if command.key == "m":
                     self.more(view)
