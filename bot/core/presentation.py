@@ -2,7 +2,9 @@
 
 Every adapter renders the same `OutcomeView`, so the verdict always comes first and the rules,
 gateways, record guidance and disclaimer are never dropped by one channel and kept by another.
-All words come from the flow files; this module only arranges them.
+A finished check is one view (`step_view`): the primary outcome with its secondary outcomes
+inside. All words come from the flow files, in the nation's own terms (`localised`); this module
+only arranges them.
 """
 
 from __future__ import annotations
