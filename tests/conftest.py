@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from bot.core.clock import FrozenClock
 from bot.core.conversations import Conversations
-from bot.core.engine import Engine
+from bot.core.engine import Engine, OutcomeStep
 from bot.flows.loader import FlowBundle, load_bundle
 from bot.storage import Decision, Storage
 
@@ -30,9 +31,15 @@ def sample_bundle() -> FlowBundle:
     return load_bundle(SAMPLE_FLOWS)
 
 
+@functools.cache
+def real_flows() -> FlowBundle:
+    """The shipped flows, loaded once (for fixtures and for module-level walks)."""
+    return load_bundle(REAL_FLOWS)
+
+
 @pytest.fixture(scope="session")
 def real_bundle() -> FlowBundle:
-    return load_bundle(REAL_FLOWS)
+    return real_flows()
 
 
 @pytest.fixture
@@ -199,3 +206,70 @@ def fake(no_slack_env):
     server = FakeSlack().start()
     yield server
     server.stop()
+
+
+# --- profile questions in scripted walks ----------------------------------------------------------
+# Most checks begin with the profile questions (manifest `profile_questions`: nation, organisation,
+# role, and in Wales whether you are a relevant partner). A scripted walk names the answers it is
+# about; any profile question it does not answer gets the answer here, so adding a profile question
+# means adding one line here, not editing every walk.
+PROFILE_ANSWERS: dict[str, str] = {"jurisdiction": "england", "org_type": "public_body",
+                                   "profession": "teacher", "wales_relevant_partner": "no"}
+
+
+def profile_fill(bundle: FlowBundle, question_id: str, wanted: str | list[str] | None) -> str | None:
+    """The answer to give first when the question on screen is a profile question that does not
+    offer the walk's next answer `wanted`; None when the walk answers this question itself."""
+    question = next((node for flow in bundle.flows.values() for node in flow.nodes
+                     if node.id == question_id and hasattr(node, "choices")), None)
+    if question is None or question.key not in bundle.manifest.profile_questions:
+        return None
+    if isinstance(wanted, str) and question.choice(wanted) is not None:
+        return None
+    assert question.key in PROFILE_ANSWERS, (
+        f"profile question {question.key!r} has no answer in tests/conftest.py PROFILE_ANSWERS")
+    return PROFILE_ANSWERS[question.key]
+
+
+def with_profile(bundle: FlowBundle, answers: list[str], remembered: dict[str, str] | None = None) -> list[str]:
+    """`answers` (answer ids, one per question, in order) with the profile answers they leave out
+    put where the flows ask them, as a person would click them from a fresh check (`remembered`:
+    the profile the channel already knows, so it is not asked)."""
+    engine = Engine(bundle)
+    state = engine.answer_known(engine.start(), remembered or {})
+    clicks: list[str] = []
+    for wanted in answers:
+        for _ in range(len(bundle.manifest.profile_questions) + 1):
+            step = engine.current(state)
+            assert not isinstance(step, OutcomeStep), f"the walk reached {step.outcome.id} before {wanted!r}"
+            fill = profile_fill(bundle, step.question.id, wanted)
+            value = fill or wanted
+            state = engine.answer_known(engine.answer(state, step.question.id, value), remembered or {})
+            clicks.append(value)
+            if fill is None:
+                break
+    return clicks
+
+
+def answer_for(bundle: FlowBundle, question_id: str, answers: dict[str, str | list[str]]) -> str | list[str]:
+    """The answer a walk given as {question key: answer id} gives the question `question_id`
+    (a profile question it leaves out gets PROFILE_ANSWERS); an unexpected question fails."""
+    question = next(node for flow in bundle.flows.values() for node in flow.nodes
+                    if node.id == question_id and hasattr(node, "choices"))
+    if question.key in answers:
+        return answers[question.key]
+    fill = profile_fill(bundle, question_id, None)
+    assert fill is not None, f"the walk has no answer for {question.key!r} ({question.text})"
+    return fill
+
+
+# A police request for a criminal investigation, without a court order, that shows a risk to a
+# child nobody has referred (guidance edition 2, C0 record-then-refer): the referral is the answer
+# (O03: a parent or carer may have hurt the child) and the request is answered under it ("Also:",
+# O22: ask for a written request, your DPO decides). Add the `profession` to answer as.
+REQUEST_REVEALING_RISK: dict[str, str | list[str]] = {
+    "immediate_danger": "no", "jurisdiction": "england", "org_type": "nhs_health",
+    "situation": "respond_to_request", "rq_verified": "yes", "rq_requester": "police",
+    "rq_unreferred_risk": "yes", "rq_written_purpose": "yes", "rq_police_purpose": "criminal_investigation",
+    "rq_court_order": "no", "concern_type": ["physical_abuse_by_carer"]}
+GMC_NOTE = "GMC Protecting children and young people (2012, updated 2018)"

@@ -27,6 +27,7 @@ from bot.flows.loader import FlowBundle
 from bot.services import Services
 from bot.settings import Settings
 from bot.storage import Storage
+from tests.conftest import answer_for, profile_fill
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -174,6 +175,41 @@ class SlackApp(SignedClient):
         self.channel, self.storage, self.server, self.services = channel, storage, server, services
         self.desk, self.settings = desk, settings
 
+    def click(self, action_id: str, user: str = "U1", message: dict[str, Any] | None = None,
+              picked: list[str] | None = None, **kw: Any) -> Response:
+        """As a person clicks; a profile question the walk does not answer is answered first
+        (`tests.conftest.profile_fill`), so walks name only the answers they are about."""
+        if action_id.startswith("answer:") and message is None:
+            self.fill_profile(action_id.removeprefix("answer:"), user)
+        return super().click(action_id, user, message, picked, **kw)
+
+    def walk_answers(self, answers: dict[str, str | list[str]], user: str = "U1") -> None:
+        """Answer each question on screen from {question key: answer id} until the answer shows
+        (`tests.conftest.answer_for`: profile questions left out get the usual profile)."""
+        for _ in range(60):
+            message = self.last_message(user)
+            question = question_on(message["blocks"])
+            if question is None:
+                return
+            value = answer_for(self.channel.bundle, question, answers)
+            response = (super().click("multi_continue", user, message, picked=value) if isinstance(value, list)
+                        else super().click(f"answer:{value}", user, message))
+            assert response.status == 200, (question, value, response.body)
+        raise AssertionError("no answer after 60 questions")
+
+    def fill_profile(self, wanted: str, user: str) -> None:
+        for _ in range(len(self.channel.bundle.manifest.profile_questions)):
+            try:
+                message = self.last_message(user)
+            except IndexError:  # nothing shown to this person yet
+                return
+            question = question_on(message["blocks"])
+            fill = profile_fill(self.channel.bundle, question, wanted) if question else None
+            if fill is None:
+                return
+            response = super().click(f"answer:{fill}", user, message)
+            assert response.status == 200, (fill, response.body)
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -186,6 +222,17 @@ def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]
             if element.get("action_id") == action_id:
                 return element
     raise AssertionError(f"no element {action_id!r} in message: {actions_in(blocks)}")
+
+
+def question_on(blocks: list[dict[str, Any]]) -> str | None:
+    """The question id a check message asks (every button under a question names it), if any."""
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("type") == "button" and str(element.get("value", "")).startswith("{"):
+                question = json.loads(element["value"]).get("n")
+                if question:
+                    return question
+    return None
 
 
 def actions_in(blocks: list[dict[str, Any]]) -> list[str]:

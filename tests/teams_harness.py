@@ -24,6 +24,7 @@ from bot.flows.loader import FlowBundle
 from bot.services import Services
 from bot.settings import Settings
 from bot.storage import Storage
+from tests.conftest import answer_for, profile_fill
 from tests.fakes.teams_service import (
     CLIENT_ID,
     DSL_CHANNEL_ID,
@@ -217,6 +218,7 @@ class TeamsApp:
         """Press the answer buttons with these answer ids, one after another."""
         body = None
         for answer_id in answer_ids:
+            body = self.fill_profile(user, answer_id) or body
             message_id, shown = self.shown[user]
             [action] = [a for a in actions(shown) if a.get("verb") == "answer" and a["data"].get("a") == answer_id] \
                 or [None]
@@ -225,6 +227,30 @@ class TeamsApp:
                 "type": "Action.Execute", "verb": "answer", "data": action["data"]}}, reply_to=message_id)
             assert status == 200 and body["type"] == CARD, (answer_id, body)
             self.shown[user] = (message_id, body["value"])
+        return body
+
+    def walk_answers(self, user: str, answers: dict[str, str | list[str]]) -> Any:
+        """Answer each question on the card from {question key: answer id} until the answer shows
+        (`tests.conftest.answer_for`: profile questions left out get the usual profile)."""
+        body = None
+        for _ in range(60):
+            asking = [a for a in actions(self.shown[user][1]) if a.get("verb") in ("answer", "multi_continue")]
+            if not asking:
+                return body
+            value = answer_for(self.services.bundle, asking[0]["data"]["n"], answers)
+            body = self.tick(user, *value) if isinstance(value, list) else self.answer(user, value)
+        raise AssertionError("no answer after 60 questions")
+
+    def fill_profile(self, user: str, wanted: str) -> Any:
+        """Answer first any profile question on screen that does not offer `wanted`
+        (`tests.conftest.profile_fill`), so walks name only the answers they are about."""
+        body = None
+        for _ in range(len(self.services.bundle.manifest.profile_questions)):
+            answers = [a for a in actions(self.shown[user][1]) if a.get("verb") == "answer"]
+            fill = profile_fill(self.services.bundle, answers[0]["data"]["n"], wanted) if answers else None
+            if fill is None:
+                break
+            body = self.answer(user, fill)
         return body
 
     def tick(self, user: str, *answer_ids: str) -> Any:

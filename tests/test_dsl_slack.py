@@ -12,7 +12,7 @@ from bot.core.clock import FrozenClock
 from tests.conftest import MONDAY_10AM
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import SlackApp, actions_in, start_app, text_of
-from tests.test_slack import TO_REFERRAL, walk
+from tests.test_slack import TO_REFERRAL, finish_referral, walk
 
 DSL, DEPUTY, STAFF = "UDSL", "UDEP", "U1"
 DSL_SETTINGS = dict(dsl_channel="CDSL", dsl_user_ids=DSL, deputy_dsl_user_ids=DEPUTY,
@@ -29,7 +29,7 @@ def slack(fake, real_bundle, database, clock):
 def reach_referral(slack: SlackApp, user: str = STAFF) -> None:
     slack.command(user=user)
     walk(slack, TO_REFERRAL, user)
-    slack.click("multi_continue", user=user, picked=["sexual_abuse"])
+    finish_referral(slack, user)
 
 
 def card_posts(fake: FakeSlack):
@@ -61,7 +61,8 @@ def test_escalation_card_has_the_facts_and_no_free_text(slack, fake):
     assert "GR1 protection first" in text and "(DPA 2018 Sch 1 para 18)" in text
     assert "dpa2018-sch1-para18" not in text and "O03" not in text  # no internal ids
     assert "Is a child, or anyone else, in immediate danger right now? — *No*" in text
-    assert "What is the concern about? Choose all that apply. — *Sexual abuse*" in text
+    # edition 2 tells in-person sexual abuse apart from online sexual abuse in the label
+    assert "What is the concern about? Choose all that apply. — *Sexual abuse (in person)*" in text
     assert "Mon 16 Nov 10:00" in text and "Unclaimed" in text
     assert {"dsl_claim", "dsl_resolve", "dsl_more_info"} <= set(actions_in(card.params["blocks"]))
     # the person's answer says the DSLs were alerted, because the card was delivered
@@ -335,7 +336,7 @@ def test_a_practice_check_to_a_referral_alerts_no_dsl(slack, fake):
 
     slack.command("practice")
     walk(slack, TO_REFERRAL)
-    slack.click("multi_continue", picked=["sexual_abuse"])
+    finish_referral(slack)
     assert "PRACTICE" in text_of(fake.last("chat.update").params["blocks"])
     assert not card_posts(fake)
     with slack.storage.read() as tx:

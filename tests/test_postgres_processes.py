@@ -15,7 +15,7 @@ from bot.storage import Key, Keyring, Storage
 from tests.conftest import clean_env
 from tests.slack_harness import SignedClient
 from tests.test_process import DSL_ENV, Processes, wait_until
-from tests.test_slack import TO_REFERRAL
+from tests.test_slack import FAMILY_MAY_BE_INVOLVED, TO_REFERRAL
 
 KEY = "k1:" + "p" * 40
 USERS = [f"UP{n}" for n in range(6)]
@@ -30,7 +30,7 @@ def drive(client: SignedClient, fake, user: str) -> None:
 
     client.command(user=user)
     wait_until(lambda: updates() >= 1, what=f"{user}'s first question")
-    for action in [*TO_REFERRAL, "multi_continue"]:
+    for action in [*TO_REFERRAL, "multi_continue", FAMILY_MAY_BE_INVOLVED]:
         before = updates()
         picked = ["sexual_abuse"] if action == "multi_continue" else None
         assert client.click(action, user=user, message=client.last_message(user), picked=picked).status == 200

@@ -22,7 +22,7 @@ from bot.dsl.model import DeliveryKind
 from bot.storage import Storage
 from tests.conftest import clean_env
 from tests.slack_harness import SECRET, SignedClient
-from tests.test_slack import TO_REFERRAL
+from tests.test_slack import FAMILY_MAY_BE_INVOLVED, TO_REFERRAL
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 DSL_ENV = {"CANISHARE_DSL_CHANNEL": "CDSL", "CANISHARE_DSL_USER_IDS": "UDSL",
@@ -125,7 +125,10 @@ def test_killed_after_the_final_answer_is_saved_and_before_the_card(procs, fake,
         before = len(fake.of("chat.update"))
         assert client.click(action).status == 200
         wait_until(lambda b=before: len(fake.of("chat.update")) > b, what=action)
+    before = len(fake.of("chat.update"))
     assert client.click("multi_continue", picked=["sexual_abuse"]).status == 200
+    wait_until(lambda: len(fake.of("chat.update")) > before, what="the last question")
+    assert client.click(FAMILY_MAY_BE_INVOLVED).status == 200  # the final answer (guidance edition 2)
     assert fake.held.wait(20), procs.logs()
     procs.kill(procs.running[0])  # the web process dies holding the card post
     assert not card_posts(fake)

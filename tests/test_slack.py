@@ -7,12 +7,14 @@ import time
 
 import pytest
 
-from tests.conftest import decisions
+from tests.conftest import GMC_NOTE, REQUEST_REVEALING_RISK, decisions, real_flows, with_profile
 from tests.slack_harness import SlackApp, actions_in, find_element, start_app, text_of
 
-TO_REFERRAL = ["answer:no", "answer:england", "answer:public_body", "answer:share_concern",
-               "answer:child", "answer:childrens_social_care", "answer:observations_disclosures",
-               "answer:significant_harm"]
+# From a fresh check to the concern-type question of a referral; the profile answers it leaves
+# out (the role, since guidance edition 2) are put in by `with_profile`.
+TO_REFERRAL = [f"answer:{a}" for a in with_profile(real_flows(), [
+    "no", "england", "public_body", "share_concern", "child", "childrens_social_care",
+    "observations_disclosures", "significant_harm"])]
 
 
 @pytest.fixture
@@ -28,10 +30,22 @@ def walk(slack: SlackApp, clicks: list[str], user: str = "U1") -> None:
         assert response.status == 200, (action, response.body)
 
 
+# Guidance edition 2 (the online sexual abuse change) asks, after sexual abuse, whether someone in
+# the child's family may be involved; "yes" keeps edition 1's answer for this walk: refer to
+# children's social care and don't tell the family first (O03).
+FAMILY_MAY_BE_INVOLVED = "answer:yes"
+
+
+def finish_referral(slack: SlackApp, user: str = "U1") -> None:
+    """From the concern-type question of TO_REFERRAL to its answer: sexual abuse, in the family."""
+    assert slack.click("multi_continue", user=user, picked=["sexual_abuse"]).status == 200
+    assert slack.click(FAMILY_MAY_BE_INVOLVED, user=user).status == 200
+
+
 def check_to_outcome(slack: SlackApp, user: str = "U1") -> None:
     slack.command(user=user)
     walk(slack, TO_REFERRAL, user)
-    assert slack.click("multi_continue", user=user, picked=["sexual_abuse"]).status == 200
+    finish_referral(slack, user)
 
 
 def test_slash_command_starts_a_check_in_a_dm(slack, fake):
@@ -54,7 +68,7 @@ def test_full_check_by_clicks_to_an_outcome_in_place(slack, fake):
     check_to_outcome(slack)
     first_ts = fake.of("chat.postMessage")[0].response["ts"]
     updates = fake.of("chat.update")
-    assert len(updates) == len(TO_REFERRAL) + 1
+    assert len(updates) == len(TO_REFERRAL) + 2  # the concern, then whether the family may be involved
     assert {u.params["ts"] for u in updates} == {first_ts}  # the same message, updated in place
     outcome = updates[-1].params["blocks"]
     assert outcome[0]["type"] == "header" and outcome[0]["text"]["text"] == "Refer to children's social care"
@@ -68,9 +82,10 @@ def test_full_check_by_clicks_to_an_outcome_in_place(slack, fake):
     assert "Source: DfE Information sharing advice (2024), golden rule 1" in text
     assert "Record (golden rule 7)" in text and "more" not in actions_in(full)
     trail = [c for c in fake.of("chat.postMessage") if c.params.get("thread_ts") == first_ts]
-    assert len(trail) == len(TO_REFERRAL) + 1
+    assert len(trail) == len(TO_REFERRAL) + 2
     assert "*Q1* Is a child, or anyone else, in immediate danger right now? — *No*" in trail[0].params["text"]
-    assert "Sexual abuse" in trail[-1].params["text"]
+    assert "Sexual abuse" in trail[-2].params["text"]
+    assert "someone in the child's family" in trail[-1].params["text"] and "*Yes*" in trail[-1].params["text"]
 
 
 def test_old_buttons_disappear_after_an_answer(slack, fake):
@@ -222,13 +237,19 @@ def test_profile_is_remembered_and_skipped(slack, fake):
     walk(slack, ["answer:no"])
     blocks = fake.last("chat.update").params["blocks"]
     text = text_of(blocks)
-    assert "You are answering as: *England, Public body" in text
-    assert "What do you need help with?" in text  # nation and organisation skipped
+    assert "You are answering as: *England, public body, teacher*" in text
+    assert "What do you need help with?" in text  # nation, organisation and role skipped
     slack.click("profile_change")
     blocks = fake.last("chat.update").params["blocks"]
     assert "You are answering as" not in text_of(blocks) and "immediate danger" in text_of(blocks)
     walk(slack, ["answer:no"])
     assert "Where is the child" in text_of(fake.last("chat.update").params["blocks"])
+    walk(slack, ["answer:wales", "answer:nhs_health"])  # every profile question is asked again
+    assert "What is your role?" in text_of(fake.last("chat.update").params["blocks"])
+    walk(slack, ["answer:nurse_midwife", "answer:yes"])  # and in Wales, whether a relevant partner
+    text = text_of(fake.last("chat.update").params["blocks"])
+    assert "What do you need help with?" in text
+    assert "You are answering as: *Wales, NHS or health, nurse or midwife, a relevant partner (2014 Act)*" in text
 
 
 def test_restart_of_the_app_mid_conversation_resumes(fake, real_bundle, tmp_path):
@@ -241,9 +262,10 @@ def test_restart_of_the_app_mid_conversation_resumes(fake, real_bundle, tmp_path
     second = start_app(fake, real_bundle, db)  # a new process on the same database
     try:
         assert second.click("answer:nhs_health", message=message).status == 200
-        assert "What do you need help with?" in text_of(fake.last("chat.update").params["blocks"])
+        # the role comes next (a profile question since guidance edition 2)
+        assert "What is your role?" in text_of(fake.last("chat.update").params["blocks"])
         second.dm("carry on")
-        assert "What do you need help with?" in text_of(fake.last("chat.postMessage").params["blocks"])
+        assert "What is your role?" in text_of(fake.last("chat.postMessage").params["blocks"])
     finally:
         second.stop()
 
@@ -296,7 +318,7 @@ def test_practice_checks_say_so_and_record_nothing(slack, fake):
 
     assert "practice" in slack.command("practice").body
     walk(slack, TO_REFERRAL)
-    slack.click("multi_continue", picked=["sexual_abuse"])
+    finish_referral(slack)
     messages = [c for c in fake.of("chat.postMessage") + fake.of("chat.update")
                 if "blocks" in c.params and not c.params.get("thread_ts")]
     assert messages and all("PRACTICE: nothing is recorded and no DSL is alerted" in text_of(c.params["blocks"])
@@ -309,3 +331,24 @@ def test_practice_checks_say_so_and_record_nothing(slack, fake):
     with slack.storage.read() as tx:
         assert tx.conversations.latest("practice:slack", "U1", status="finished") is not None
         assert tx.conversations.latest("slack", "U1") is None  # real checks untouched
+
+
+@pytest.mark.parametrize("profession", ["doctor", "teacher"])
+def test_a_request_revealing_an_unreferred_risk_is_a_referral_with_the_request_under_it(slack, fake, profession):
+    slack.command()
+    slack.walk_answers({**REQUEST_REVEALING_RISK, "profession": profession})
+    outcome = fake.last("chat.update").params["blocks"]
+    text = text_of(outcome)
+    assert outcome[0]["text"]["text"] == "Refer to children's social care"  # the referral is the answer
+    assert "Tell your DSL now: they refer to children's social care today" in text
+    assert "*Also*\\n• Don't share yet - get advice today: Ask the police for a written request" in text
+    assert GMC_NOTE not in text  # notes wait behind "Why, and the law"
+    slack.click("more")
+    full = text_of(fake.last("chat.update").params["blocks"])
+    assert full.index("*Why this applies*") < full.index("*Next steps*") < full.index("*Golden rules*")
+    assert "a parent or carer may have hurt the child" in full  # the condition the answers triggered
+    also = full[full.index("*Also: Don't share yet - get advice today*"):]
+    assert "What to share: Nothing yet." in also and "Crime and taxation exemption" in also
+    assert "For your profession" in full
+    assert (GMC_NOTE in full) == (profession == "doctor")  # GMC notes for doctors only (W3)
+    assert ("Keeping children safe in education" in full) == (profession == "teacher")

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import decisions
+from tests.conftest import GMC_NOTE, REQUEST_REVEALING_RISK, decisions, real_flows, with_profile
 from tests.fakes.teams_service import FakeTeamsService, new_user_id
 from tests.teams_harness import CARD, TeamsApp, actions, card_of, start_teams, text_of, verbs
 
-TO_REFERRAL = ["no", "england", "public_body", "share_concern", "child", "childrens_social_care",
-               "observations_disclosures", "significant_harm"]
+# The profile answers this walk leaves out (the role, since guidance edition 2) are put in by
+# `with_profile` where the flows ask them.
+TO_REFERRAL = with_profile(real_flows(), ["no", "england", "public_body", "share_concern", "child",
+                                          "childrens_social_care", "observations_disclosures",
+                                          "significant_harm"])
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +43,17 @@ def answers_of(teams: TeamsApp, user: str) -> dict:
         return tx.conversations.load("teams", user, conversation).state["answers"]
 
 
+# Guidance edition 2 (the online sexual abuse change) asks, after sexual abuse, whether someone in
+# the child's family may be involved; "yes" keeps edition 1's answer for this walk: refer to
+# children's social care and don't tell the family first (O03).
+FAMILY_MAY_BE_INVOLVED = "yes"
+
+
 def to_outcome(teams: TeamsApp, user: str) -> dict:
     teams.message(user, "hello")
     teams.answer(user, *TO_REFERRAL)
-    return teams.tick(user, "sexual_abuse")["value"]
+    teams.tick(user, "sexual_abuse")
+    return teams.answer(user, FAMILY_MAY_BE_INVOLVED)["value"]
 
 
 def test_a_message_starts_a_check_with_the_first_question(teams, fake, user):
@@ -68,7 +78,7 @@ def test_a_full_check_by_card_actions_ends_at_the_outcome_in_the_same_message(te
     assert {"record_open", "talk_to_dsl", "restart"} <= set(verbs(outcome))
     # every card was also written into the message for every device, the last one last
     puts = fake.calls_to("PUT", rf"/conversations/a:personal-{user}/activities/{message_id}$")
-    assert len(puts) == len(TO_REFERRAL) + 1
+    assert len(puts) == len(TO_REFERRAL) + 2  # the concern, then whether the family may be involved
     assert card_of(teams.chat(user)[0]) == outcome
 
 
@@ -92,7 +102,8 @@ def test_multi_select_is_checkboxes_with_continue(teams, user):
     assert "Tick at least one box" in text_of(nothing["value"])
     exclusive = teams.tick(user, "none", "sexual_abuse")["value"]  # "None of these" cannot be combined
     assert "did not fit this question" in text_of(exclusive) and "Question" in text_of(exclusive)
-    outcome = teams.tick(user, "sexual_abuse", "domestic_abuse")["value"]
+    teams.tick(user, "sexual_abuse", "domestic_abuse")
+    outcome = teams.answer(user, FAMILY_MAY_BE_INVOLVED)["value"]
     assert outcome["body"][0]["text"] == "Refer to children's social care"
     assert sorted(answers_of(teams, user)["concern_type"]) == ["domestic_abuse", "sexual_abuse"]
 
@@ -167,12 +178,18 @@ def test_the_remembered_profile_line_and_change(teams, user):
     teams.message(user, "restart")
     teams.answer(user, "no")
     text = text_of(teams.current(user))
-    assert "You are answering as: England, Public body" in text
-    assert "What do you need help with?" in text  # nation and organisation skipped
+    assert "You are answering as: England, public body, teacher" in text
+    assert "What do you need help with?" in text  # nation, organisation and role skipped
     changed = teams.click(user, "profile_change")["value"]
     assert "You are answering as" not in text_of(changed) and "immediate danger" in text_of(changed)
     assert teams.click(user, "answer", title="No")["type"] == CARD
     assert "Where is the child" in text_of(teams.current(user))
+    teams.answer(user, "wales", "nhs_health")  # every profile question is asked again
+    assert "What is your role?" in text_of(teams.current(user))
+    teams.answer(user, "nurse_midwife", "yes")  # and in Wales, whether a relevant partner
+    text = text_of(teams.current(user))
+    assert "What do you need help with?" in text
+    assert "You are answering as: Wales, NHS or health, nurse or midwife, a relevant partner (2014 Act)" in text
 
 
 def test_someone_elses_check_cannot_be_moved(teams, user):
@@ -217,9 +234,10 @@ def test_an_invoke_slower_than_teams_waits_is_answered_and_the_card_follows(fake
         user = new_user_id()
         teams.message(user)
         teams.answer(user, *TO_REFERRAL)
+        teams.tick(user, "sexual_abuse")
         message_id, _ = teams.shown[user]
         fake.slow("POST", r"/conversations/19:dslchannel.*/activities$", 1.0)
-        answer = teams.click(user, "multi_continue", inputs={"answer": "sexual_abuse"})
+        answer = teams.click(user, "answer", title="Yes")  # the final answer: the family may be involved
         assert answer["type"] == "application/vnd.microsoft.activity.message"
         assert "Still working on it" in answer["value"]
         # when the work is done the outcome is written into the same message
@@ -254,3 +272,27 @@ def test_your_answers_so_far_are_in_the_card(teams, user):
     assert "Where is the child, or where do you work? — England" in text_of(card)
     toggles = [n["title"] for n in _walk(card) if n.get("type") == "Action.ToggleVisibility"]
     assert "Your answers" in toggles
+
+
+@pytest.mark.parametrize("profession", ["doctor", "teacher"])
+def test_a_request_revealing_an_unreferred_risk_is_a_referral_with_the_request_under_it(teams, user, profession):
+    outcome = teams_walk(teams, user, {**REQUEST_REVEALING_RISK, "profession": profession})
+    [hidden] = [n for n in _walk(outcome) if n.get("id") == "details"]
+    shown = text_of({**outcome, "body": [b for b in outcome["body"] if b is not hidden]})
+    assert outcome["body"][0]["text"] == "Refer to children's social care"  # the referral is the answer
+    assert "Tell your DSL now: they refer to children's social care today" in shown
+    assert "Also" in shown and "Don't share yet - get advice today: Ask the police for a written request" in shown
+    assert GMC_NOTE not in shown and hidden["isVisible"] is False  # behind "Why, and the law"
+    details = text_of(hidden)
+    assert details.index("Why this applies") < details.index("Next steps") < details.index("Golden rules")
+    assert "a parent or carer may have hurt the child" in details
+    also = details[details.index("Also: Don't share yet - get advice today"):]
+    assert "What to share: Nothing yet." in also and "Crime and taxation exemption" in also
+    assert "For your profession" in details
+    assert (GMC_NOTE in details) == (profession == "doctor")  # GMC notes for doctors only (W3)
+    assert ("Keeping children safe in education" in details) == (profession == "teacher")
+
+
+def teams_walk(teams: TeamsApp, user: str, answers: dict) -> dict:
+    teams.message(user, "hello")
+    return teams.walk_answers(user, answers)["value"]

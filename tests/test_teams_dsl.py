@@ -16,7 +16,7 @@ from bot.core.clock import FrozenClock
 from tests.conftest import MONDAY_10AM
 from tests.fakes.teams_service import DSL_CHANNEL_ID, DSL_TEAM_ID, FakeTeamsService, Member, new_user_id
 from tests.teams_harness import CARD, TeamsApp, card_of, personal_activity, start_teams, text_of, verbs
-from tests.test_teams_chat import TO_REFERRAL
+from tests.test_teams_chat import FAMILY_MAY_BE_INVOLVED, TO_REFERRAL
 
 DSL, DEPUTY, MEMBER = new_user_id(), new_user_id(), new_user_id()
 DSL_SETTINGS = dict(teams_dsl_user_ids=DSL, teams_deputy_dsl_user_ids=DEPUTY)
@@ -51,7 +51,8 @@ def staff() -> str:
 def reach_referral(teams: TeamsApp, user: str) -> dict:
     teams.message(user, "hello")
     teams.answer(user, *TO_REFERRAL)
-    return teams.tick(user, "sexual_abuse")["value"]
+    teams.tick(user, "sexual_abuse")
+    return teams.answer(user, FAMILY_MAY_BE_INVOLVED)["value"]
 
 
 def the_card(teams: TeamsApp) -> tuple[str, dict]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.engine import Engine
 from bot.flows.loader import FlowBundle
-from bot.flows.paths import FlowPath, enumerate_paths
+from bot.flows.paths import FlowPath, walk
 from bot.flows.schema import Question
 from bot.storage import Storage
 from tests.conftest import decisions
@@ -26,12 +27,17 @@ COMPARED = ("flow_id", "flow_version", "guidance_edition", "jurisdiction", "answ
 
 
 def chosen_paths(bundle: FlowBundle) -> list[FlowPath]:
-    found: dict[str, FlowPath] = {}
-    for path in enumerate_paths(bundle, bundle.entry):
-        if not path.handover and path.end.node in OUTCOMES:
-            found.setdefault(path.end.node, path)
-        if len(found) == len(OUTCOMES):
-            break
+    """The first path to each of OUTCOMES, from the memoised walk (edition 2's flows have too many
+    paths to list one by one before the adult-at-risk answer comes up)."""
+    engine, found = Engine(bundle), {}
+    for end in walk(bundle, bundle.entry).ends:
+        path = end.path
+        if path.handover or path.end.node not in OUTCOMES or path.end.node in found:
+            continue
+        # the answer is the primary outcome, which need not be where the path ended (C0)
+        primary = engine.conclude(path.end, path.answers, path.held).outcome.id
+        if primary == path.end.node:
+            found[primary] = path
     return [found[o] for o in OUTCOMES]
 
 

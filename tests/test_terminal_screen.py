@@ -13,7 +13,7 @@ import pexpect
 import pyte
 import pytest
 
-from tests.conftest import REAL_FLOWS, clean_env
+from tests.conftest import GMC_NOTE, REAL_FLOWS, REQUEST_REVEALING_RISK, clean_env
 
 REFERRAL = {"immediate_danger": "no", "jurisdiction": "england", "org_type": "public_body",
             "profession": "teacher", "wales_relevant_partner": "no", "situation": "share_concern",
@@ -32,18 +32,23 @@ class Screen:
         self.screen = pyte.Screen(80, 24)
         self.stream = pyte.Stream(self.screen)
         self.bundle = None
+        self.transcript = ""  # everything written, including what scrolled off the screen
 
     def wait(self) -> list[str]:
         """Read until the program waits at a prompt; the visible screen's lines."""
         self.child.expect(r"> $|\] $")
-        self.stream.feed(self.child.before + self.child.after)
+        self.feed(self.child.before + self.child.after)
         deadline = time.monotonic() + 0.15  # anything still coming after the prompt
         while time.monotonic() < deadline:
             try:
-                self.stream.feed(self.child.read_nonblocking(4096, timeout=0.1))
+                self.feed(self.child.read_nonblocking(4096, timeout=0.1))
             except (pexpect.TIMEOUT, pexpect.EOF):
                 break
         return [line.rstrip() for line in self.screen.display]
+
+    def feed(self, data: str) -> None:
+        self.stream.feed(data)
+        self.transcript += data
 
     def send(self, text: str) -> list[str]:
         self.child.sendline(text)
@@ -172,10 +177,34 @@ def test_the_remembered_profile_is_used_and_can_be_changed(screen, real_bundle):
     first.child.expect(pexpect.EOF)
     second = screen()
     second.wait()
-    lines = second.send("2")  # not in danger: nation and organisation are not asked again
-    on_screen(lines, "You are answering as: England", "(p = change)")
-    assert not any("Where is the child" in line for line in lines)
+    lines = second.send("2")  # not in danger: nation, organisation and role are not asked again
+    on_screen(lines, "You are answering as: England, public body, teacher (p = change)")
+    assert not any("Where is the child" in line or "What is your role" in line for line in lines)
     lines = second.send("p")
     on_screen(lines, "Your remembered answers are cleared")
     lines = second.send("2")
     on_screen(lines, "Where is the child")
+    second.send("1")  # England
+    on_screen(second.send("2"), "What is your role?")  # NHS or health: every profile question again
+
+
+@pytest.mark.parametrize("profession", ["doctor", "teacher"])
+def test_a_request_revealing_an_unreferred_risk_shows_the_request_under_the_referral(screen, real_bundle,
+                                                                                    profession):
+    session = screen(profession)
+    answers = {**REQUEST_REVEALING_RISK, "profession": profession}
+    lines = session.answer(answers, real_bundle)
+    verdict, action = expected(real_bundle, answers)
+    assert verdict == "REFER TO CHILDREN'S SOCIAL CARE"  # the referral is the answer
+    on_screen(lines, verdict, action, "Also: Don't share yet - get advice today: Ask the police for a written request")
+    assert any("y = record your decision" in line for line in lines) and all(len(line) <= 80 for line in lines)
+    assert GMC_NOTE not in " ".join(session.transcript.split())  # notes for your profession wait behind m
+    before = len(session.transcript)
+    session.send("m")
+    more = " ".join(session.transcript[before:].split())
+    assert more.index("Why this applies") < more.index("Next steps") < more.index("Golden rules")
+    also = more[more.index("Also: Don't share yet - get advice today"):]
+    assert "What to share: Nothing yet." in also and "Crime and taxation exemption" in also
+    assert "For your profession" in more
+    assert (GMC_NOTE in more) == (profession == "doctor")  # GMC notes for doctors only (W3)
+    assert ("Keeping children safe in education" in more) == (profession == "teacher")

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.answer import PRACTICE, details, short_answer
+from bot.core.answer import PRACTICE, ShortAnswer, details, short_answer
 from bot.core.conversations import (
     AlreadyRecorded,
     Answer,
@@ -28,12 +28,39 @@ from bot.core.conversations import (
     Turn,
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.core.presentation import answer_problem, outcome_view
+from bot.core.presentation import answer_problem, profile_line, step_view
 from bot.core.privacy import describe, normalise, scan, suggest_edit
 from bot.core.record import DECISIONS, FIELDS_BY_ID, RECORD_FIELDS, RecordErrors, parse_record
 
 CHANNEL = "terminal"
 KEYS = "b = back · r = start again · ? = why we ask · q = quit"
+
+
+ANSWER_PROMPT = "b = back · r = new check · q = quit > "
+
+
+def wrapped(text: str, width: int, indent: str = "") -> list[str]:
+    """`text` as the terminal shows it: each paragraph wrapped to `width` (never mid-word)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(paragraph, width - 1, initial_indent=indent, subsequent_indent=indent,
+                               break_long_words=False, break_on_hyphens=False) or [""]
+    return lines
+
+
+def short_screen(answer: ShortAnswer, width: int) -> list[str]:
+    """The short answer between two bars: the verdict, who does what by when, consent, the DSL
+    line and one line per further answer ("Also:"); the rest waits behind m."""
+    bar = "=" * min(width - 1, 78)
+    return ["", bar, *([PRACTICE] if answer.practice else []), answer.verdict.upper(), answer.action,
+            f"Consent: {answer.consent}", f"DSL: {answer.dsl}", *[f"Also: {line}" for line in answer.also],
+            bar]
+
+
+def record_prompt(answer: ShortAnswer) -> list[str]:
+    """Under the short answer: the verdict again, then what each key does."""
+    return [f"{answer.verdict}.", "Practice: y = pretend to record · n = finish · m = more" if answer.practice
+            else "y = record your decision now (golden rule 7) · n = not now · m = more"]
 
 
 class Quit(Exception):
@@ -73,15 +100,7 @@ class TerminalChat:
 
     # --- I/O ---------------------------------------------------------------------------------
     def say(self, text: str = "", indent: str = "") -> None:
-        if not text:
-            self.stdout.write("\n")
-            self.stdout.flush()
-            return
-        for paragraph in text.split("\n"):
-            wrapped = textwrap.wrap(paragraph, self.width - 1, initial_indent=indent,
-                                    subsequent_indent=indent, break_long_words=False,
-                                    break_on_hyphens=False) or [""]
-            self.stdout.write("\n".join(wrapped) + "\n")
+        self.stdout.write("\n".join(wrapped(text, self.width, indent)) + "\n")
         self.stdout.flush()
 
     def ask(self, prompt: str, commands: str = "brq?") -> str:
@@ -186,7 +205,7 @@ class TerminalChat:
         if self.conv.practice:
             self.say("[Practice]")
         if turn.uses_profile:
-            self.say(f"You are answering as: {self.conv.profile_labels(turn.profile)} (p = change)")
+            self.say(f"You are answering as: {profile_line(self.bundle, turn.profile)} (p = change)")
         self.say(f"Q{step.number}. {q.text}")
         for number, choice in enumerate(q.choices, 1):
             self.say(f"{number}. {choice.label}", indent="  ")
@@ -238,30 +257,19 @@ class TerminalChat:
     # --- the answer ------------------------------------------------------------------------------
     def outcome(self, turn: Turn) -> Turn | None:
         assert isinstance(turn.step, OutcomeStep)
-        view = outcome_view(self.bundle, turn.step.outcome)
-        secondary = [outcome_view(self.bundle, s) for s in getattr(turn.step, "secondary", ()) or ()]
-        answer = short_answer(view, turn.escalation, practice=self.conv.practice, secondary=secondary)
-        self.say()
-        self.say("=" * min(self.width - 1, 78))
-        if answer.practice:
-            self.say(PRACTICE)
-        self.say(answer.verdict.upper())
-        self.say(answer.action)
-        self.say(f"Consent: {answer.consent}")
-        self.say(f"DSL: {answer.dsl}")
-        for line in answer.also:
-            self.say(f"Also: {line}")
-        self.say("=" * min(self.width - 1, 78))
+        view = step_view(self.bundle, turn.step)
+        answer = short_answer(view, turn.escalation, practice=self.conv.practice)
+        for line in short_screen(answer, self.width):
+            self.say(line)
         recorded = None if self.conv.practice else self.conv.decision_for(self.user_id, turn.conversation_id)
         if recorded is not None:
             self.say(f"This check is recorded as decision #{recorded}.")
             return self.after()
         while True:
-            self.say(f"{answer.verdict}.")
-            self.say("Practice: y = pretend to record · n = finish · m = more" if self.conv.practice else
-                     "y = record your decision now (golden rule 7) · n = not now · m = more")
+            for line in record_prompt(answer):
+                self.say(line)
             try:
-                self.ask("b = back · r = new check · q = quit > ", "brqm?yn")
+                self.ask(ANSWER_PROMPT, "brqm?yn")
             except Command as command:
                 if command.key == "m":
                     self.more(view)

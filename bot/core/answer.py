@@ -1,7 +1,8 @@
 """The answer a worried person reads first, the same in every channel: the verdict, one line that
-says who does what by when, the consent line, the DSL line; everything else (why, the exception
-that applied, the rules and the law with their sources, what to share, what to record) on
-demand. Channels lay these pieces out; they never choose or reword them.
+says who does what by when, the consent line, the DSL line and one line per further answer
+("Also:"); everything else (why this applies, the steps, what to share, the family, identities,
+notes for your profession, the rules and the law with their sources, what to record) on demand.
+Channels lay these pieces out; they never choose or reword them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.core.presentation import OutcomeView
 from bot.dsl.ports import EscalationNotice
+from bot.flows.schema import ActionItem
 
 PRACTICE = "PRACTICE: nothing is recorded and no DSL is alerted."
 
@@ -26,48 +28,59 @@ class ShortAnswer:
     action: str  # who does what, by when
     consent: str
     dsl: str
-    also: list[str] = field(default_factory=list)  # secondary actions, one line each
+    also: list[str] = field(default_factory=list)  # secondary answers, one line each
     practice: bool = False
     delivered: bool | None = None  # the escalation's delivery, when one was raised
 
 
 def action_line(view: OutcomeView) -> str:
-    """The one-line action: the outcome's first action when the flows give one (who, what, by
-    when), else its headline, which starts with the action."""
-    actions = getattr(view, "actions", None) or []
-    return action_line_of(actions[0]) if actions else view.headline
+    """The one-line action (guidance W5): the outcome's headline, written as who does what by
+    when in at most 120 characters."""
+    return view.headline
+
+
+def step_line(action: ActionItem) -> str:
+    """One step of an outcome (W6): "You, now: Tell your DSL ..."."""
+    return f"{action.who}, {action.by_when}: {action.what}"
+
+
+def also_line(view: OutcomeView) -> str:
+    """A secondary answer in one line: its verdict and its own one-line action."""
+    return f"{view.verdict_label}: {action_line(view)}"
 
 
 def short_answer(view: OutcomeView, escalation: EscalationNotice | None = None, *, practice: bool = False,
                  secondary: list[OutcomeView] | None = None) -> ShortAnswer:
+    """`secondary` defaults to the view's own further answers (`step_view`)."""
     dsl = view.dsl_alert_label
     delivered = None
     if practice:
         dsl = "Practice: no DSL is alerted."
     elif escalation is not None:
         dsl, delivered = escalation.text(), escalation.delivered
-    also = [f"{s.verdict_label}: {action_line(s)}" for s in secondary or []]
-    return ShortAnswer(view.verdict_label, action_line(view), view.consent_label, dsl, also, practice,
-                       delivered)
+    further = view.secondary if secondary is None else secondary
+    return ShortAnswer(view.verdict_label, action_line(view), view.consent_label, dsl,
+                       [also_line(s) for s in further], practice, delivered)
 
 
 def details(view: OutcomeView) -> list[Section]:
-    """The rest of the answer, in the order a DSL would check it."""
+    """The rest of the answer, in the order a DSL would check it: why this applies first."""
     sections: list[Section] = []
-    why = list(getattr(view, "why", None) or [])
-    if view.summary:
-        why.insert(0, view.summary)
+    why = [*view.because, *([view.summary] if view.summary else [])]
     if why:
-        sections.append(Section("Why", why))
+        sections.append(Section("Why this applies", why))
     if view.notes:
         sections.append(Section("Important", view.notes))
-    if len(getattr(view, "actions", None) or []) > 1 or view.next_steps:
-        later = (getattr(view, "actions", None) or [])[1:]
-        steps = [action_line_of(a) for a in later] + view.next_steps
+    steps = [step_line(a) for a in view.actions] + view.next_steps
+    if steps:
         sections.append(Section("Next steps", [f"{n}. {s}" for n, s in enumerate(steps, 1)]))
     share = [view.what_to_share] + [f"- {c}" for c in view.checklist]
     sections.append(Section("What to share and how", share))
     sections.append(Section("Telling the child or family", [view.tell_family]))
+    if view.protect_identities:
+        sections.append(Section("Protecting identities (golden rule 5)", view.protect_identities))
+    if view.profession_notes:
+        sections.append(Section("For your profession", view.profession_notes))
     if view.rules:
         sections.append(Section("Golden rules", [f"{r.title.capitalize()}: {r.text} (Source: {r.source})"
                                                  for r in view.rules]))
@@ -75,10 +88,21 @@ def details(view: OutcomeView) -> list[Section]:
         sections.append(Section("The law", [f"{g.title}: {g.text} (Source: {g.source})"
                                             + (f" {g.caveat}" if g.caveat else "") for g in view.gateways]))
     sections.append(Section("Record (golden rule 7)", [f"- {item}" for item in view.record]))
+    sections += [also_section(s, view) for s in view.secondary]
     sections.append(Section("Covers", [f"{view.jurisdiction} {view.disclaimer}"]))
     return sections
 
 
-def action_line_of(action: object) -> str:
-    who, what, when = (getattr(action, k, "") for k in ("who", "what", "by_when"))
-    return " ".join(p for p in (f"{who}:" if who else "", what, f"({when})" if when else "") if p)
+def also_section(view: OutcomeView, primary: OutcomeView) -> Section:
+    """A further answer's own details: what it asks of you, why, what to share, the family line,
+    and the law and record fields it adds to the main answer's."""
+    lines = [action_line(view), *view.because]
+    lines += [f"What to share: {view.what_to_share}", f"Telling the family: {view.tell_family}"]
+    cited = {g.id for g in primary.gateways}
+    law = [f"{g.title} (Source: {g.source})" for g in view.gateways if g.id not in cited]
+    if law:
+        lines.append("The law, as well: " + "; ".join(law))
+    record = [item for item in view.record if item not in primary.record]
+    if record:
+        lines.append("Record, as well: " + "; ".join(record))
+    return Section(f"Also: {view.verdict_label}", lines)

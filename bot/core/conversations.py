@@ -26,7 +26,7 @@ from bot.core.engine import (
     OutcomeStep,
     Step,
 )
-from bot.core.presentation import answer_label
+from bot.core.presentation import profile_line
 from bot.core.privacy import Finding
 from bot.core.record import RecordForm
 from bot.dsl.desk import DslDesk
@@ -133,14 +133,17 @@ class Conversations:
             return tx.profiles.load(self.channel, user_id)
 
     def profile_labels(self, profile: dict[str, str]) -> str:
-        """ "England, NHS" for the "You are answering as" line."""
-        return ", ".join(answer_label(self.engine.bundle, k, v) for k, v in profile.items())
+        """ "England, NHS or health, nurse or midwife" for the "You are answering as" line."""
+        return profile_line(self.engine.bundle, profile)
 
-    def _remember(self, tx: Tx, user_id: str, state: ConversationState, profile: dict[str, str]) -> None:
+    def _remember(self, tx: Tx, user_id: str, state: ConversationState,
+                  profile: dict[str, str]) -> dict[str, str]:
+        """Save this check's profile answers; returns the profile as it now stands."""
         answers = {k: v for k, v in state.answers.items() if k in self.profile_keys and isinstance(v, str)}
         merged = {**profile, **answers}
         if answers and merged != profile:
             tx.profiles.save(self.channel, user_id, merged)
+        return merged
 
     def forget_profile(self, user_id: str, conversation_id: str) -> Turn:
         """"Change" on the profile line: forget it and ask the profile questions again, in a
@@ -237,21 +240,21 @@ class Conversations:
             if turn.profile:
                 state = self.engine.answer_known(state, turn.profile)
         step = self.engine.current(state)
-        raised = None
+        raised, profile = None, turn.profile
         try:
             with self.storage.transaction() as tx:
                 version = tx.conversations.save(self.channel, user_id, conversation_id,
                                                 state.model_dump(mode="json"), expected_version,
                                                 status=self._status(state))
                 if isinstance(action, Answer):
-                    self._remember(tx, user_id, state, turn.profile)
+                    profile = self._remember(tx, user_id, state, turn.profile)
                 if self.desk is not None and isinstance(step, OutcomeStep) and isinstance(action, Answer):
                     raised = self.desk.raise_for_outcome(tx, self.channel, user_id, conversation_id,
                                                          step, state.answers)
         except ConflictError as exc:
             raise StaleAction(str(exc)) from exc
         result = Turn(conversation_id, version, state, step, turn.notices, previous=turn.step,
-                      profile=turn.profile, practice=self.practice)
+                      profile=profile, practice=self.practice)
         if raised is not None and self.desk is not None:
             self.desk.deliver_now([raised.delivery_id])
             result.escalation = self.desk.notice(raised.escalation_id)

@@ -2,17 +2,19 @@
 
 Every adapter renders the same `OutcomeView`, so the verdict always comes first and the rules,
 gateways, record guidance and disclaimer are never dropped by one channel and kept by another.
-All words come from the flow files; this module only arranges them.
+A finished check is one view (`step_view`): the primary outcome with its secondary outcomes
+inside. All words come from the flow files, in the nation's own terms (`localised`); this module
+only arranges them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from bot.core.engine import ResolvedOutcome
+from bot.core.engine import Engine, OutcomeStep, ResolvedOutcome
 from bot.flows.loader import FlowBundle
-from bot.flows.schema import Question
+from bot.flows.schema import ActionItem, Question
 
 
 @dataclass(frozen=True)
@@ -26,17 +28,24 @@ class Cited:
 
 @dataclass(frozen=True)
 class OutcomeView:
+    """One outcome as a person reads it. `secondary` are the further answers of the same check
+    (guidance C0: shown under the primary as "Also:"), each a view of its own."""
+
     id: str
     verdict: str
-    verdict_label: str
-    headline: str
+    verdict_label: str  # in the nation's own words (W4)
+    headline: str  # the one-line action: who does what, by when (W5)
     summary: str
+    because: list[str]  # the exception or condition the answers triggered (W2)
+    actions: list[ActionItem]  # every step, who / what / by when (W6)
     consent_label: str
     rules: list[Cited]
     gateways: list[Cited]
     what_to_share: str
     checklist: list[str]
     tell_family: str
+    protect_identities: list[str]  # golden rule 5 lines that fit this case (W9)
+    profession_notes: list[str]  # for the person's own profession only (W3)
     record: list[str]
     dsl_alert: str
     dsl_alert_label: str
@@ -44,9 +53,12 @@ class OutcomeView:
     notes: list[str]
     jurisdiction: str
     disclaimer: str
+    raised_by: str = "reached"
+    secondary: tuple[OutcomeView, ...] = ()
 
 
-def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome) -> OutcomeView:
+def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome,
+                 secondary: Iterable[ResolvedOutcome] = ()) -> OutcomeView:
     manifest = bundle.manifest
     rules = bundle.rules
     checklist = {c.id: c.text for c in bundle.rules_catalogue.checklist}
@@ -69,15 +81,19 @@ def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome) -> OutcomeView:
     return OutcomeView(
         id=outcome.id,
         verdict=outcome.verdict.value,
-        verdict_label=manifest.verdict_labels[outcome.verdict],
+        verdict_label=outcome.verdict_label or manifest.verdict_labels[outcome.verdict],
         headline=outcome.headline,
         summary=outcome.summary or "",
+        because=list(outcome.because),
+        actions=list(outcome.actions),
         consent_label=manifest.consent_labels[outcome.consent_position],
         rules=cited_rules,
         gateways=cited_gateways,
         what_to_share=outcome.what_to_share,
         checklist=[checklist[c] for c in outcome.share_checklist if c in checklist],
         tell_family=outcome.tell_family,
+        protect_identities=list(outcome.protect_identities),
+        profession_notes=list(outcome.profession_notes),
         record=[fields[r] for r in outcome.record if r in fields],
         dsl_alert=outcome.dsl_alert.value,
         dsl_alert_label=manifest.dsl_alert_labels[outcome.dsl_alert],
@@ -85,39 +101,14 @@ def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome) -> OutcomeView:
         notes=outcome.notes,
         jurisdiction=manifest.jurisdiction_covered,
         disclaimer=manifest.disclaimer,
+        raised_by=outcome.raised_by,
+        secondary=tuple(outcome_view(bundle, s) for s in secondary),
     )
 
 
-def outcome_text(view: OutcomeView, width: int = 78) -> str:
-    """Plain text for the terminal (and logs): verdict first, then everything else."""
-    bar = "=" * min(width, 78)
-    lines = [bar, f"VERDICT: {view.verdict_label.upper()}", view.headline, bar]
-    if view.summary:
-        lines += [view.summary, ""]
-    lines += [f"Consent: {view.consent_label}", f"DSL: {view.dsl_alert_label}", ""]
-    if view.notes:
-        lines += ["Important:"] + [f"  ! {note}" for note in view.notes] + [""]
-    lines += ["What to share and how:", f"  {view.what_to_share}"]
-    lines += [f"  - {item}" for item in view.checklist]
-    lines += ["", "Telling the child or family:", f"  {view.tell_family}", ""]
-    if view.next_steps:
-        lines += ["Next steps:"] + [f"  {n}. {s}" for n, s in enumerate(view.next_steps, 1)]
-        lines.append("")
-    if view.rules:
-        lines.append("Golden rules:")
-        for rule in view.rules:
-            lines += [f"  {rule.id} {rule.title}: {rule.text}", f"      Source: {rule.source}"]
-        lines.append("")
-    if view.gateways:
-        lines.append("Legal gateways:")
-        for gw in view.gateways:
-            lines += [f"  {gw.title} [{gw.id}]: {gw.text}", f"      Source: {gw.source}"]
-            if gw.caveat:
-                lines.append(f"      Note: {gw.caveat}")
-        lines.append("")
-    lines += ["Record (golden rule 7):"] + [f"  - {item}" for item in view.record]
-    lines += ["", f"Covers: {view.jurisdiction}", view.disclaimer, bar]
-    return "\n".join(lines)
+def step_view(bundle: FlowBundle, step: OutcomeStep) -> OutcomeView:
+    """The answer of a finished check: the primary outcome with its secondary ones inside."""
+    return outcome_view(bundle, step.outcome, step.secondary)
 
 
 def questions_asking(bundle: FlowBundle, key: str) -> Iterator[Question]:
@@ -128,19 +119,49 @@ def questions_asking(bundle: FlowBundle, key: str) -> Iterator[Question]:
                 yield node
 
 
-def answer_label(bundle: FlowBundle, key: str, value: str) -> str:
+def localised(bundle: FlowBundle, text: str, answers: Mapping[str, object] | None = None) -> str:
+    """`text` in the nation's own terms (W4), for the nation in `answers` (default terms without
+    one): question texts and labels hold `{term}` placeholders until a nation is known."""
+    nation = (answers or {}).get(bundle.manifest.jurisdiction_question or "")
+    return Engine(bundle).localise(text, nation if isinstance(nation, str) else "default")
+
+
+def answer_label(bundle: FlowBundle, key: str, value: str,
+                 answers: Mapping[str, object] | None = None) -> str:
     """The label a person saw for an answer id (the first question asking `key` that offers it)."""
     for question in questions_asking(bundle, key):
         choice = question.choice(value)
         if choice is not None:
-            return choice.label
+            return localised(bundle, choice.label, answers)
     return value.replace("_", " ")
 
 
-def question_text(bundle: FlowBundle, key: str) -> str:
-    """The text of the (first) question that asks `key`."""
+def question_text(bundle: FlowBundle, key: str, answers: Mapping[str, object] | None = None) -> str:
+    """The text of the (first) question that asks `key`, in the nation's terms."""
     question = next(questions_asking(bundle, key), None)
-    return question.text if question else key.replace("_", " ")
+    return localised(bundle, question.text, answers) if question else key.replace("_", " ")
+
+
+def verdict_label(bundle: FlowBundle, verdict: str, answers: Mapping[str, object] | None = None) -> str:
+    """A verdict id in the words of the nation in `answers` ("Refer to social work services")."""
+    label = next((text for v, text in bundle.manifest.verdict_labels.items() if v.value == verdict), None)
+    return localised(bundle, label, answers) if label else verdict.replace("_", " ")
+
+
+def decision_label(bundle: FlowBundle, row: Mapping[str, object]) -> str:
+    """The verdict of a logged decision, in the words of the nation it was logged for."""
+    return verdict_label(bundle, str(row.get("verdict", "")),
+                         {bundle.manifest.jurisdiction_question or "": row.get("jurisdiction")})
+
+
+def profile_line(bundle: FlowBundle, profile: Mapping[str, str]) -> str:
+    """The remembered profile in a few words, for "You are answering as: England, NHS or health,
+    nurse or midwife": the manifest's short wording of each answer, else the answer's label."""
+    short = bundle.manifest.profile_labels
+    keys = [k for k in bundle.manifest.profile_questions if k in profile]
+    keys += [k for k in profile if k not in keys]
+    return ", ".join(short.get(k, {}).get(profile[k]) or answer_label(bundle, k, profile[k], profile)
+                     for k in keys)
 
 
 def answer_problem(question: Question, value: object) -> str:

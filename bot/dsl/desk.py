@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock, iso
 from bot.core.engine import OutcomeStep
-from bot.core.presentation import answer_label, question_text
+from bot.core.presentation import answer_label, decision_label, question_text, verdict_label
 from bot.core.privacy import describe, scan
 from bot.core.record import RecordErrors, parse_note
 from bot.dsl import export
@@ -373,9 +373,8 @@ class DslDesk:
         with self.storage.transaction() as tx:
             tx.audit.add(user, "log", "decisions", f"last {limit} ({channel})")
             rows = list(tx.decisions.iter(limit=limit, newest_first=True))
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
         lines = [f"#{r['id']} {r['created_at'][:16].replace('T', ' ')} "
-                 f"{labels.get(r['verdict'], r['verdict'])} · {r['decision'].replace('_', ' ')}"
+                 f"{decision_label(self.bundle, r)} · {r['decision'].replace('_', ' ')}"
                  for r in rows]
         return DeskResult(True, "Latest decisions\n" + ("\n".join(lines) or "None yet."))
 
@@ -384,13 +383,14 @@ class DslDesk:
         return moment.astimezone(self.tz).strftime("%a %d %b %H:%M") if moment else ""
 
     def card_view(self, escalation: Escalation) -> CardView:
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
         if escalation.kind is Kind.outcome or escalation.outcome_id:
-            what = labels.get(escalation.verdict, escalation.verdict.replace("_", " "))
+            what = verdict_label(self.bundle, escalation.verdict, escalation.answers)
         else:
             what = "Asked to talk to a DSL now, before reaching an answer"
-        also = [labels.get(s.get("verdict", ""), s.get("verdict", "")) for s in escalation.secondary]
-        answers = [Fact(question_text(self.bundle, key), self._answer(key, value))
+        also = [verdict_label(self.bundle, s.get("verdict", ""), escalation.answers)
+                for s in escalation.secondary]
+        answers = [Fact(question_text(self.bundle, key, escalation.answers),
+                        self._answer(key, value, escalation.answers))
                    for key, value in escalation.answers.items()]
         rules = [f"{r} {self.bundle.rules[r].name.replace('_', ' ')}" if r in self.bundle.rules else r
                  for r in escalation.rules]
@@ -422,9 +422,9 @@ class DslDesk:
                      self.local(escalation.more_info_at))
         return parts
 
-    def _answer(self, key: str, value: Any) -> str:
+    def _answer(self, key: str, value: Any, answers: Mapping[str, Any]) -> str:
         values = value if isinstance(value, list) else [value]
-        return ", ".join(answer_label(self.bundle, key, str(v)) for v in values)
+        return ", ".join(answer_label(self.bundle, key, str(v), answers) for v in values)
 
     def fallback_message(self, delivery: Delivery, escalation: Escalation | None, error: str) -> Message:
         if delivery.kind is DeliveryKind.export:

@@ -331,6 +331,11 @@ class Manifest(Strict):
         default_factory=list,
         description="Questions whose answers a channel may remember per person and skip.",
     )
+    profile_labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Profile question -> answer -> how it reads in \"You are answering as: ...\" "
+        "(a few words; the answer's label when absent).",
+    )
     guidance_edition: str
     disclaimer: str
     jurisdiction_covered: str

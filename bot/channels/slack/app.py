@@ -42,7 +42,7 @@ from bot.core.conversations import (
     UnknownConversation,
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
-from bot.core.presentation import outcome_view
+from bot.core.presentation import decision_label, profile_line, step_view
 from bot.core.privacy import describe, scan
 from bot.core.record import RecordErrors, parse_record
 from bot.dsl.desk import DslDesk
@@ -107,17 +107,16 @@ class SlackChannel:
             notice = ("The guidance was updated since you began: your answers were checked "
                       "again against it.")
         if isinstance(turn.step, OutcomeStep):
-            view = outcome_view(self.bundle, turn.step.outcome)
-            secondary = [outcome_view(self.bundle, o) for o in getattr(turn.step, "secondary", ()) or ()]
-            answer = short_answer(view, turn.escalation, practice=turn.practice, secondary=secondary)
+            view = step_view(self.bundle, turn.step)
+            answer = short_answer(view, turn.escalation, practice=turn.practice)
             rendered = blocks.outcome_blocks(answer, view, turn.conversation_id, turn.version,
                                              show_more=show_more)
             return ([blocks.context(f":information_source: {notice}")] if notice else []) + rendered
         assert isinstance(turn.step, QuestionStep)
-        profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
+        profile = profile_line(self.bundle, turn.profile) if turn.uses_profile else None
         return blocks.question_blocks(
             turn.step, turn.conversation_id, turn.version, can_go_back=bool(turn.state.history),
-            profile_line=profile_line, show_help=show_help, notice=notice, practice=turn.practice,
+            profile_line=profile, show_help=show_help, notice=notice, practice=turn.practice,
         )
 
     @staticmethod
@@ -256,7 +255,7 @@ class SlackChannel:
 
     def publish_home(self, client: WebClient, user: str) -> None:
         recent = self.conv.recent_decisions(user, limit=5)
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
+        labels = [decision_label(self.bundle, row) for row in recent]
         client.views_publish(user_id=user, view=blocks.home_view(recent, labels, uuid.uuid4().hex[:12]))
 
     def on_start_check(self, body: dict[str, Any], client: WebClient) -> None:

@@ -161,7 +161,8 @@ def trail_text(number: int, question: str, answer: str) -> str:
     return f":white_check_mark: *Q{number}* {question} — *{answer}*"
 
 
-def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str], nonce: str) -> dict[str, Any]:
+def home_view(recent: list[dict[str, Any]], verdict_labels: list[str], nonce: str) -> dict[str, Any]:
+    """App Home: `verdict_labels` are the recent decisions' verdicts in their nation's words."""
     blocks: list[Block] = [
         {"type": "header", "text": plain("canishare: can I share this?", 150)},
         section("A quick, defensible answer to *\"can I share this information?\"* when you are "
@@ -180,8 +181,7 @@ def home_view(recent: list[dict[str, Any]], verdict_labels: dict[str, str], nonc
     ]
     if not recent:
         blocks.append(context("None yet."))
-    for row in recent:
-        label = verdict_labels.get(row["verdict"], row["verdict"])
+    for row, label in zip(recent, verdict_labels, strict=True):
         line = context(f"{row['created_at'][:16].replace('T', ' ')} · *{escape(label)}* · "
                        f"{row['decision'].replace('_', ' ')}")
         if row.get("case_reference"):  # typed by the person: plain text, never formatting or links

@@ -35,7 +35,7 @@ from bot.core.conversations import (
     UnknownConversation,
 )
 from bot.core.engine import EngineError, OutcomeStep, QuestionStep
-from bot.core.presentation import answer_label, outcome_view, question_text
+from bot.core.presentation import answer_label, decision_label, profile_line, question_text, step_view
 from bot.core.privacy import describe, scan
 from bot.core.record import FREE_TEXT_FIELDS, RecordErrors, parse_record
 from bot.dsl.ports import EscalationNotice
@@ -82,9 +82,8 @@ class TeamsChat:
         notice = FLOWS_CHANGED if "flows_changed" in turn.notices else None
         escalation = escalation or turn.escalation
         if isinstance(turn.step, OutcomeStep):
-            view = outcome_view(self.bundle, turn.step.outcome)
-            secondary = [outcome_view(self.bundle, o) for o in getattr(turn.step, "secondary", ()) or ()]
-            answer = short_answer(view, escalation, practice=turn.practice, secondary=secondary)
+            view = step_view(self.bundle, turn.step)
+            answer = short_answer(view, escalation, practice=turn.practice)
             if no_desk:
                 answer = replace(answer, dsl=NO_DESK, delivered=False)
             return cards.outcome_card(answer, view, turn.conversation_id, turn.version, notice=notice,
@@ -92,9 +91,9 @@ class TeamsChat:
         alert = (Alert(False, NO_DESK) if no_desk else
                  Alert(escalation.delivered, escalation.text()) if escalation is not None else None)
         assert isinstance(turn.step, QuestionStep)
-        profile_line = self.conv.profile_labels(turn.profile) if turn.uses_profile else None
+        profile = profile_line(self.bundle, turn.profile) if turn.uses_profile else None
         return cards.question_card(turn.step, turn.conversation_id, turn.version,
-                                   can_go_back=bool(turn.state.history), profile_line=profile_line,
+                                   can_go_back=bool(turn.state.history), profile_line=profile,
                                    notice=notice, error=error, alert=alert, answers=self.answers(turn))
 
     def answers(self, turn: Turn) -> list[tuple[str, str]]:
@@ -102,8 +101,9 @@ class TeamsChat:
         pairs = []
         for key, value in turn.state.answers.items():
             values = value if isinstance(value, list) else [value]
-            pairs.append((question_text(self.bundle, key),
-                          ", ".join(answer_label(self.bundle, key, str(v)) for v in values)))
+            pairs.append((question_text(self.bundle, key, turn.state.answers),
+                          ", ".join(answer_label(self.bundle, key, str(v), turn.state.answers)
+                                    for v in values)))
         return pairs
 
     @staticmethod
@@ -144,13 +144,13 @@ class TeamsChat:
         return reply
 
     def recent(self, user: str) -> cards.Card:
-        labels = {k.value: v for k, v in self.bundle.manifest.verdict_labels.items()}
         rows = self.conv.recent_decisions(user, limit=5)
         lines = []
         for r in rows:
             ref = f" · ref {r['case_reference']}" if r.get("case_reference") else ""
+            verdict = decision_label(self.bundle, r) if r.get("verdict") else "a check"
             lines.append(f"#{r['id']} {r['created_at'][:16].replace('T', ' ')} · "
-                         f"{labels.get(r['verdict'], 'a check')} · {r['decision'].replace('_', ' ')}{ref}")
+                         f"{verdict} · {r['decision'].replace('_', ' ')}{ref}")
         return cards.text_card("\n".join(lines) or "None yet.", title="Your recent decisions")
 
     def start_card(self, user: str) -> MessageActivityInput:
