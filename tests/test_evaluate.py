@@ -20,6 +20,7 @@ def test_complete_answers_reach_an_outcome(run_cli):
         "gateways": ["public-task"], "dsl_alert": "urgent",
         "path": [{"question": "nation", "answer": "wales"}, {"question": "danger", "answer": "no"},
                  {"question": "kinds", "answer": ["hurt"]}],
+        "secondary": [],  # guidance edition 2 (C0): further outcomes under the primary; none here
     }
 
 
@@ -64,7 +65,9 @@ def test_batch_keeps_order_in_one_process(run_cli):
     lines = "\n".join(json.dumps(c) for c in cases) + "\n\n"
     result = run_cli(*FLOWS, "evaluate", "--batch", input=lines)
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o["status"] for o in out] == ["outcome", "needs_answer", "error", "error"]
+    # one output line per input line, so a blank line gets an error line too (issue 12)
+    assert [o["status"] for o in out] == ["outcome", "needs_answer", "error", "error", "error"]
+    assert out[4]["message"].startswith("line 5: empty line")
     assert out[0]["outcome_id"] == "CALL" and out[1]["question"] == "danger"
     assert result.returncode == 4
 
