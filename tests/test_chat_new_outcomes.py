@@ -10,9 +10,10 @@ from bot.core.engine import Engine, OutcomeStep, QuestionStep
 from tests.test_guidance_outcomes import TABLE
 
 NEW = [f"O{n}" for n in range(40, 53)]
-# answers after the profile questions (asked once, then remembered): the longest, a parent asking
-# for what a competent young person told you in confidence (O47), takes twelve
-HANDFUL = 12
+# answers after the profile questions (asked once, then remembered), the danger question included:
+# most take 5 to 8; the longest, a parent asking for what a competent young person told you in
+# confidence (O47, the CP-core), takes 13
+HANDFUL = 13
 
 
 def keys_for(engine: Engine, answers: dict) -> tuple[list[str], str, str]:
