@@ -163,7 +163,7 @@ def run_canishare_check(url: str, fake: FakeSlack, user: str, acks: list, update
     ts = call.params.get("ts") or call.response["ts"]
     for action in [*CLICKS, "multi_continue"]:
         value = element(call.params["blocks"], action)["value"]
-        picked = ["sexual_abuse"] if action == "multi_continue" else None
+        picked = ["physical_abuse_by_carer"] if action == "multi_continue" else None
         started: list[float] = []
         acks.append(signed_post(url, click_body(user, channel, ts, action, value, picked),
                                 "application/x-www-form-urlencoded", started))

@@ -49,7 +49,7 @@ BARE_CARD = {"type": "AdaptiveCard", "version": "1.5",
 # A complete check to an urgent referral (an escalation card is posted on the last click).
 CLICKS = ["no", "england", "public_body", "teacher", "share_concern", "child", "childrens_social_care",
           "observations_disclosures", "significant_harm"]
-MULTI = "sexual_abuse"
+MULTI = "physical_abuse_by_carer"
 
 
 # --- the servers (each runs in its own process) ----------------------------------------------------
