@@ -15,8 +15,9 @@ OUTCOMES = (SAMPLE_FLOWS / "outcomes.yaml").read_text()
 
 
 def problems(folder: Path) -> list[str]:
+    """Everything `canishare flows check` reports, the path checks included."""
     with pytest.raises(FlowError) as info:
-        load_bundle(folder)
+        load_bundle(folder, paths=True)
     return [str(p) for p in info.value.problems]
 
 
@@ -157,10 +158,13 @@ def test_when_that_can_never_be_true(flows_copy):
     assert any(": NOSHARE: `when` of extra #1 can never be true" in p for p in found), found
 
 
-def test_question_asked_twice_on_one_path(flows_copy):
+def test_one_fact_asked_twice_must_offer_the_same_answers(flows_copy):
+    """Edition 2 (C0): a fact already known is not asked again, so two nodes may ask one key
+    on a path; they must offer the same answers, or the first answer could not stand."""
     text = START.replace("    asks: consent\n", "    asks: kinds\n")
     found = problems(flows_copy({"start_here.yaml": text}))
-    assert any("question 'kinds' is asked twice on one path" in p for p in found), found
+    assert any("consent_q: asks 'kinds' like start_here.kinds but offers different answers" in p
+               for p in found), found
 
 
 def test_yes_and_no_stay_text_and_numbers_stay_text(flows_copy):
@@ -183,7 +187,8 @@ def test_cli_check_prints_precise_messages(run_cli, flows_copy):
     folder = flows_copy({"start_here.yaml": text})
     result = run_cli("flows", "check", str(folder))
     assert result.returncode == 1
-    expected = f"{folder}/start_here.yaml:{line_of(text, 'id: consent_q')}: consent_q: choice 'yes': unknown node 'SHAER'"
+    choice_line = line_of(text, '- id: "yes"')  # the consent_q choice that names the unknown node
+    expected = f"{folder}/start_here.yaml:{choice_line}: consent_q: choice 'yes': unknown node 'SHAER'"
     assert expected in result.stdout.splitlines()
     assert "1 problem(s)" in result.stderr
     ok = run_cli("flows", "check", str(SAMPLE_FLOWS))
