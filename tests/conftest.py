@@ -24,6 +24,16 @@ from bot.storage import Decision, Storage
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "tests" / "fixtures" / "sample_flows"
 REAL_FLOWS = ROOT / "flows"
+# What the invariant tests checked (paths, ends, route pairs), printed at the end of the run:
+# pytest hides a passing test's output.
+RUN_SUMMARY: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if RUN_SUMMARY:
+        terminalreporter.section("safety invariants checked")
+        for line in RUN_SUMMARY.values():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -1,335 +1,165 @@
 """The design's safety invariants INV1-INV19 (guidance edition 2, C10), checked on every path.
 
 There are millions of paths from `triage` (every profile x every route x every combination of
-the 16 concern options the flows tell apart), so they are checked in two exact parts:
+the 16 concern options the flows tell apart), so they are checked in exact parts:
 
 - *Deciding* invariants (verdicts, consent positions, DSL alerts, family lines, primary and
-  secondary outcomes) on the memoised walk (`bot.flows.paths.walk`): partial paths that agree
-  on every answer anything later can read (and on what these invariants read, `view`) have
-  the same future, so each distinct end is checked once for all the paths that reach it.
-- *Decoration* invariants (gateways by nation and duty, golden rules, notes, wording) on every
-  outcome, for one answer from each group of answers its extras tell apart, so for every
-  nation, organisation type, role and answer that changes what the outcome cites or says.
+  secondary outcomes; tests/invariants.py) on the memoised walk (`bot.flows.paths.walk`, one
+  walk for all of them). Partial paths that agree on every answer anything later can read are
+  one state; an end is one state of the engine's answer. For each check and each end, the
+  walk gives every distinct way the paths reaching that end answered what the check declared
+  it reads, answers grouped with the alternatives they were walked with expanded one by one;
+  each is checked once against that end's answer, worded in its own nation. So each distinct
+  case is checked once, and stands for exactly the paths that share it.
+- *Decoration* invariants (gateways by nation and duty, golden rules, notes, wording INV19)
+  on every outcome, for one answer from each group of answers its extras tell apart, so for
+  every nation, organisation type, role and answer that changes what the outcome cites or
+  says.
 
 INV14 (route independence) compares the continuations of every route-only question pairwise
 (`route_pairs`): paths with the same answers either meet in one continuation or are compared
-at their ends. Counts are printed (pytest -s shows them; CI's make test prints them too).
+at their ends. The counts go to the end of `make test`'s output (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bot.core.conversations import Answer
-from bot.core.engine import Engine, OutcomeStep, ResolvedOutcome
+from bot.core.engine import Engine, OutcomeStep, Position
 from bot.core.record import RecordForm
 from bot.flows.conditions import parse_condition
-from bot.flows.loader import FlowBundle, load_bundle
-from bot.flows.paths import End, FlowPath, enumerate_paths, outcomes, route_pairs, walk
-from bot.flows.schema import PRECEDENCE, Outcome, Question, Verdict
+from bot.flows.loader import FlowBundle, load_bundle, parse_folder
+from bot.flows.paths import End, FlowPath, Walk, enumerate_paths, outcomes, route_pairs, walk
+from bot.flows.schema import Outcome, Question, Verdict
 from bot.storage import Storage
-from tests.conftest import ROOT, conversations, decisions
+from tests.conftest import REAL_FLOWS, ROOT, RUN_SUMMARY, conversations, decisions
+from tests.invariants import (
+    DECIDING,
+    NATION,
+    Case,
+    Check,
+    Facts,
+    Reads,
+    UndeclaredRead,
+    inv2_significant_harm_never_hidden,
+    inv5_dont_tip_off,
+    inv13_under_13,
+    inv16_private_fostering,
+    inv18_fgm,
+    reads,
+)
 
-CR3_ALWAYS = {"fii", "carer_may_harm_or_react", "investigation_risk", "physical_abuse_by_carer"}
-DONT_TELL_CONCERNS = CR3_ALWAYS | {"fgm_known", "fgm_risk", "not_sure"}
-REFERRALS = {"emergency_call_999", "report_to_police", "refer_to_childrens_social_care", "refer_to_lado"}
-SHARING = REFERRALS | {"refer_to_adult_safeguarding", "share_with_consent", "share_without_consent",
-                       "share_summary_only"}
-CONSENT_ASKED = {"given", "informed_not_asked", "refused_overridden", "refused_respected"}
-STATUTORY_REQUESTERS = {"cs_s47", "cs_s17", "police", "cafcass", "court_order"}
-FGM_COVERED = {"doctor", "nurse_midwife", "other_regulated_health", "social_worker", "teacher", "not_sure"}
-NOT_SURE_STRONG = {"harm_level", "a_capacity", "c_competent", "public_interest_other", "a_override",
-                   "carers_protective", "cm_unreferred_risk", "sr_child_at_risk_now", "rq_unreferred_risk",
-                   "pf_arrangement", "a_dash_risk"}
-NOT_SURE_E2 = {"jurisdiction", "org_type", "subject", "info_kind", "rq_requester", "rq_written_purpose",
-               "rq_court_order", "rq_family_agrees", "rq_cafcass_direction", "sr_requester", "sr_request_form",
-               "sr_reasonable_line", "c_child_age_band"}
+SHARING = {"emergency_call_999", "report_to_police", "refer_to_childrens_social_care", "refer_to_lado",
+           "refer_to_adult_safeguarding", "share_with_consent", "share_without_consent", "share_summary_only"}
 NATION_NOTES = {"wales": "Wales:", "scotland": "Scotland:", "northern_ireland": "Northern Ireland:"}
 NATIONS = {"england", "wales", "scotland", "northern_ireland"}
-RANK = {v.value: i for i, v in enumerate(PRECEDENCE)}
-# Answers the invariants read that the flows might group with another answer: never merged.
-EXTRA_CONDITIONS = [parse_condition({"concern_type": ["under13_sexual_activity"]})] + [
-    parse_condition({key: ["not_sure"]}) for key in sorted(NOT_SURE_STRONG | NOT_SURE_E2)]
+# The answers the checks test: a multi-select's combinations that differ on them are never
+# merged (the walk keeps them as the alternatives of the step it walks).
+MULTI_ATOMS = sorted({parse_condition({key: sorted(test)}) for check in DECIDING
+                      for key, tests in check.reads.tests.items() for test in tests if test}, key=repr)  # type: ignore[attr-defined]
 
 
-def has(facts: Mapping, key: str, *values: str) -> bool:
-    value = facts.get(key)
-    chosen = set(value) if isinstance(value, list) else {value}
-    return bool(chosen & set(values))
-
-
-def view(facts: Mapping, answers: Mapping) -> tuple:
-    """What the deciding invariants read from a path beyond what the flows still read: two
-    partial paths are merged only if these agree too."""
-    return (
-        facts.get("immediate_danger"), facts.get("jurisdiction"),
-        facts.get("profession") in FGM_COVERED if "profession" in facts else None,
-        facts.get("harm_level"), facts.get("a_children_at_risk"),
-        has(facts, "recipient", "no_safeguarding_role"), has(facts, "recipient", "parent_carer"),
-        has(facts, "rq_requester", *STATUTORY_REQUESTERS), has(facts, "rq_requester", "no_role"),
-        has(facts, "rq_requester", "parent_carer"), has(facts, "rq_individual_or_aggregate", "aggregate_planning"),
-        "al_harm_test" in facts, "sr_requester" in facts, has(facts, "sr_requester", "parent_carer"),
-        has(facts, "info_kind", "specialist_therapy_record"),
-        has(facts, "info_kind", "court_family_proceedings") or has(facts, "rq_cafcass_direction", "onward_court_material"),
-        frozenset(k for k in NOT_SURE_STRONG | NOT_SURE_E2 if facts.get(k) == "not_sure"),
-        has(facts, "concern_type", "not_sure"),
-    )
-
-
+# --- checking every path on the walk -------------------------------------------------------
 @dataclass
-class Case:
-    path: FlowPath
-    facts: dict
-    step: OutcomeStep
-
-    @property
-    def primary(self) -> ResolvedOutcome:
-        return self.step.outcome
-
-    @property
-    def raised(self) -> tuple[ResolvedOutcome, ...]:
-        return self.step.outcomes
-
-    def has(self, key: str, *values: str) -> bool:
-        return has(self.facts, key, *values)
-
-    def ids(self) -> set[str]:
-        return {o.id for o in self.raised}
+class Report:
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    cases: int = 0
 
 
-# --- deciding invariants (every path) --------------------------------------------------------
-def inv1_emergency_first(c: Case) -> str | None:
-    if c.facts.get("immediate_danger") == "yes":
-        if c.primary.id != "O01" or len(c.path.steps) != 1 or c.step.secondary:
-            return "immediate danger must go straight to O01 (call 999), with nothing else"
-    if c.facts.get("immediate_danger") == "not_sure" and c.primary.id != "O02":
-        return "not sure about immediate danger must end at O02"
-    return None
+class _Ends:
+    """The engine's answer for each end of a walk, in a given nation (cached)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._steps: dict[tuple[int, object], OutcomeStep] = {}
+        self._facts: dict[tuple, dict] = {}
+        self._implied = frozenset(k for rule in engine.conventions.implications for k in rule.implies)
+        # the tests implications make: kept apart so implied answers come out right
+        self.implying: dict[str, set[frozenset[str]]] = {}
+        for rule in engine.conventions.implications:
+            for atom in rule.when.atoms():
+                self.implying.setdefault(atom.question, set()).add(atom.values)
+
+    def step(self, end: End, nation: object) -> OutcomeStep:
+        found = self._steps.get((end.state, nation))
+        if found is None:
+            answers = end.path.answers
+            if answers.get(NATION) != nation:
+                answers = {k: v for k, v in answers.items() if k != NATION}
+                if nation is not None:
+                    answers[NATION] = nation  # type: ignore[assignment]
+            found = self._steps[(end.state, nation)] = self.engine.conclude(end.position, answers, end.held)
+        return found
+
+    def facts(self, end: End, keys: tuple[str, ...], members: tuple) -> dict:
+        """The facts on `keys` of a path that answered them `members` (None: not answered) and
+        otherwise ends like `end`: an implied answer follows from the answers implications
+        test, which are those `members` give or, for other keys, the end keeps."""
+        given = {k: list(v) if isinstance(v, tuple) else v for k, v in zip(keys, members, strict=True)
+                 if v is not None}
+        missing = tuple(k for k, v in zip(keys, members, strict=True) if v is None and k in self._implied)
+        if not missing:
+            return given
+        implying = tuple((k, v) for k, v in zip(keys, members, strict=True) if k in self.implying)
+        memo_key = (end.state, keys, implying, missing)
+        found = self._facts.get(memo_key)
+        if found is None:
+            answers = {k: v for k, v in end.path.answers.items() if k not in keys}
+            answers.update((k, list(v) if isinstance(v, tuple) else v) for k, v in implying if v is not None)
+            facts = self.engine.facts(answers)
+            found = self._facts[memo_key] = {k: facts[k] for k in missing if k in facts}
+        return {**given, **found} if found else given
 
 
-def inv2_significant_harm_never_hidden(c: Case) -> str | None:
-    unsure = any(c.facts.get(k) == "not_sure" for k in NOT_SURE_STRONG | {"concern_type"})
-    if c.has("harm_level", "significant_harm"):
-        ok = (c.primary.verdict in REFERRALS or c.primary.id in {"O06", "O18", "O28"}
-              or (c.primary.id == "O07" and unsure))
-        if not ok:
-            return f"significant harm ended at {c.primary.id} ({c.primary.verdict})"
-        if c.primary.dsl_alert == "none":
-            return "significant harm without a DSL alert"
-    if c.has("a_children_at_risk", "yes") and c.primary.raised_by != "reached":
-        return "children at risk: the main check's outcome must be the primary"
-    if c.has("a_children_at_risk", "yes") and c.primary.dsl_alert == "none":
-        return "children at risk without a DSL alert"
-    return None
+def check_every_path(bundle: FlowBundle, walked: Walk, checks: Iterable[Check]) -> Report:
+    """Each check once per end and per distinct way the paths reaching it answered what the
+    check reads (told apart on the answers it tests; alternatives expanded)."""
+    ends = _Ends(Engine(bundle))
+    report = Report()
+    for check in checks:
+        reads = check.reads  # type: ignore[attr-defined]
+        keys = tuple(sorted({*reads.tests, NATION}))
+        telling = {k: sorted(reads.tests[k] | ends.implying.get(k, set()), key=sorted) for k in keys if k != NATION}
+        counted = 2 if check.counts_answers else 0  # type: ignore[attr-defined]
+        found = walked.combinations(keys, count_up_to=counted, telling=telling)
+        for end, combos in zip(walked.ends, found, strict=True):
+            for combo in combos:
+                answered = combo[-1] if counted else 0
+                groups = [(None,) if g is None else g for g in combo[:len(keys)]]
+                for members in itertools.product(*groups):
+                    facts = ends.facts(end, keys, members)
+                    case = Case(end.path, Facts(facts, reads), ends.step(end, facts.get(NATION)), answered)
+                    report.cases += 1
+                    problem = check(case)
+                    if problem:
+                        report.failures.setdefault(check.__name__, []).append(
+                            f"{problem}: {end.path.describe()} with {facts}")
+    return report
 
 
-def inv3_always_record(c: Case) -> str | None:
-    for outcome in c.raised:
-        if "GR7" not in outcome.rules or not outcome.record:
-            return f"{outcome.id} without GR7 and record guidance"
-    return None
+@pytest.fixture(scope="session")
+def walked(real_bundle) -> Walk:
+    """One walk from the entry flow for every deciding invariant."""
+    return walk(real_bundle, real_bundle.entry, multi_atoms=MULTI_ATOMS)
 
 
-def inv4_dsl_alert(c: Case) -> str | None:
-    if c.primary.dsl_alert != "none":
-        return None
-    reasons = []
-    if c.primary.verdict in REFERRALS | {"refer_to_adult_safeguarding", "share_without_consent"}:
-        reasons.append(f"verdict {c.primary.verdict}")
-    if c.has("harm_level", "significant_harm", "not_sure"):
-        reasons.append("significant harm or not sure")
-    if c.has("rq_requester", *STATUTORY_REQUESTERS) and not c.has("rq_individual_or_aggregate", "aggregate_planning"):
-        reasons.append("a statutory, police, court or Cafcass request")
-    if "al_harm_test" in c.facts:
-        reasons.append("an allegation about staff")
-    parent_records = c.has("sr_requester", "parent_carer") and c.primary.id in {"O47", "O29"}
-    if "sr_requester" in c.facts and not parent_records:
-        reasons.append("specialist records")
-    if c.has("concern_type", "fgm_known", "fgm_risk"):
-        reasons.append("FGM")
-    if c.has("pf_arrangement", "yes", "not_sure"):
-        reasons.append("private fostering")
-    if "O50" in c.ids():
-        reasons.append("MARAC")
-    return f"no DSL alert despite {', '.join(reasons)}" if reasons else None
-
-
-def dont_tell(c: Case) -> bool:
-    return (c.has("concern_type", *DONT_TELL_CONCERNS) or c.has("perpetrator_in_family", "yes", "not_sure")
-            or c.has("safe_to_inform", "no", "not_sure") or c.has("pf_carer_response", "unsafe_to_tell"))
-
-
-def inv5_dont_tip_off(c: Case) -> str | None:
-    if not dont_tell(c):
-        return None
-    if c.primary.consent_position != "not_sought_unsafe":
-        return f"a reason not to tell the family applies but consent position is {c.primary.consent_position}"
-    for outcome in c.raised:
-        line = outcome.tell_family.lower()
-        if line.startswith("tell") or "ask their consent" in line or "seek their consent" in line:
-            return f"{outcome.id} tells the user to inform the family first: {outcome.tell_family!r}"
-    return None
-
-
-def inv6_no_role_no_share(c: Case) -> str | None:
-    if c.has("recipient", "no_safeguarding_role") and c.primary.id != "O12":
-        return f"recipient with no safeguarding role ended at {c.primary.id}"
-    if c.has("rq_requester", "no_role"):
-        if c.primary.id in {"O12", "O44"}:
-            return None
-        if (c.primary.verdict in REFERRALS or c.primary.id == "O07") and "O44" in c.ids():
-            return None
-        return f"a request from someone with no role ended at {c.primary.id} without O44"
-    return None
-
-
-RECORDS_OUTCOMES = {"O14", "O15", "O16", "O17", "O08", "O10", "O29", "O47", "O07"}
-
-
-def inv7_therapy_notes(c: Case) -> str | None:
-    if "sr_requester" not in c.facts:
-        return None
-    if c.has("concern_about_this_parent", "yes", "not_sure"):
-        # a parent the practitioner is worried about: nothing goes to them (O32 or a referral)
-        if not (c.ids() & {"O32"} or c.primary.verdict in REFERRALS or c.primary.id == "O07"):
-            return f"specialist records asked by a worrying parent ended at {c.primary.id}"
-        return None
-    if not c.ids() & RECORDS_OUTCOMES:
-        return f"specialist records decided by none of {sorted(RECORDS_OUTCOMES)} ({sorted(c.ids())})"
-    for outcome in c.raised:
-        if outcome.id in {"O14", "O17"} and "verbatim" not in outcome.what_to_share and "whole set" not in outcome.what_to_share:
-            return f"{outcome.id} does not warn against verbatim notes"
-        if outcome.id not in {"O16", "O08", "O10"} and outcome.verdict == "share_without_consent" and outcome.raised_by != "reached":
-            return f"specialist records released without consent outside a court order ({outcome.id})"
-    return None
-
-
-def inv8_court_material(c: Case) -> str | None:
-    if not (c.has("info_kind", "court_family_proceedings") or c.has("rq_cafcass_direction", "onward_court_material")):
-        return None
-    if "O13" not in c.ids():
-        return "court material without O13 (primary or secondary)"
-    if c.primary.id != "O13":
-        if c.primary.verdict in REFERRALS and not c.has("cm_unreferred_risk", "yes"):
-            return "a referral over court material without an unreferred risk"
-        if c.primary.id == "O07" and not c.has("cm_unreferred_risk", "not_sure"):
-            return "advice over court material without a 'not sure'"
-    return None
-
-
-def inv10_not_sure_means_advice(c: Case) -> str | None:
-    strong = [k for k in NOT_SURE_STRONG if c.facts.get(k) == "not_sure"]
-    if strong and c.primary.verdict == "do_not_share":
-        return f"not sure on {strong[0]} led to do_not_share"
-    if c.has("harm_level", "not_sure") and RANK[c.primary.verdict] > RANK["do_not_share_yet_seek_advice"]:
-        return "not sure about harm led to less than advice"
-    if c.has("concern_type", "not_sure") and c.primary.id != "O03":
-        return f"concern type not sure ended at {c.primary.id}, not O03"
-    if c.has("rq_requester", "not_sure") and c.primary.id != "O33":
-        return f"not sure who is asking ended at {c.primary.id}, not O33"
-    if c.has("pf_arrangement", "not_sure") and "O49" not in c.ids():
-        return "not sure it is private fostering without O49"
-    return None
-
-
-def inv13_under_13(c: Case) -> str | None:
-    if c.has("concern_type", "under13_sexual_activity") and c.primary.verdict not in {
-            "refer_to_childrens_social_care", "report_to_police"}:
-        return f"under-13 sexual activity ended at {c.primary.id} ({c.primary.verdict})"
-    return None
-
-
-def inv15_precedence(c: Case) -> str | None:
-    for outcome in c.step.secondary:
-        if RANK[outcome.verdict] < RANK[c.primary.verdict]:
-            return f"secondary {outcome.id} ({outcome.verdict}) outranks primary {c.primary.id}"
-    unsafe = any(o.consent_position == "not_sought_unsafe" for o in c.raised if o.raised_by != "held")
-    if (dont_tell(c) or unsafe) and c.primary.consent_position != "not_sought_unsafe":
-        return "S3: a reason not to tell the family, but the primary does not say so"
-    order = {"none": 0, "routine": 1, "urgent": 2}
-    if order[c.primary.dsl_alert] < max(order[o.dsl_alert] for o in c.raised):
-        return "S4: the primary's DSL alert is not the highest raised"
-    if (c.has("sr_child_at_risk_now", "yes") or c.has("rq_unreferred_risk", "yes")
-            or c.has("rq_adult_record_basis", "serious_risk_to_child")) and c.primary.verdict not in REFERRALS:
-        return "record-then-refer: an unreferred risk whose referral is not the primary"
-    return None
-
-
-def inv16_private_fostering(c: Case) -> str | None:
-    if c.has("pf_arrangement", "yes"):
-        if "O48" not in c.ids() and not (c.has("pf_notified", "yes_confirmed") and "O06" in c.ids()):
-            return "private fostering without a notification (O48) or a confirmed one (O06)"
-        if c.primary.verdict == "do_not_share":
-            return "private fostering with a primary do_not_share"
-    if c.has("pf_arrangement", "not_sure") and ("O49" not in c.ids() or c.primary.verdict == "do_not_share"):
-        return "not sure about private fostering without advice (O49)"
-    if c.has("pf_carer_response", "objects"):
-        o48 = next((o for o in c.raised if o.id == "O48"), None)
-        if o48 is None or o48.consent_position != "refused_overridden":
-            return "a carer's objection must not stop the notification (O48, refused_overridden)"
-    return None
-
-
-def inv18_fgm(c: Case) -> str | None:
-    if not c.has("concern_type", "fgm_known", "fgm_risk"):
-        return None
-    nation = c.facts.get("jurisdiction")
-    covered = c.facts.get("profession") in FGM_COVERED or "profession" not in c.facts
-    if c.has("concern_type", "fgm_known") and nation in {"england", "wales", "not_sure", None} and covered:
-        return None if c.primary.id == "O40" else f"known FGM, a covered profession: {c.primary.id}, not O40"
-    allowed = {"O05", "O40", "O41", "O42"}
-    if c.has("concern_type", "online_sexual_abuse") or (c.has("concern_type", "sexual_abuse") and c.has("perpetrator_in_family", "no")):
-        allowed.add("O43")  # a police report for the abuse: more protective than O41
-    if c.primary.id not in allowed:
-        return f"FGM ended at {c.primary.id}"
-    if c.has("fgm_imminent", "yes", "not_sure") and c.primary.id not in {"O42", "O40", "O05"}:
-        return f"FGM may be imminent but the primary is {c.primary.id}"
-    return None
-
-
-DECIDING: list[Callable[[Case], str | None]] = [
-    inv1_emergency_first, inv2_significant_harm_never_hidden, inv3_always_record, inv4_dsl_alert,
-    inv5_dont_tip_off, inv6_no_role_no_share, inv7_therapy_notes, inv8_court_material,
-    inv10_not_sure_means_advice, inv13_under_13, inv15_precedence, inv16_private_fostering, inv18_fgm,
-]
-
-
-@pytest.fixture(scope="module")
-def walked(real_bundle):
-    return walk(real_bundle, real_bundle.entry, extra_conditions=EXTRA_CONDITIONS, view=view)
-
-
-def case_of(engine: Engine, end: End) -> Case:
-    step = engine.conclude(end.path.end, end.path.answers, end.path.held)
-    return Case(end.path, engine.facts(end.path.answers), step)
-
-
-def check_deciding(bundle: FlowBundle, ends: list[End]) -> dict[str, list[str]]:
-    engine = Engine(bundle)
-    failures: dict[str, list[str]] = {}
-    for end in ends:
-        case = case_of(engine, end)
-        for invariant in DECIDING:
-            problem = invariant(case)
-            if problem:
-                failures.setdefault(invariant.__name__, []).append(f"{problem}: {end.path.describe()}")
-    return failures
-
-
-def test_every_path_keeps_every_deciding_invariant(real_bundle, walked, capsys):
-    failures = check_deciding(real_bundle, walked.ends)
-    reached = {o for e in walked.ends for o in [e.path.end.node, *(h.outcome for h in e.path.held)]}
-    with capsys.disabled():
-        print(f"\nsafety invariants: {len(DECIDING)} deciding invariants on {walked.paths:,} paths "
-              f"from '{real_bundle.entry}' ({len(walked.ends):,} distinct ends, {walked.states:,} states "
-              f"walked), reaching {len(reached)} outcomes")
-    report = [f"{name} ({len(items)} ends), e.g. {items[0]}" for name, items in failures.items()]
-    assert not failures, "\n".join(report)
+def test_every_path_keeps_every_deciding_invariant(real_bundle, walked):
+    report = check_every_path(real_bundle, walked, DECIDING)
+    reached = {o for e in walked.ends for o in [e.position.node, *(h.outcome for h in e.held)]}
+    RUN_SUMMARY["deciding"] = (
+        f"INV1-INV18 (deciding): {walked.paths:,} paths from '{real_bundle.entry}', {len(walked.ends):,} "
+        f"distinct ends ({walked.states:,} states), {report.cases:,} distinct cases for {len(DECIDING)} "
+        f"checks, {len(reached)} outcomes reached")
+    summary = [f"{name} ({len(items)} cases), e.g. {items[0]}" for name, items in report.failures.items()]
+    assert not report.failures, "\n".join(summary)
     assert walked.paths > 100_000
 
 
@@ -339,6 +169,124 @@ def test_the_walk_counts_the_same_paths_as_full_enumeration(sample_bundle):
     walked = walk(sample_bundle, sample_bundle.entry)
     assert walked.paths == len(listed)
     assert {e.path.end.node for e in walked.ends} == {p.end.node for p in listed}
+
+
+def test_the_walk_sees_every_answer_of_every_path(sample_bundle):
+    """What a check reads is reported for every path, not only for one representative."""
+    walked = walk(sample_bundle, sample_bundle.entry)
+    keys = ("consent", "kinds", "nation")
+    seen = {(end.position.node, tuple(m)) for end, combos in zip(walked.ends, walked.combinations(keys), strict=True)
+            for combo in combos
+            for m in itertools.product(*[(None,) if g is None else g for g in combo])}
+    listed = {(p.end.node, tuple(p.answers.get(k) if not isinstance(p.answers.get(k), list)
+                                 else tuple(p.answers[k]) for k in keys))
+              for p in enumerate_paths(sample_bundle, sample_bundle.entry)}
+    assert listed <= seen
+
+
+# --- each deciding check can fail ---------------------------------------------------------
+# One fault per deciding invariant in a copy of the real flows: (file, text, replacement, the
+# check that must report it). Each is walked from the flow it is in (the entry flow's walk is
+# kept small by sending every "what do you need help with?" answer to the emergency flow).
+BREAKS = [
+    ("triage.yaml", '{id: not_sure, label: "Not sure", next: O02}', '{id: not_sure, label: "Not sure", next: O06}',
+     "inv1_emergency_first"),  # "not sure about danger" without the urgent outcome
+    ("can_i_share.yaml", '{id: "no", label: "No", next: safe_to_inform}', '{id: "no", label: "No", next: O09}',
+     "inv2_significant_harm_never_hidden"),  # parents who cannot protect: nothing shared
+    ("outcomes.yaml", 'by_when: "today"}\n    rules: [GR2, GR7]\n    gateways: []\n    what_to_share: "Nothing confidential.',
+     'by_when: "today"}\n    rules: [GR2]\n    gateways: []\n    what_to_share: "Nothing confidential.',
+     "inv3_always_record"),  # O09 without the recording rule
+    ("outcomes.yaml", "    tell_family: \"Don't tell the family unless you have agreed it with the social worker.\"\n"
+     "    record: *rec_share\n    dsl_alert: routine", "    tell_family: \"Don't tell the family unless you have agreed "
+     "it with the social worker.\"\n    record: *rec_share\n    dsl_alert: none", "inv4_dsl_alert"),  # O18 silent
+    ("outcomes.yaml", 'tell_family: "Do NOT tell the family or seek their consent before referring.',
+     'tell_family: "Tell the family you are referring, then', "inv5_dont_tip_off"),  # O03 tips off
+    ("can_i_share.yaml", 'neighbour...)", next: O12}', 'neighbour...)", next: info_kind}',
+     "inv6_no_role_no_share"),  # the press are asked what kind of information it is
+    ("specialist_records.yaml", '{id: not_sure, label: "Not sure", next: O15}\n  - type: question\n    id: sr_parent_concern',
+     '{id: not_sure, label: "Not sure", next: O06}\n  - type: question\n    id: sr_parent_concern',
+     "inv7_therapy_notes"),  # a records request decided by no records outcome
+    ("can_i_share.yaml", '{id: "no", label: "No", next: O13}', '{id: "no", label: "No", next: O09}',
+     "inv8_court_material"),  # court papers without the court rules
+    ("can_i_share.yaml", '{id: not_sure, label: "Not sure", next: O07}\n\n  # --- CP-core',
+     '{id: not_sure, label: "Not sure", next: O09}\n\n  # --- CP-core', "inv10_not_sure_means_advice"),
+    ("can_i_share.yaml", "    branches:\n      - {when: {concern_type: [not_sure]}, next: O03}",
+     "    branches:\n      - {when: {concern_type: [under13_sexual_activity]}, next: O09}\n"
+     "      - {when: {concern_type: [not_sure]}, next: O03}", "inv13_under_13"),
+    ("conventions.yaml", "    goto_flow: can_i_share\n    at: concern_type", "    goto_flow: can_i_share\n    at: confidential",
+     "inv15_precedence"),  # record-then-refer hands over to the consent questions
+    ("outcomes.yaml", "      - when: {pf_carer_response: objects}\n        set_consent_position: refused_overridden",
+     "      - when: {pf_carer_response: objects}\n        set_consent_position: refused_respected",
+     "inv16_private_fostering"),  # the carer's objection stops the notification
+    ("can_i_share.yaml", "        next: O40\n      - {when: &fgm_ni", "        next: O41\n      - {when: &fgm_ni",
+     "inv18_fgm"),  # known FGM left to the DSL
+]
+BROKEN_WALKS = ["triage", "can_i_share", "specialist_records", "respond_to_request", "private_fostering"]
+
+
+@pytest.fixture(scope="module")
+def broken_flows(tmp_path_factory) -> FlowBundle:
+    """The real flows with every fault in BREAKS, parsed without the checker (which would
+    refuse some of them before any invariant could)."""
+    target = tmp_path_factory.mktemp("broken") / "flows"
+    shutil.copytree(REAL_FLOWS, target)
+    for name, old, new, _ in BREAKS:
+        path = target / name
+        text = path.read_text()
+        assert text.count(old) == 1, (name, old)
+        path.write_text(text.replace(old, new))
+    triage = target / "triage.yaml"
+    head, situation = triage.read_text().split("    id: situation\n")
+    triage.write_text(head + "    id: situation\n" + re.sub(r"goto_flow: \w+", "goto_flow: emergency", situation))
+    bundle, problems = parse_folder(target)
+    assert bundle is not None and not problems, problems
+    return bundle
+
+
+def test_each_deciding_check_reports_its_broken_flow(broken_flows):
+    reported: dict[str, list[str]] = {}
+    for flow_id in BROKEN_WALKS:
+        walked = walk(broken_flows, flow_id, multi_atoms=MULTI_ATOMS)
+        for name, items in check_every_path(broken_flows, walked, DECIDING).failures.items():
+            reported.setdefault(name, []).extend(items)
+    assert {check for *_, check in BREAKS} == {check.__name__ for check in DECIDING}
+    missing = [check.__name__ for check in DECIDING if check.__name__ not in reported]
+    assert not missing, f"faults not reported by {missing}"
+
+
+def test_a_check_cannot_read_what_it_did_not_declare():
+    facts = Facts({"harm_level": "significant_harm", "concern_type": ["fii"]},
+                  Reads({"harm_level": [{"significant_harm"}], "concern_type": [{"fii"}]}))
+    assert facts.has("harm_level", "significant_harm") and facts.has("concern_type", "fii")
+    with pytest.raises(UndeclaredRead):
+        assert "perpetrator_in_family" in facts
+    with pytest.raises(UndeclaredRead):
+        facts.has("concern_type", "self_harm")
+
+    @reads({"harm_level": [{"significant_harm"}]})
+    def sloppy(c: Case) -> str | None:
+        return "FII" if c.has("perpetrator_in_family", "yes") else None
+
+    with pytest.raises(UndeclaredRead):
+        sloppy(Case(FlowPath((), Position(flow="can_i_share", node="O03")), Facts({}, sloppy.reads), None))  # type: ignore[arg-type, attr-defined]
+
+
+@pytest.mark.parametrize(("outcome_id", "answers", "invariant"), [
+    ("O09", {"harm_level": "significant_harm", "concern_type": ["under13_sexual_activity"]}, inv2_significant_harm_never_hidden),
+    ("O09", {"harm_level": "significant_harm", "concern_type": ["under13_sexual_activity"]}, inv13_under_13),
+    ("O04", {"concern_type": ["fii"], "safe_to_inform": "yes"}, inv5_dont_tip_off),
+    ("O41", {"concern_type": ["fgm_known"], "jurisdiction": "england", "profession": "teacher"}, inv18_fgm),
+    ("O08", {"pf_arrangement": "yes", "pf_notified": "no"}, inv16_private_fostering),
+])
+def test_deciding_checks_can_fail(real_bundle, outcome_id, answers, invariant):
+    """Guard against an invariant that cannot fail: a wrong outcome forced onto answers."""
+    engine = Engine(real_bundle)
+    node = real_bundle.shared_outcome(outcome_id)
+    resolved = engine.resolve(node, answers, "can_i_share")
+    case = Case(next(enumerate_paths(real_bundle, "can_i_share")), Facts(engine.facts(answers), invariant.reads),
+                OutcomeStep("can_i_share", resolved), 1)
+    assert invariant(case)
+
 
 
 # --- decoration invariants (every outcome, every group of answers its extras tell apart) ---
@@ -352,11 +300,26 @@ def answer_ids(bundle: FlowBundle) -> dict[str, list[str]]:
     return ids
 
 
-def decoration_cases(bundle: FlowBundle, outcome: Outcome):
+def roles_reaching(walked: Walk) -> dict[str, set[str]]:
+    """Per outcome reached or held on some path from the entry flow, the roles on those paths
+    (the flows route some outcomes by role: O40 is the personal FGM report of a role the duty
+    covers, so nobody else ever sees it)."""
+    found: dict[str, set[str]] = {}
+    for end, combos in zip(walked.ends, walked.combinations(("profession",)), strict=True):
+        roles = {role for (group,) in combos if group for role in group}
+        for outcome in [end.position.node, *(h.outcome for h in end.held)]:
+            found.setdefault(outcome, set()).update(roles)
+    return found
+
+
+def decoration_cases(bundle: FlowBundle, outcome: Outcome, roles: set[str] | None = None):
     """Answer sets covering every combination of the groups of answers this outcome's extras
-    (and the nation filter) tell apart; None stands for 'not answered'."""
+    (and the nation filter) tell apart; None stands for 'not answered' (a flow started on its
+    own). `roles`: the roles that can reach the outcome (default: all)."""
     atoms = [a for e in bundle.extras_for(outcome) for a in e.when.atoms()]
     ids = answer_ids(bundle)
+    if roles is not None:
+        ids = {**ids, "profession": [r for r in ids["profession"] if r in roles]}
     keys = sorted({a.question for a in atoms} | {"jurisdiction", "profession", "org_type"})
     options = []
     for key in keys:
@@ -419,6 +382,7 @@ def decoration_problems(bundle: FlowBundle, engine: Engine, outcome: Outcome, an
             found.append(f"INV17 {gateway} is not UK-wide (nation not sure)")
         if gateway in ENGLAND_ONLY and nation not in {None, "england"}:
             found.append(f"INV17 {gateway} outside England")
+    found += wording_problems(resolved, answers)
     if "uk-gdpr-art6-1c" in resolved.gateways and not any(
             duty_applies(g, answers) for g in resolved.gateways):
         found.append(f"INV17 legal obligation claimed without a duty that binds this user ({resolved.gateways})")
@@ -429,17 +393,50 @@ def decoration_problems(bundle: FlowBundle, engine: Engine, outcome: Outcome, an
     return found
 
 
-def test_every_outcome_cites_what_applies_in_every_nation(real_bundle, capsys):
+NOT_AN_ACTION = {"you", "your", "the", "this", "that", "it", "a", "an", "there", "they", "we", "i"}
+ENGLISH_TERM = "children's social care"  # N1 row 1, England
+
+
+def wording_problems(resolved, answers: Mapping) -> list[str]:
+    """INV19, the mechanical part of W1-W9."""
+    found = []
+    texts = [resolved.headline, resolved.summary or "", resolved.what_to_share, resolved.tell_family,
+             resolved.verdict_label, *resolved.because, *resolved.next_steps, *resolved.notes,
+             *resolved.protect_identities, *resolved.profession_notes,
+             *(t for a in resolved.actions for t in (a.who, a.what, a.by_when))]
+    for text in texts:
+        if re.search(r"seed[ _]?0|\.(txt|ya?ml|md|py)\b", text, re.IGNORECASE):
+            found.append(f"INV19 a file name in user text: {text[:60]!r}")
+    if len(resolved.headline) > 120:
+        found.append(f"INV19 headline of {len(resolved.headline)} characters")
+    first = re.split(r"[^A-Za-z']", resolved.headline, maxsplit=1)[0].lower()
+    if not first or first in NOT_AN_ACTION:
+        found.append(f"INV19 headline does not start with an action: {resolved.headline!r}")
+    if not resolved.actions or not all(a.who and a.what and a.by_when for a in resolved.actions):
+        found.append("INV19 actions missing, or without who, what and by when")
+    role = answers.get("profession")
+    for note in resolved.profession_notes:
+        if "GMC" in note and role != "doctor" or "NMC" in note and role != "nurse_midwife":
+            found.append(f"INV19 a regulator's note for {role}: {note[:60]!r}")
+    if answers.get("jurisdiction") in {"wales", "scotland", "northern_ireland"}:
+        for text in texts:
+            if ENGLISH_TERM in text.lower():
+                found.append(f"INV19 England's term outside England: {text[:80]!r}")
+                break
+    return found
+
+
+def test_every_outcome_cites_what_applies_in_every_nation(real_bundle, walked):
     engine = Engine(real_bundle)
+    reaching = roles_reaching(walked)
     failures, count = [], 0
     for outcome in outcomes(real_bundle):
-        for answers in decoration_cases(real_bundle, outcome):
+        for answers in decoration_cases(real_bundle, outcome, reaching.get(outcome.id)):
             count += 1
             for problem in decoration_problems(real_bundle, engine, outcome, answers):
                 failures.append(f"{outcome.id}: {problem} for {answers}")
-    with capsys.disabled():
-        print(f"decoration invariants (INV3, INV8, INV9, INV11, INV17): {count:,} outcome x answer "
-              "groups checked")
+    RUN_SUMMARY["decoration"] = (f"INV3, INV8, INV9, INV11, INV17, INV19 (decoration): {count:,} outcome x "
+                                 "answer groups")
     assert not failures, "\n".join(failures[:20])
 
 
@@ -449,15 +446,15 @@ def verdict_of(step: OutcomeStep) -> tuple:
             tuple(sorted(s.id for s in step.secondary)))
 
 
-def test_inv14_same_answers_same_verdict_on_every_route(real_bundle, walked, capsys):
+def test_inv14_same_answers_same_verdict_on_every_route(real_bundle, walked):
     route_only = real_bundle.conventions.route_only
-    pairs = route_pairs(real_bundle, route_only, result=verdict_of, extra_conditions=EXTRA_CONDITIONS)
-    grouped = sum(end.paths * len(step.alternatives) for end in walked.ends
-                  for step in end.path.steps if step.key in route_only and step.alternatives)
-    with capsys.disabled():
-        print(f"INV14 route independence: {grouped:,} route pairs share one continuation (route "
-              f"answers grouped), {pairs.shared} meetings of different routes with the same answers, "
-              f"{pairs.compared} pairs of different ends compared")
+    pairs = route_pairs(real_bundle, route_only, result=verdict_of)
+    # route answers walked as one group share one continuation: every pair of them agrees
+    grouped = sum(paths * len(step.members) * (len(step.members) - 1) // 2
+                  for step, paths in walked.through(lambda s: s.key in route_only and bool(s.alternatives)))
+    RUN_SUMMARY["inv14"] = (
+        f"INV14 (route independence): {grouped:,} pairs of routes share one continuation, {pairs.shared:,} "
+        f"meetings of different routes with the same answers, {pairs.compared:,} pairs of ends compared")
     assert not pairs.differing, "\n".join(pairs.differing[:10])
     assert grouped > 0 and pairs.shared > 0
 
@@ -544,24 +541,6 @@ def test_inv14_one_key_per_fact_and_shared_cores(real_bundle):
                         assert set(cores.split("|")) & set(node.cores), (flow.id, node.id, target.next)
 
 
-# --- the checks can fail -------------------------------------------------------------------
-@pytest.mark.parametrize(("outcome_id", "answers", "invariant"), [
-    ("O09", {"harm_level": "significant_harm", "concern_type": ["under13_sexual_activity"]}, inv2_significant_harm_never_hidden),
-    ("O09", {"harm_level": "significant_harm", "concern_type": ["under13_sexual_activity"]}, inv13_under_13),
-    ("O04", {"concern_type": ["fii"], "safe_to_inform": "yes"}, inv5_dont_tip_off),
-    ("O41", {"concern_type": ["fgm_known"], "jurisdiction": "england", "profession": "teacher"}, inv18_fgm),
-    ("O08", {"pf_arrangement": "yes", "pf_notified": "no"}, inv16_private_fostering),
-])
-def test_deciding_checks_can_fail(real_bundle, outcome_id, answers, invariant):
-    """Guard against an invariant that cannot fail: a wrong outcome forced onto answers."""
-    engine = Engine(real_bundle)
-    node = real_bundle.shared_outcome(outcome_id)
-    resolved = engine.resolve(node, answers, "can_i_share")
-    case = Case(next(enumerate_paths(real_bundle, "can_i_share")), engine.facts(answers),
-                OutcomeStep("can_i_share", resolved))
-    assert invariant(case)
-
-
 def test_decoration_checks_can_fail(real_bundle):
     """An England-only duty mislabelled as UK-wide, and a legal obligation without a duty."""
     import dataclasses
@@ -580,6 +559,22 @@ def test_decoration_checks_can_fail(real_bundle):
         real_bundle, Engine(real_bundle), outcome.model_copy(update={"extras": [
             e.model_copy(update={"when": e.when.__class__(e.when.question, frozenset({"charity_voluntary"}))})
             for e in outcome.extras[:1]]}), charity))
+
+
+@pytest.mark.parametrize(("update", "nation", "problem"), [
+    ({"headline": "Share what {childrens_services} need today for their enquiry, and agree with the social worker "
+      "whether and when the family is told."}, "wales", "INV19 headline of"),
+    ({"headline": "You should share what they need."}, "england", "does not start with an action"),
+    ({"what_to_share": "As in seed 004_077edd6fdf184301.txt."}, "england", "a file name"),
+    ({"actions": []}, "england", "actions missing"),
+    ({"tell_family": "Agree with children's social care who tells the family."}, "scotland", "England's term"),
+])
+def test_wording_checks_can_fail(real_bundle, update, nation, problem):
+    """INV19: an outcome reworded against W1-W6 is reported."""
+    outcome = real_bundle.shared_outcome("O18").model_copy(update=update)
+    found = decoration_problems(real_bundle, Engine(real_bundle), outcome,
+                                {"jurisdiction": nation, "org_type": "public_body", "profession": "teacher"})
+    assert any(problem in p for p in found), found
 
 
 def test_inv12_the_log_holds_ids_not_free_text(real_bundle, tmp_path):

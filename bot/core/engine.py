@@ -558,15 +558,19 @@ class Engine:
                 self.bundle.manifest.verdict_labels.get(outcome.verdict, outcome.verdict.value),
                 nation),
             because=[self.localise(b, nation) for b in self._because(outcome, facts) + because_extra],
-            actions=[a.model_copy(update={"who": self.localise(a.who, nation),
-                                          "what": self.localise(a.what, nation),
-                                          "by_when": self.localise(a.by_when, nation)})
-                     for a in actions],
+            actions=[self._localise_action(a, nation) for a in actions],
             protect_identities=[self.localise(line, nation)
                                 for line in self._identity_lines(rules, facts)],
             profession_notes=[self.localise(n, nation) for n in self._profession_notes(facts)],
             raised_by=raised_by,
         )
+
+    def _localise_action(self, action: ActionItem, nation: str) -> ActionItem:
+        """The action in the nation's terms (the same item when it names no term)."""
+        who, what, by_when = (self.localise(t, nation) for t in (action.who, action.what, action.by_when))
+        if (who, what, by_when) == (action.who, action.what, action.by_when):
+            return action
+        return action.model_copy(update={"who": who, "what": what, "by_when": by_when})
 
     def _nation_gateways(self, gateways: list[str], facts: Mapping[str, AnswerValue]) -> list[str]:
         """G1: a nation-specific gateway only where it applies; G2: an unknown nation gets the
