@@ -32,7 +32,8 @@ def _contexts(bundle: FlowBundle, flow_id: str) -> list[Context]:
     """The earlier answers a flow's routing reads but does not ask itself (the nation, the role,
     what another flow asked), one representative per group of answers its conditions tell
     apart, so a flow entered mid-check shows every route it can take, each labelled with the
-    earlier answers it needs. The entry flow has one empty context."""
+    earlier answers it needs. The first context is the usual one: each profile answer's first
+    group, and another flow's question not answered. The entry flow has one empty context."""
     flow = bundle.flows[flow_id]
     asked = {n.key for n in flow.nodes if isinstance(n, Question)}
     atoms: dict[str, list[Atom]] = {}
@@ -53,11 +54,14 @@ def _contexts(bundle: FlowBundle, flow_id: str) -> list[Context]:
             value: AnswerValue = [choice.id] if question.multi else choice.id
             groups.setdefault(tuple(a.holds({key: value}) for a in atoms[key]), []).append(choice.id)
         options: list[tuple[AnswerValue | None, str, str]] = []
-        if len(groups) > 1:
+        profile = key in bundle.manifest.profile_questions
+        if not profile:  # another flow's question: this flow is also entered without it
+            options.append((None, key, f"{key} not answered"))
+        if len(groups) > 1 or not profile:
             for ids in groups.values():
                 value = [ids[0]] if question.multi else ids[0]
                 options.append((value, key, f"{key}={' / '.join(ids)}"))
-        if any(a.answered is not None for a in atoms[key]):
+        if profile and any(a.answered is not None for a in atoms[key]):
             options.append((None, key, f"{key} not answered"))
         if options:
             per_key.append(options)
