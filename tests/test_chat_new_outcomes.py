@@ -11,7 +11,7 @@ from tests.test_guidance_outcomes import TABLE
 
 NEW = [f"O{n}" for n in range(40, 53)]
 # answers after the profile questions (asked once, then remembered), the danger question included:
-# most take 5 to 8; the longest, a parent asking for what a competent young person told you in
+# most take 3 to 9; the longest, a parent asking for what a competent young person told you in
 # confidence (O47, the CP-core), takes 13
 HANDFUL = 13
 
