@@ -160,3 +160,22 @@ def test_exports_are_private_files_and_xlsx_holds_no_formula(week, tmp_path):
     rows = list(csv.reader((tmp_path / "week.csv").open(newline="")))
     assert rows[-1] == ["#checkpoint", "canishare-checkpoint v1 at=x"]
     assert json.loads((tmp_path / "week.json").read_text())[-1] == {"checkpoint": "canishare-checkpoint v1 at=x"}
+
+
+def test_the_period_a_dsl_asks_for():
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from bot.dsl.export import period
+
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # a Wednesday
+    start, end = period([], now, "Europe/London")
+    assert (start.date().isoformat(), end.date().isoformat()) == ("2026-11-23", "2026-11-30")
+    start, end = period(["2026-11-03"], now, "Europe/London")
+    assert (start.date().isoformat(), end.date().isoformat()) == ("2026-11-03", "2026-11-04")
+    start, end = period(["2026-11-03", "2026-11-05"], now, "Europe/London")
+    assert end.date().isoformat() == "2026-11-06"  # the end day is included
+    for bad in (["2026-11-05", "2026-11-03"], ["yesterday"], ["2026-13-01"]):
+        with pytest.raises(ValueError):
+            period(bad, now, "Europe/London")

@@ -342,3 +342,15 @@ def last_full_week(now: datetime, timezone: str) -> tuple[datetime, datetime]:
 def parse_day(text: str, timezone: str) -> datetime:
     """A date (YYYY-MM-DD) as local midnight in `timezone`."""
     return datetime.combine(date.fromisoformat(text), time(0), ZoneInfo(timezone))
+
+
+def period(days: list[str], now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The period a DSL's `export [FROM] [TO]` asks for: no dates, the last full week; one, that
+    day; two, both days inclusive. Raises ValueError for a bad date or an end before the start."""
+    if not days:
+        return last_full_week(now, timezone)
+    start = parse_day(days[0], timezone)
+    end = (parse_day(days[1], timezone) if len(days) > 1 else start) + timedelta(days=1)
+    if end <= start:
+        raise ValueError("the end is before the start")
+    return start, end

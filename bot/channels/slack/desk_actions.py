@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
@@ -103,13 +102,7 @@ class SlackDeskActions:
         parts = (command.get("text") or "").split()[1:]
         tz = self.settings.timezone
         try:
-            if parts:
-                start = export.parse_day(parts[0], tz)
-                end = (export.parse_day(parts[1], tz) if len(parts) > 1 else start) + timedelta(days=1)
-                if end <= start:
-                    raise ValueError("the end is before the start")
-            else:
-                start, end = export.last_full_week(self.desk.clock.now(), tz)
+            start, end = export.period(parts, self.desk.clock.now(), tz)
         except ValueError:
             respond(text=EXPORT_USAGE, response_type="ephemeral")
             return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -158,13 +157,7 @@ class TeamsDeskActions:
         parts = inc.text.split()[1:]
         tz = self.desk.policy.timezone
         try:
-            if parts:
-                start = export.parse_day(parts[0], tz)
-                end = (export.parse_day(parts[1], tz) if len(parts) > 1 else start) + timedelta(days=1)
-                if end <= start:
-                    raise ValueError("the end is before the start")
-            else:
-                start, end = export.last_full_week(self.desk.clock.now(), tz)
+            start, end = export.period(parts, self.desk.clock.now(), tz)
         except ValueError:
             return self._say(EXPORT_USAGE)
         result = self.desk.request_export(CHANNEL, inc.user, start, end, f"teams:{inc.activity_id}")
