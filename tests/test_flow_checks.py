@@ -205,3 +205,12 @@ def test_bot_refuses_to_start_with_a_broken_flow(run_cli, flows_copy):
     assert "unknown node 'SHAER'" in result.stderr
     assert "refusing to start" in result.stderr
     assert "Q1." not in result.stdout
+
+
+def test_a_profile_label_for_an_unknown_question_or_answer(flows_copy):
+    manifest = (SAMPLE_FLOWS / "manifest.yaml").read_text()
+    text = manifest.replace("entry: start_here\n", "entry: start_here\nprofile_questions: [nation]\n"
+                            "profile_labels:\n  nation: {englnd: England}\n  danger: {\"no\": safe}\n")
+    found = problems(flows_copy({"manifest.yaml": text}))
+    assert any("profile_labels: 'nation' has no answer 'englnd'" in p for p in found), found
+    assert any("profile_labels: 'danger' is not one of the profile_questions" in p for p in found), found

@@ -128,6 +128,14 @@ class _Checker:
             if key not in known:
                 self.report_catalogue("manifest.yaml", "profile_questions",
                                       f"profile question {key!r} is not asked by any flow")
+        for key, labels in m.profile_labels.items():
+            if key not in m.profile_questions:
+                self.report_catalogue("manifest.yaml", "profile_labels",
+                                      f"{key!r} is not one of the profile_questions")
+            for answer in labels:
+                if key in known and answer not in known[key]:
+                    self.report_catalogue("manifest.yaml", "profile_labels",
+                                          f"{key!r} has no answer {answer!r}")
         for retired in m.retired:
             if retired.now_key and retired.now_key not in known:
                 self.report_catalogue("manifest.yaml", "retired",
