@@ -178,6 +178,19 @@ def _add(items: list, more: list) -> None:
     items.extend(item for item in more if item not in items)
 
 
+def _texts_by_answer(tables: Mapping[str, Mapping[str, str]], facts: Mapping[str, AnswerValue]) -> list[str]:
+    """The texts the answers on a path choose (`{key: {answer: text}}` in conventions), once
+    each, in table order."""
+    texts: list[str] = []
+    for key, table in tables.items():
+        value = facts.get(key)
+        for answer in value if isinstance(value, list) else [value]:
+            text = table.get(answer) if isinstance(answer, str) else None
+            if text and text not in texts:
+                texts.append(text)
+    return texts
+
+
 class Engine:
     """Runs flows from a bundle. Stateless itself: all state is in `ConversationState`."""
 
@@ -530,12 +543,7 @@ class Engine:
             alert = extra.set_dsl_alert or alert
             tell_family = extra.set_tell_family or tell_family
             headline = extra.set_headline or headline
-        for key, table in self.conventions.notes_by_answer.items():
-            value = facts.get(key)
-            for answer in value if isinstance(value, list) else [value]:
-                text = table.get(answer) if isinstance(answer, str) else None
-                if text and text not in notes:
-                    notes.append(text)
+        _add(notes, _texts_by_answer(self.conventions.notes_by_answer, facts))
         nation = self.nation(facts)
         gateways = self._nation_gateways([g for g in gateways if g not in removed], facts)
         return ResolvedOutcome(
@@ -612,13 +620,7 @@ class Engine:
         """W9: the golden rule 5 line that fits each trigger on the path (only with GR5)."""
         if "GR5" not in rules:
             return []
-        lines: list[str] = []
-        for key, table in self.conventions.identity_lines.items():
-            value = facts.get(key)
-            for answer in value if isinstance(value, list) else [value]:
-                text = table.get(answer) if isinstance(answer, str) else None
-                if text and text not in lines:
-                    lines.append(text)
+        lines = _texts_by_answer(self.conventions.identity_lines, facts)
         if not lines and self.conventions.identity_default:
             lines.append(self.conventions.identity_default)
         return lines

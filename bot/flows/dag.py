@@ -82,8 +82,7 @@ def _reachable_keys(bundle: FlowBundle, outcome_extras: bool) -> Callable[[str, 
             for choice in node.choices:
                 for branch in choice.branches:
                     found |= cond_keys(branch.when)
-            for target in [*node.branches, node, *node.choices,
-                           *(b for c in node.choices for b in c.branches)]:
+            for target in node.targets():
                 if target.goto_flow and target.goto_flow in bundle.flows:
                     flow = bundle.flows[target.goto_flow]
                     found |= keys_of(flow.id, target.at or flow.start)
@@ -93,11 +92,6 @@ def _reachable_keys(bundle: FlowBundle, outcome_extras: bool) -> Callable[[str, 
         return memo[(flow_id, node_id)]
 
     return keys_of
-
-
-def _all_nodes(bundle: FlowBundle) -> list[NodeKey]:
-    nodes = [(f.id, n.id) for f in bundle.flows.values() for n in f.nodes]
-    return nodes + [("", o.id) for o in bundle.shared.outcomes]
 
 
 def downstream_keys(bundle: FlowBundle, outcome_extras: bool = True) -> dict[NodeKey, frozenset[str]]:
@@ -119,7 +113,7 @@ def downstream_keys(bundle: FlowBundle, outcome_extras: bool = True) -> dict[Nod
     for rule in conventions.record_then_refer:
         if rule.goto_flow and rule.goto_flow in bundle.flows:
             global_keys |= keys_of(rule.goto_flow, rule.at or bundle.flows[rule.goto_flow].start)
-    return {node: keys_of(*node) | global_keys for node in _all_nodes(bundle)}
+    return {node: keys_of(*node) | global_keys for node in bundle.all_nodes()}
 
 
 class _Live:

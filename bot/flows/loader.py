@@ -204,6 +204,11 @@ class FlowBundle:
         found = local.get((flow_id, node_id))
         return found if found is not None else shared.get(node_id)
 
+    def all_nodes(self) -> list[tuple[str, str]]:
+        """(flow id, node id) of every node; shared outcomes have the flow id ""."""
+        nodes = [(f.id, n.id) for f in self.flows.values() for n in f.nodes]
+        return nodes + [("", o.id) for o in self.shared.outcomes]
+
     def _indexes(self) -> tuple[dict[tuple[str, str], Question | Outcome], dict[str, Outcome]]:
         """Node lookups by id (the first of duplicates, which the checker reports)."""
         if self._index is None:

@@ -115,9 +115,7 @@ def _entries(bundle: FlowBundle, flow_id: str) -> list[str]:
         for node in other.nodes:
             if not isinstance(node, Question):
                 continue
-            targets = [*node.branches, node] if node.multi else [
-                t for c in node.choices for t in (*c.branches, c)]
-            for target in targets:
+            for target in node.targets():
                 if target.goto_flow == flow_id and target.at:
                     found.setdefault(target.at, None)
     return list(found)

@@ -41,8 +41,7 @@ def askable_keys(
         found: set[str] = set()
         if isinstance(node, Question):
             found.add(node.key)
-            for target in [*node.branches, node, *node.choices,
-                           *(b for c in node.choices for b in c.branches)]:
+            for target in node.targets():
                 if target.goto_flow and target.goto_flow in bundle.flows:
                     flow = bundle.flows[target.goto_flow]
                     found |= direct(flow.id, target.at or flow.start)
@@ -55,9 +54,7 @@ def askable_keys(
     for flow, at in targets:
         rr |= direct(flow, at)
     result = {}
-    nodes = [(f.id, n.id) for f in bundle.flows.values() for n in f.nodes]
-    nodes += [("", o.id) for o in bundle.shared.outcomes]
-    for node in nodes:
+    for node in bundle.all_nodes():
         if isinstance(bundle.node(*node), Outcome):
             result[node] = (frozenset(), {})
             continue

@@ -137,6 +137,11 @@ class Question(Target):
     def choice(self, answer_id: str) -> Choice | None:
         return next((c for c in self.choices if c.id == answer_id), None)
 
+    def targets(self) -> list[Target]:
+        """Every place an answer can lead: the question's branches and default, and each
+        choice's branches and default (unset defaults included; callers test `next`/`goto_flow`)."""
+        return [*self.branches, self, *self.choices, *(b for c in self.choices for b in c.branches)]
+
 
 class ActionItem(Strict):
     """One step a person takes (guidance W6): who does what, by when."""
