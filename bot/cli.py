@@ -13,19 +13,17 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.analysis.load import load_bundle
+from bot.analysis.paths import PathLimitExceeded
 from bot.core.clock import Clock
 from bot.core.evaluate import EXIT_CODES, evaluate
-from bot.flows.loader import FlowError, load_bundle
-from bot.flows.paths import PathLimitExceeded
+from bot.errors import CommandError
+from bot.flows.loader import FlowError
 from bot.services import Services
 from bot.settings import SettingsError, load_settings
 from bot.storage import ChainBroken, StorageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A user mistake: printed as one line, exit code 2."""
 
 
 App = Services  # each command takes the composition root (`app`) and its arguments
@@ -74,7 +72,7 @@ def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
             print(f"{others} more problem(s) elsewhere in {path}: run `canishare flows check "
                   f"{path}`", file=sys.stderr)
         return EXIT_PROBLEMS
-    from bot.flows.paths import outcomes, walk
+    from bot.analysis.paths import outcomes, walk
 
     count = walk(bundle).paths
     checked = f"{only.name} in the context of " if only else ""
@@ -104,8 +102,8 @@ def _write(text: str, out: str | None) -> None:
 
 
 def cmd_flows_paths(app: App, args: argparse.Namespace) -> int:
-    from bot.flows.paths import enumerate_paths
-    from bot.flows.review import markdown
+    from bot.analysis.paths import enumerate_paths
+    from bot.analysis.review import markdown
 
     if args.format == "markdown":
         _write(markdown(app.bundle), args.out)
@@ -127,7 +125,7 @@ def cmd_flows_paths(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_flows_diagram(app: App, args: argparse.Namespace) -> int:
-    from bot.flows.diagram import dot, mermaid
+    from bot.analysis.diagram import dot, mermaid
 
     flow_id = _flow(app, args.flow)
     render = dot if args.format == "dot" else mermaid

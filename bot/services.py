@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from bot.analysis.load import load_bundle
 from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.core.conversations import Conversations
 from bot.core.engine import Engine
@@ -19,7 +20,7 @@ from bot.dsl.desk import DslDesk
 from bot.dsl.outbox import RetryPolicy
 from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
 from bot.dsl.scheduler import Schedule, Scheduler
-from bot.flows.loader import FlowBundle, load_bundle
+from bot.flows.loader import FlowBundle
 from bot.settings import Settings, SettingsError
 from bot.storage import Key, Keyring, Storage
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from bot.analysis.load import load_bundle
 from bot.core.clock import FrozenClock
 from bot.core.conversations import Conversations
 from bot.core.engine import Engine, OutcomeStep
-from bot.flows.loader import FlowBundle, load_bundle
+from bot.flows.loader import FlowBundle
 from bot.storage import Decision, Storage
 
 ROOT = Path(__file__).resolve().parent.parent

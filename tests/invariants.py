@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from bot.analysis.paths import FlowPath
 from bot.core.engine import AnswerValue, OutcomeStep, ResolvedOutcome
-from bot.flows.paths import FlowPath
 from bot.flows.schema import PRECEDENCE
 
 CR3_ALWAYS = {"fii", "carer_may_harm_or_react", "investigation_risk", "physical_abuse_by_carer"}

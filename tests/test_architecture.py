@@ -84,3 +84,103 @@ def test_the_checks_would_catch_a_violation():
     assert wall_clock_reads(ast.parse("import time\ntime.time()")) == ["line 2: time.time()"]
     assert wall_clock_reads(ast.parse("import time\ntime.monotonic()")) == []
     assert imported(ast.parse("from slack_sdk import WebClient")) == ["slack_sdk"]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(tree: ast.AST, known: set[str]) -> list[str]:
+    """Like `imported`, but `from package import submodule` names the submodule."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = [f"{node.module}.{alias.name}" for alias in node.names]
+            names += [s for s in subs if s in known] or [node.module]
+            if any(s not in known for s in subs) and any(s in known for s in subs):
+                names.append(node.module)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every bot module -> the bot modules it imports, at module level or inside a function
+    (a deferred import still makes a cycle a reader must untangle)."""
+    known = {module_name(p) for p in modules()}
+    graph: dict[str, set[str]] = {}
+    for path in modules():
+        targets = set()
+        for name in imported_modules(ast.parse(path.read_text()), known):
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name.startswith("bot"):
+                targets.add(name)
+        graph[module_name(path)] = targets - {module_name(path)}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """flows (data) <- core (engine) <- analysis (walks): nothing imports upward."""
+    offenders = []
+    for module, targets in graph.items():
+        for target in targets:
+            if module.startswith("bot.flows") and target.startswith(("bot.core", "bot.analysis")):
+                offenders.append(f"{module} imports {target}")
+            if module.startswith("bot.core") and target.startswith("bot.analysis"):
+                offenders.append(f"{module} imports {target}")
+    return sorted(offenders)
+
+
+def test_flows_then_engine_then_analysis():
+    assert layer_violations(import_graph()) == []
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_layer_checks_would_catch_a_violation():
+    looped = {"bot.flows.loader": {"bot.analysis.checks"}, "bot.analysis.checks": {"bot.core.engine"},
+              "bot.core.engine": {"bot.flows.loader"}}
+    assert cycles(looped) == [["bot.analysis.checks", "bot.core.engine", "bot.flows.loader"]]
+    assert layer_violations(looped) == ["bot.flows.loader imports bot.analysis.checks"]
+    assert cycles({"bot.a": {"bot.b"}, "bot.b": set()}) == []

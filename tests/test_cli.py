@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from bot.analysis.review import markdown
 from bot.cli import build_parser
-from bot.flows.review import markdown
 from tests.conftest import ROOT, SAMPLE_FLOWS
 
 FLOWS = ("--flows", str(SAMPLE_FLOWS))

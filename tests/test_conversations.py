@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.analysis.load import load_bundle
 from bot.core.conversations import (
     Answer,
     Back,
@@ -16,7 +17,6 @@ from bot.core.conversations import (
 )
 from bot.core.engine import Engine
 from bot.core.record import RecordForm
-from bot.flows.loader import load_bundle
 from bot.storage import Storage
 from tests.conftest import SAMPLE_FLOWS, conversations, decisions
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.loader import FlowError, load_bundle
+from bot.analysis.load import load_bundle
+from bot.flows.loader import FlowError
 from tests.conftest import SAMPLE_FLOWS
 
 START = (SAMPLE_FLOWS / "start_here.yaml").read_text()

@@ -4,7 +4,7 @@ There are millions of paths from `triage` (every profile x every route x every c
 the 16 concern options the flows tell apart), so they are checked in exact parts:
 
 - *Deciding* invariants (verdicts, consent positions, DSL alerts, family lines, primary and
-  secondary outcomes; tests/invariants.py) on the memoised walk (`bot.flows.paths.walk`, one
+  secondary outcomes; tests/invariants.py) on the memoised walk (`bot.analysis.paths.walk`, one
   walk for all of them). Partial paths that agree on every answer anything later can read are
   one state; an end is one state of the engine's answer. For each check and each end, the
   walk gives every distinct way the paths reaching that end answered what the check declared
@@ -32,12 +32,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.analysis.load import load_bundle
+from bot.analysis.paths import End, FlowPath, Walk, enumerate_paths, outcomes, route_pairs, walk
 from bot.core.conversations import Answer
 from bot.core.engine import Engine, OutcomeStep, Position
 from bot.core.record import RecordForm
 from bot.flows.conditions import parse_condition
-from bot.flows.loader import FlowBundle, load_bundle, parse_folder
-from bot.flows.paths import End, FlowPath, Walk, enumerate_paths, outcomes, route_pairs, walk
+from bot.flows.loader import FlowBundle, parse_folder
 from bot.flows.schema import Outcome, Question, Verdict
 from bot.storage import Storage
 from tests.conftest import REAL_FLOWS, ROOT, RUN_SUMMARY, conversations, decisions

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bot.flows.paths import outcomes
+from bot.analysis.paths import outcomes
 from tests.conftest import clean_env
 
 BASE = {"immediate_danger": "no", "jurisdiction": "england", "org_type": "public_body", "profession": "teacher"}

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from bot.analysis.paths import walk
 from bot.channels.slack import blocks
 from bot.channels.teams import cards
 from bot.core.answer import details, short_answer
 from bot.core.engine import Engine, OutcomeStep, QuestionStep
 from bot.core.presentation import answer_problem, decision_label, profile_line, step_view
 from bot.core.record import RecordErrors, parse_note, parse_record
-from bot.flows.paths import walk
 from bot.flows.schema import Outcome, Question
 from bot.services import Services
 from bot.settings import Settings

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.analysis.paths import outcomes
 from bot.core.engine import Engine, ResolvedOutcome
-from bot.flows.paths import outcomes
 from tests.test_guidance_outcomes import TABLE
 
 FILE_NAME = re.compile(r"\bseed\b|\.txt\b|\.ya?ml\b|guidance\.md|\b\d{3}_[0-9a-f]{6}", re.IGNORECASE)

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
+from bot.analysis.load import load_bundle
 from bot.core.conversations import Answer
 from bot.core.engine import Engine, QuestionStep
-from bot.flows.loader import load_bundle
 from bot.storage import Storage
 from tests.conftest import ROOT, conversations
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.analysis.paths import outcomes
 from bot.channels.teams import cards
 from bot.channels.teams.cards import Verb
 from bot.core.answer import short_answer
@@ -17,7 +18,6 @@ from bot.core.engine import QuestionStep
 from bot.core.presentation import Cited, outcome_view
 from bot.core.record import RECORD_FIELDS
 from bot.dsl.ports import CardView, DslGroup, EscalationNotice, ExportFile, Fact, Person
-from bot.flows.paths import outcomes
 from bot.flows.schema import Question
 
 

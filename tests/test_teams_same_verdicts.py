@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.analysis.paths import FlowPath, walk
 from bot.core.engine import Engine
 from bot.flows.loader import FlowBundle
-from bot.flows.paths import FlowPath, walk
 from bot.flows.schema import Question
 from bot.storage import Storage
 from tests.conftest import decisions

@@ -444,15 +444,3 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     )
     return bundle, problems
 
-
-def load_bundle(directory: Path, *, paths: bool = False) -> FlowBundle:
-    """Load and check the flows; raise `FlowError` listing every problem. `paths` also walks
-    every path for conditions that can never be true (`canishare flows check`)."""
-    from bot.flows.checks import check_bundle
-
-    bundle, problems = parse_folder(directory)
-    if bundle is not None:  # a repaired bundle: graph checks still report what they can
-        problems = problems + check_bundle(bundle, schema_ok=not problems, paths=paths)
-    if problems or bundle is None:
-        raise FlowError(problems)
-    return bundle

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -16,8 +16,14 @@ from bot.dsl import export
 from bot.dsl.desk import DslDesk
 from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from bot.channels.slack.app import SlackChannel
+
+class SlackChannel(Protocol):
+    """What the desk listeners need of the Slack channel (a protocol, so this module does not
+    import the app that imports it)."""
+
+    def guard(self, listener: Callable[..., Any]) -> Callable[..., Any]: ...
+
+    def ephemeral(self, client: WebClient, body: dict[str, Any], user: str, text: str) -> None: ...
 
 CHANNEL = "slack"
 EXPORT_USAGE = "Usage: `/canishare export [YYYY-MM-DD] [YYYY-MM-DD]` (default: last week)"

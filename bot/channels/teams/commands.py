@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bot.errors import CommandError
 from bot.settings import SettingsError
 
 
@@ -42,8 +43,6 @@ def cmd_package(app: Any, args: argparse.Namespace) -> int:
     try:
         write_package(bot_id, out)
     except OSError as exc:
-        from bot.cli import CommandError
-
         raise CommandError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
     print(f"wrote {out}: upload it in the Teams admin centre (Teams apps > Manage apps > Upload)")
     return 0

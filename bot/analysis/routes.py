@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.analysis.grouping import ChoiceTable, cond_keys
 from bot.core.engine import AnswerValue, Engine, Position
 from bot.flows.conditions import Cond
-from bot.flows.grouping import ChoiceTable, cond_keys
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import Outcome, Question
 

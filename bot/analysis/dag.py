@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from bot.analysis.grouping import ChoiceTable, FlowPath, PathStep, cond_keys, deciding, hashable, multi_keys
 from bot.core.engine import AnswerValue, Engine, Held, Position
 from bot.flows.conditions import Atom, Cond
-from bot.flows.grouping import ChoiceTable, FlowPath, PathStep, cond_keys, deciding, hashable, multi_keys
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import Outcome, Question
 

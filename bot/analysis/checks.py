@@ -13,9 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from bot.analysis.paths import Coverage, condition_groups, explore
 from bot.flows.conditions import Cond
 from bot.flows.loader import FlowBundle, Problem
-from bot.flows.paths import Coverage, condition_groups, explore
 from bot.flows.schema import (
     ConsentPosition,
     DslAlert,

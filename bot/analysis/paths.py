@@ -1,8 +1,8 @@
 """Every path through a flow, for reviewers, the checker and the safety-invariant tests.
 
 `enumerate_paths` lists paths one by one (the reviewer's document, `flows paths`); the
-memoised walk (`bot.flows.dag`) counts and checks millions of them once per distinct state;
-`bot.flows.grouping` says which answers are the same path; `bot.flows.routes` compares routes
+memoised walk (`bot.analysis.dag`) counts and checks millions of them once per distinct state;
+`bot.analysis.grouping` says which answers are the same path; `bot.analysis.routes` compares routes
 (INV14). This module is the one place callers import them from.
 """
 
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from bot.core.engine import AnswerValue, Engine, Held, Position
-from bot.flows.conditions import Cond
-from bot.flows.dag import Coverage, End, Walk, downstream_keys, explore, walk
-from bot.flows.grouping import (
+from bot.analysis.dag import Coverage, End, Walk, downstream_keys, explore, walk
+from bot.analysis.grouping import (
     ChoiceTable,
     FlowPath,
     PathStep,
@@ -23,8 +21,10 @@ from bot.flows.grouping import (
     outcomes,
     referenced_keys,
 )
+from bot.analysis.routes import RoutePairs, askable_keys, route_pairs
+from bot.core.engine import AnswerValue, Engine, Held, Position
+from bot.flows.conditions import Cond
 from bot.flows.loader import FlowBundle
-from bot.flows.routes import RoutePairs, askable_keys, route_pairs
 from bot.flows.schema import Outcome, Question
 
 __all__ = [

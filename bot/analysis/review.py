@@ -3,11 +3,11 @@ catalogues, so a DSL or information-governance lead can sign off the logic witho
 
 from __future__ import annotations
 
+from bot.analysis.diagram import mermaid
+from bot.analysis.paths import FlowPath, PathStep, enumerate_paths, outcomes
 from bot.core.engine import AnswerValue
 from bot.flows.conditions import Atom, Cond
-from bot.flows.diagram import mermaid
 from bot.flows.loader import FlowBundle
-from bot.flows.paths import FlowPath, PathStep, enumerate_paths, outcomes
 from bot.flows.schema import Question
 
 
