@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.analysis.load import load_bundle
@@ -143,8 +143,19 @@ def _read_answers(value: str) -> object:
         raise CommandError(f"--answers: not JSON or a readable JSON file ({exc.msg})") from None
 
 
+def _as_of(app: App, text: str | None):
+    """The engine as at `--as-of YYYY-MM-DD`, else as at today from the clock (Europe/London)."""
+    if text is None:
+        return app.engine
+    try:
+        return app.engine.at(date.fromisoformat(text))
+    except ValueError:
+        raise CommandError(f"--as-of: expected YYYY-MM-DD, got {text!r}") from None
+
+
 def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
     flow_id = _flow(app, args.flow) if args.flow else None
+    engine = _as_of(app, args.as_of)
     if args.batch:
         worst = EXIT_OK
         for number, line in enumerate(sys.stdin, 1):
@@ -158,7 +169,7 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
                 case = json.loads(line)
                 if not isinstance(case, dict):
                     raise TypeError("not a JSON object")
-                result = evaluate(app.engine, case["answers"], case.get("flow") or flow_id)
+                result = evaluate(engine, case["answers"], case.get("flow") or flow_id)
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 result = {"status": "error", "question": None,
                           "message": f"line {number}: expected {{\"answers\": {{...}}}} ({exc})"}
@@ -168,7 +179,7 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
         return worst
     if args.answers is None:
         raise CommandError("give --answers FILE_OR_JSON, or --batch with JSON lines on stdin")
-    result = evaluate(app.engine, _read_answers(args.answers), flow_id)
+    result = evaluate(engine, _read_answers(args.answers), flow_id)
     print(json.dumps(result, indent=2))
     return EXIT_CODES[result["status"]]
 
@@ -237,12 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     diagram.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     diagram.set_defaults(handler=cmd_flows_diagram)
 
-    ev = sub.add_parser("evaluate", help="run answers through the flows, print JSON")
+    ev = sub.add_parser(
+        "evaluate", help="run answers through the flows, print JSON",
+        description="Run answers through the flows and print the answer as JSON: outcome, verdict, "
+        "urgency, personal_duties, law_as_at, notes (law coming in), secondary outcomes. The law is "
+        "applied as at today's date (Europe/London) unless --as-of gives another.")
     ev.add_argument("--answers", help="JSON object of answers, or a file holding one")
     ev.add_argument("--flow", help="flow to run (default: the entry flow)")
     ev.add_argument("--batch", action="store_true",
                     help='read {"answers": {...}} per line on stdin, write one result per '
                     'line (a blank line gets an error line)')
+    ev.add_argument("--as-of", metavar="YYYY-MM-DD",
+                    help="evaluate under the law in force on this date (default: today); works "
+                    "with --batch too")
     ev.set_defaults(handler=cmd_evaluate)
 
     privacy = sub.add_parser("privacy", help="identifier detection").add_subparsers(

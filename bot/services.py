@@ -11,15 +11,17 @@ import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 
 from bot.analysis.load import load_bundle
-from bot.core.clock import SYSTEM_CLOCK, Clock
+from bot.core.clock import SYSTEM_CLOCK, Clock, today
 from bot.core.conversations import Conversations
 from bot.core.engine import Engine
 from bot.dsl.desk import DslDesk
 from bot.dsl.outbox import RetryPolicy
 from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
 from bot.dsl.scheduler import Schedule, Scheduler
+from bot.flows.law import Law, provisions
 from bot.flows.loader import FlowBundle
 from bot.settings import Settings, SettingsError
 from bot.storage import Key, Keyring, Storage
@@ -99,7 +101,15 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        return Engine(self.bundle)
+        """The engine with the operator's commencement settings (T3), as at today's date; each
+        conversation re-dates it from the clock at every step (T1)."""
+        commencements = self.settings.commencement_dates
+        unknown = sorted(set(commencements) - provisions(self.bundle))
+        if unknown:
+            raise SettingsError(f"CANISHARE_COMMENCEMENTS: {', '.join(unknown)} is not a provision the flows "
+                                f"date (see `canishare flows check`)")
+        return Engine(self.bundle, Law(on=today(self.clock, self.settings.timezone),
+                                       commencements=MappingProxyType(commencements)))
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -7,6 +7,7 @@ Slack token just to try the chat.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -103,6 +104,13 @@ class Settings(BaseSettings):
     clock_interval: float = Field(
         10.0, ge=0.05, le=600, validation_alias=_env("CANISHARE_CLOCK_INTERVAL")
     )
+    # --- the law in time (guidance C0 T3) ------------------------------------------------------
+    commencements: str = Field(
+        "", validation_alias=_env("CANISHARE_COMMENCEMENTS"),
+        description="Commencement dates the operator confirms, `id=YYYY-MM-DD` separated by commas "
+        "(e.g. crime-and-policing-csa-mandatory-reporting=2027-01-01): switches a provision that "
+        "`canishare flows check` lists as coming on from that date, or corrects a provisional date.",
+    )
 
     @field_validator("database", mode="before")
     @classmethod
@@ -168,6 +176,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from None
         return value
 
+    @field_validator("commencements")
+    @classmethod
+    def _commencements(cls, value: str) -> str:
+        parse_commencements(value)
+        return value
+
+    @property
+    def commencement_dates(self) -> dict[str, date]:
+        """`commencement.<id>` -> the date it applies from (T3)."""
+        return parse_commencements(self.commencements)
+
     @property
     def slack_desk_configured(self) -> bool:
         """Slack escalations go to a DSL channel only when the bot can post there."""
@@ -205,6 +224,24 @@ class Settings(BaseSettings):
         return bool(self.teams_client_id.strip() and self.teams_dsl_team_id.strip()
                     and self.teams_dsl_channel_id.strip())
     # --- end of Teams ----------------------------------------------------------------------------
+
+
+def parse_commencements(value: str) -> dict[str, date]:
+    """`a=2027-01-01, b=2026-09-01` -> {a: date, b: date}; a wrong entry raises ValueError saying
+    which one and why."""
+    found: dict[str, date] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        key, sep, when = part.partition("=")
+        key = key.strip().removeprefix("commencement.")
+        if not sep or not key:
+            raise ValueError(f"{part.strip()!r}: expected id=YYYY-MM-DD")
+        try:
+            found[key] = date.fromisoformat(when.strip())
+        except ValueError:
+            raise ValueError(f"{key}: {when.strip()!r} is not a date YYYY-MM-DD") from None
+    return found
 
 
 def _alias_of(field_name: str) -> str:

@@ -25,6 +25,8 @@ from bot.storage import Decision, Storage
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "tests" / "fixtures" / "sample_flows"
 REAL_FLOWS = ROOT / "flows"
+# Guidance edition 2 exactly as shipped before edition 3: scenario tests show they fail there.
+EDITION2_FLOWS = ROOT / "tests" / "fixtures" / "edition2_flows"
 # What the invariant tests checked (paths, ends, route pairs), printed at the end of the run:
 # pytest hides a passing test's output.
 RUN_SUMMARY: dict[str, str] = {}

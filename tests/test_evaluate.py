@@ -12,12 +12,13 @@ FLOWS = ("--flows", str(SAMPLE_FLOWS))
 
 def test_complete_answers_reach_an_outcome(run_cli):
     answers = {"nation": "wales", "danger": "no", "kinds": ["hurt"]}
-    result = run_cli(*FLOWS, "evaluate", "--answers", json.dumps(answers))
+    result = run_cli(*FLOWS, "evaluate", "--answers", json.dumps(answers), "--as-of", "2026-12-07")
     assert result.returncode == 0, result.stderr
     assert outcome_json(result) == {
         "status": "outcome", "outcome_id": "REFER", "verdict": "refer_to_childrens_social_care",
         "consent_position": "informed_not_asked", "rules": ["GR1", "GR7"],
         "gateways": ["public-task"], "dsl_alert": "urgent", "secondary": [],
+        "urgency": "today", "personal_duties": [], "law_as_at": "2026-12-07", "notes": [],
         "path": [{"question": "nation", "answer": "wales"}, {"question": "danger", "answer": "no"},
                  {"question": "kinds", "answer": ["hurt"]}],
     }
@@ -74,3 +75,18 @@ def test_batch_keeps_order_in_one_process(run_cli):
 def test_evaluate_a_named_flow(sample_engine):
     assert evaluate(sample_engine, {}, "emergency")["outcome_id"] == "CALL"
     assert evaluate(sample_engine, [], None)["status"] == "error"
+
+
+def test_as_of_dates_every_answer_in_a_batch_and_a_bad_date_is_a_usage_error(run_cli):
+    lines = "\n".join(json.dumps({"answers": a}) for a in (
+        {"nation": "wales", "danger": "no", "kinds": ["hurt"]},
+        {"nation": "england", "danger": "no", "kinds": ["none"], "consent": "yes"}))
+    result = run_cli(*FLOWS, "evaluate", "--batch", "--as-of", "2027-01-31", input=lines + "\n")
+    assert [json.loads(line)["law_as_at"] for line in result.stdout.splitlines()] == ["2027-01-31"] * 2
+    bad = run_cli(*FLOWS, "evaluate", "--answers", "{}", "--as-of", "31/01/2027")
+    assert bad.returncode == 2 and "--as-of: expected YYYY-MM-DD" in bad.stderr
+
+
+def test_evaluate_help_says_how_the_date_is_chosen(run_cli):
+    result = run_cli("evaluate", "--help")
+    assert "--as-of" in result.stdout and "today's date" in result.stdout

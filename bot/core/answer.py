@@ -24,6 +24,9 @@ class Section:
 
 @dataclass(frozen=True)
 class ShortAnswer:
+    """`duties` come before everything, the verdict included (U5: a personal duty is never
+    replaced by "tell your DSL"); `law_as_at` closes it (T4)."""
+
     verdict: str
     action: str  # who does what, by when
     consent: str
@@ -31,6 +34,9 @@ class ShortAnswer:
     also: list[str] = field(default_factory=list)  # secondary answers, one line each
     practice: bool = False
     delivered: bool | None = None  # the escalation's delivery, when one was raised
+    duties: list[str] = field(default_factory=list)  # "You must report this to the police yourself, ..."
+    urgency: str = ""  # how soon, in plain words
+    law_as_at: str = ""  # "The law as at 7 December 2026."
 
 
 def action_line(view: OutcomeView) -> str:
@@ -60,17 +66,24 @@ def short_answer(view: OutcomeView, escalation: EscalationNotice | None = None, 
         dsl, delivered = escalation.text(), escalation.delivered
     further = view.secondary if secondary is None else secondary
     return ShortAnswer(view.verdict_label, action_line(view), view.consent_label, dsl,
-                       [also_line(s) for s in further], practice, delivered)
+                       [also_line(s) for s in further], practice, delivered,
+                       duties=[d.text for d in view.personal_duties], urgency=view.urgency_label,
+                       law_as_at=view.law_as_at)
 
 
 def details(view: OutcomeView) -> list[Section]:
     """The rest of the answer, in the order a DSL would check it: why this applies first."""
     sections: list[Section] = []
+    if view.personal_duties:
+        sections.append(Section("Your own duty (telling your DSL does not discharge it)",
+                                [f"{d.text} (Source: {d.source})" for d in view.personal_duties]))
     why = [*view.because, *([view.summary] if view.summary else [])]
     if why:
         sections.append(Section("Why this applies", why))
     if view.notes:
         sections.append(Section("Important", view.notes))
+    if view.law_notes:
+        sections.append(Section("Law coming in", list(view.law_notes)))
     steps = [step_line(a) for a in view.actions] + view.next_steps
     if steps:
         sections.append(Section("Next steps", [f"{n}. {s}" for n, s in enumerate(steps, 1)]))
@@ -89,7 +102,8 @@ def details(view: OutcomeView) -> list[Section]:
                                             + (f" {g.caveat}" if g.caveat else "") for g in view.gateways]))
     sections.append(Section("Record (golden rule 7)", [f"- {item}" for item in view.record]))
     sections += [also_section(s, view) for s in view.secondary]
-    sections.append(Section("Covers", [f"{view.jurisdiction} {view.disclaimer}"]))
+    covers = [f"{view.jurisdiction} {view.disclaimer}"]
+    sections.append(Section("Covers", [view.law_as_at, *covers] if view.law_as_at else covers))
     return sections
 
 

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, today
 from bot.core.engine import (
     AnswerValue,
     ConversationState,
@@ -112,10 +112,16 @@ class Conversations:
 
     def __init__(self, engine: Engine, storage: Storage, channel: str, clock: Clock, *,
                  desk: DslDesk | None = None, practice: bool = False):
-        self.engine, self.storage, self.channel, self.clock = engine, storage, channel, clock
+        self.dated_engine, self.storage, self.channel, self.clock = engine, storage, channel, clock
         self.desk = desk if desk is not None and desk.serves(channel) and not practice else None
         self.practice = practice
         self.profile_keys = list(engine.bundle.manifest.profile_questions)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine as at today's Europe/London date from the one clock (T1): every step and the
+        answer are evaluated under the law in force on the day they are shown."""
+        return self.dated_engine.at(today(self.clock))
 
     def refused(self, actor: str, target: str, reason: str) -> None:
         """Audit a request refused for who it came from (another workspace, a forged form)."""

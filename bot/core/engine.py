@@ -15,28 +15,48 @@ Guidance edition 2 (C0) adds three run-wide rules, all data in `conventions.yaml
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.flows.law import Law
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import (
+    URGENCY_ORDER,
     ActionItem,
     ConsentPosition,
     DslAlert,
     Outcome,
     Question,
     Target,
+    Urgency,
     Verdict,
+    default_urgency,
 )
 
 AnswerValue = str | list[str]
 NATIONS = frozenset({"england", "wales", "scotland", "northern_ireland"})
 ALERT_ORDER = {DslAlert.none: 0, DslAlert.routine: 1, DslAlert.urgent: 2}
 _TERM = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
+_CITE = "cite_"
+ENGLAND_ONLY_PREFIX = "If the child is in England: "
+
+
+class LawNoteView(BaseModel):
+    """A note about the law under an answer (E3 `notes[]`): `coming` = passed but not in force,
+    never a duty (T5); `info` = in force, for information."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["coming", "info"]
+    id: str
+    title: str
+    text: str
+    source: str
 _MAX_AUTOMATIC_MOVES = 100  # implied answers and hand-overs per answer; the checker forbids cycles
 
 
@@ -144,6 +164,12 @@ class ResolvedOutcome(BaseModel):
     protect_identities: list[str] = Field(default_factory=list)
     profession_notes: list[str] = Field(default_factory=list)
     raised_by: Literal["reached", "held", "added"] = "reached"
+    # Edition 3 (C0 T1-T9, U1-U5): how soon, the person's own duties, the law's date, and notes
+    # of law passed but not yet in force.
+    urgency: Urgency = Urgency.routine
+    personal_duties: list[str] = Field(default_factory=list)
+    law_as_at: date = date.max
+    law_notes: list[LawNoteView] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -192,14 +218,27 @@ def _texts_by_answer(tables: Mapping[str, Mapping[str, str]], facts: Mapping[str
 
 
 class Engine:
-    """Runs flows from a bundle. Stateless itself: all state is in `ConversationState`."""
+    """Runs flows from a bundle. Stateless itself: all state is in `ConversationState`.
 
-    def __init__(self, bundle: FlowBundle):
+    It evaluates the law at one date (`law`, C0 T1-T3): dated branches, extras, gateways, notes
+    and citations apply only while in force. The engine reads no clock: the conversation hands
+    it the day (`at`); without one it uses the manifest's `checks_at` (path checks, reviews)."""
+
+    def __init__(self, bundle: FlowBundle, law: Law | None = None):
         self.bundle = bundle
         self.conventions = bundle.conventions
+        self.law = law or Law(on=bundle.manifest.checks_at or date.max)
         self._rank = {v: i for i, v in enumerate(self.conventions.precedence)}
         self._implying_keys = {a.question for rule in self.conventions.implications
                                for a in rule.when.atoms()}
+
+    def at(self, on: date) -> Engine:
+        """The same engine evaluating the law as at `on` (cheap: shares the bundle)."""
+        if on == self.law.on:
+            return self
+        other = copy.copy(self)
+        other.law = Law(on=on, commencements=self.law.commencements)
+        return other
 
     # --- starting and reading ---------------------------------------------------------------
     def start(self, flow_id: str | None = None) -> ConversationState:
@@ -423,9 +462,8 @@ class Engine:
             )
         return value
 
-    @staticmethod
     def route(
-        question: Question, value: AnswerValue, answers: Mapping[str, AnswerValue]
+        self, question: Question, value: AnswerValue, answers: Mapping[str, AnswerValue]
     ) -> tuple[Target, str]:
         """Pick the transition: first matching branch, else the default. Returns a label too,
         so the checker can report branches that no path ever takes. `answers` are the facts."""
@@ -436,6 +474,8 @@ class Engine:
             assert choice is not None
             branches, default, prefix = choice.branches, choice, f"{choice.id}:"
         for index, branch in enumerate(branches):
+            if branch.dated and not self.law.applies(branch):
+                continue  # T2: a branch whose law is not in force is skipped as if absent
             if branch.when.holds(answers):
                 return branch, f"{prefix}branch{index}"
         if not default.is_set:
@@ -477,7 +517,14 @@ class Engine:
         secondary = [s.model_copy(update={"consent_position": primary.consent_position})
                      if s.id in follow and s.raised_by == "added" else s for s in secondary]
         alert = max((o.dsl_alert for o in ordered), key=ALERT_ORDER.__getitem__)
-        primary = primary.model_copy(update={"dsl_alert": alert})
+        urgency = max((o.urgency for o in ordered), key=URGENCY_ORDER.__getitem__)  # S4
+        duties: list[str] = []
+        law_notes: list[LawNoteView] = []
+        for outcome in ordered:  # U5: a duty stands whichever outcome raised it
+            _add(duties, outcome.personal_duties)
+            _add(law_notes, outcome.law_notes)
+        primary = primary.model_copy(update={"dsl_alert": alert, "urgency": urgency,
+                                             "personal_duties": duties, "law_notes": law_notes})
         return OutcomeStep(position.flow, primary, tuple(secondary))
 
     def _dont_tell_first(
@@ -527,9 +574,13 @@ class Engine:
         steps, record = list(outcome.next_steps), list(outcome.record)
         tell_family, headline = outcome.tell_family, outcome.headline
         actions, because_extra = list(outcome.actions), []
+        urgency = outcome.urgency
+        duties, note_ids = list(outcome.personal_duties), []
         removed: list[str] = []
         for extra in self.bundle.extras_for(outcome):
             if not extra.when.holds(facts):
+                continue
+            if extra.dated and not self.law.applies(extra):
                 continue
             _add(rules, extra.add_rules)
             _add(gateways, extra.add_gateways)
@@ -543,9 +594,14 @@ class Engine:
             alert = extra.set_dsl_alert or alert
             tell_family = extra.set_tell_family or tell_family
             headline = extra.set_headline or headline
+            urgency = extra.set_urgency or urgency
+            _add(duties, extra.add_personal_duties)
+            _add(note_ids, extra.add_law_notes)
         _add(notes, _texts_by_answer(self.conventions.notes_by_answer, facts))
         nation = self.nation(facts)
         gateways = self._nation_gateways([g for g in gateways if g not in removed], facts)
+        gateways, law_notes = self._gateways_in_force(gateways, nation)
+        law_notes += self._law_notes(note_ids, nation)
         return ResolvedOutcome(
             id=outcome.id,
             flow=flow,
@@ -571,7 +627,48 @@ class Engine:
                                 for line in self._identity_lines(rules, facts)],
             profession_notes=[self.localise(n, nation) for n in self._profession_notes(facts)],
             raised_by=raised_by,
+            urgency=urgency or default_urgency(outcome.verdict, alert),
+            personal_duties=duties,
+            law_as_at=self.law.on,
+            law_notes=law_notes,
         )
+
+    def _gateways_in_force(self, gateways: list[str], nation: str) -> tuple[list[str], list[LawNoteView]]:
+        """T2/T5: a gateway out of force at the decision date is dropped; a `coming` one (not
+        yet commenced) becomes a note, never a gateway."""
+        kept, notes = [], []
+        for gid in gateways:
+            gateway = self.bundle.gateways.get(gid)
+            if gateway is None or self.law.applies(gateway, gid):
+                kept.append(gid)
+            elif self.law.is_coming(gateway, gid):
+                notes.append(LawNoteView(kind="coming", id=gid, title=gateway.title,
+                                         text=self.localise(gateway.permits, nation), source=gateway.source))
+        return kept, notes
+
+    def _law_notes(self, ids: list[str], nation: str) -> list[LawNoteView]:
+        """Catalogue notes: `coming` while not in force, `info` while in force; a note about law
+        of some nations only is never shown elsewhere, and with the nation unknown it says
+        which nation it is about (T8)."""
+        shown = []
+        for nid in ids:
+            note = self.bundle.law_notes.get(nid)
+            if note is None:
+                continue
+            if note.kind == "coming" and not self.law.is_coming(note, nid):
+                continue
+            if note.kind == "info" and not self.law.applies(note, nid):
+                continue
+            text = self.localise(note.text, nation)
+            if nation in NATIONS and nation not in note.jurisdictions:
+                continue
+            if nation not in NATIONS and not NATIONS <= set(note.jurisdictions):
+                if note.jurisdictions != ["england"]:
+                    continue
+                text = ENGLAND_ONLY_PREFIX + text
+            shown.append(LawNoteView(kind=note.kind, id=nid, title=note.title, text=text,
+                                     source=note.source))
+        return shown
 
     def _localise_action(self, action: ActionItem, nation: str) -> ActionItem:
         """The action in the nation's terms (the same item when it names no term)."""
@@ -634,11 +731,14 @@ class Engine:
     def localise(self, text: str, nation: str) -> str:
         """Replace `{term}` with the nation's own term (`{Term}` capitalised)."""
         terms = self.bundle.manifest.terms
-        if not terms or "{" not in text:
+        citations = self.bundle.manifest.citations
+        if not (terms or citations) or "{" not in text:
             return text
 
         def swap(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name.startswith(_CITE) and name[len(_CITE):] in citations:
+                return self.citation(name[len(_CITE):]) or match.group(0)
             options = terms.get(name.lower())
             if options is None:
                 return match.group(0)
@@ -647,8 +747,13 @@ class Engine:
 
         return _TERM.sub(swap, text)
 
+    def citation(self, key: str) -> str | None:
+        """T7: the last edition of a cited document in force at the decision date."""
+        editions = [c for c in self.bundle.manifest.citations.get(key, []) if self.law.applies(c)]
+        return editions[-1].text if editions else None
+
     def localise_question(self, question: Question, nation: str) -> Question:
-        if not self.bundle.manifest.terms:
+        if not (self.bundle.manifest.terms or self.bundle.manifest.citations):
             return question
         return question.model_copy(update={
             "text": self.localise(question.text, nation),

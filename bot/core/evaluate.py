@@ -40,6 +40,10 @@ def evaluate(engine: Engine, answers: Mapping[str, Any], flow_id: str | None = N
                 "rules": outcome.rules,
                 "gateways": outcome.gateways,
                 "dsl_alert": _alert(outcome),
+                "urgency": outcome.urgency.value,
+                "personal_duties": outcome.personal_duties,
+                "law_as_at": outcome.law_as_at.isoformat(),
+                "notes": [n.model_dump() for n in outcome.law_notes],
                 "secondary": [
                     {"outcome_id": s.id, "verdict": s.verdict.value,
                      "consent_position": s.consent_position.value, "dsl_alert": _alert(s)}

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from bot.core.engine import Engine, OutcomeStep, ResolvedOutcome
+from bot.flows.law import law_as_at_line
 from bot.flows.loader import FlowBundle
 from bot.flows.schema import ActionItem, Question
 
@@ -55,6 +56,20 @@ class OutcomeView:
     disclaimer: str
     raised_by: str = "reached"
     secondary: tuple[OutcomeView, ...] = ()
+    # Edition 3: duties on the person themselves come first in every channel (U5), then how soon
+    # (U1-U4), the date of the law applied (T4) and notes of law not yet in force (T5).
+    personal_duties: tuple[Cited, ...] = ()
+    urgency: str = "routine"
+    urgency_label: str = ""
+    law_as_at: str = ""  # "The law as at 7 December 2026."
+    law_notes: tuple[str, ...] = ()
+
+
+def note_line(kind: str, title: str, text: str) -> str:
+    """T5: a coming provision reads "Coming: ... (not yet in force; no duty yet)"."""
+    if kind == "coming":
+        return f"Coming: {title}. {text} (not yet in force; no duty yet)"
+    return f"{title}: {text}"
 
 
 def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome,
@@ -103,6 +118,13 @@ def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome,
         disclaimer=manifest.disclaimer,
         raised_by=outcome.raised_by,
         secondary=tuple(outcome_view(bundle, s) for s in secondary),
+        personal_duties=tuple(
+            Cited(d, "Your own duty", manifest.personal_duties[d].text, manifest.personal_duties[d].source)
+            for d in outcome.personal_duties if d in manifest.personal_duties),
+        urgency=outcome.urgency.value,
+        urgency_label=manifest.urgency_labels.get(outcome.urgency, ""),
+        law_as_at=law_as_at_line(outcome.law_as_at) if outcome.law_as_at.year < 9999 else "",
+        law_notes=tuple(note_line(n.kind, n.title, n.text) for n in outcome.law_notes),
     )
 
 

@@ -28,6 +28,7 @@ from bot.flows.schema import (
     Flow,
     Gateway,
     GatewaysCatalogue,
+    LawNote,
     Manifest,
     Outcome,
     OutcomesCatalogue,
@@ -186,6 +187,7 @@ class FlowBundle:
     # What schema repair set aside, so graph checks do not report its consequences as noise.
     broken_ids: set[str] = field(default_factory=set)
     repaired_nodes: set[tuple[str, str]] = field(default_factory=set)
+    law_notes: dict[str, LawNote] = field(default_factory=dict)
     _index: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -435,6 +437,7 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         shared=shared,
         version_hash=_hash(ordered),
         gateway_ids=[g.id for g in gateways.gateways],
+        law_notes={n.id: n for n in gateways.notes},
         locations=locations,
         conventions=conventions,
         docs=docs,

@@ -7,6 +7,7 @@ Safeguarding leads write these files, so every model forbids unknown keys: a typ
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -47,8 +48,62 @@ class DslAlert(StrEnum):
     urgent = "urgent"
 
 
+class Urgency(StrEnum):
+    """How soon (guidance E3 U1-U4): `now` (act immediately), `today` (before the end of today or
+    this shift), `next_working_day`, `routine`."""
+
+    now = "now"
+    today = "today"
+    next_working_day = "next_working_day"
+    routine = "routine"
+
+
+URGENCY_LABELS = {
+    Urgency.now: "Act now: don't wait for the end of a lesson, a meeting or a reply",
+    Urgency.today: "Today: before the end of today or this shift",
+    Urgency.next_working_day: "By the end of the next working day",
+    Urgency.routine: "No set deadline: as part of your usual work",
+}
+URGENCY_ORDER = {Urgency.routine: 0, Urgency.next_working_day: 1, Urgency.today: 2, Urgency.now: 3}
+
+
+class LawStatus(StrEnum):
+    """T2: `coming` is law passed but not commenced: only ever a note until an operator's
+    commencement setting names its date (T3, T5)."""
+
+    in_force = "in_force"
+    coming = "coming"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dated(Strict):
+    """An item that applies only while the law it rests on is in force (guidance C0 T1-T9).
+
+    Dates are ISO (`2026-09-30`) and inclusive; missing means open. `provision` names the
+    commencement setting (`commencement.<provision>`) that switches a `coming` item on, or corrects
+    the start date of an in-force one whose date is provisional."""
+
+    status: LawStatus = LawStatus.in_force
+    in_force_from: date | None = None
+    in_force_until: date | None = None
+    provision: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Dated:
+        if self.in_force_from and self.in_force_until and self.in_force_until < self.in_force_from:
+            raise ValueError(f"in_force_until {self.in_force_until} is before in_force_from "
+                             f"{self.in_force_from}")
+        if self.status == LawStatus.coming and not self.provision and not getattr(self, "id", None):
+            raise ValueError("a `coming` item needs `provision:` (the commencement setting's id)")
+        return self
+
+    @property
+    def dated(self) -> bool:
+        return bool(self.in_force_from or self.in_force_until or self.provision
+                    or self.status != LawStatus.in_force)
 
 
 def _check_snake(value: str, what: str) -> str:
@@ -77,8 +132,10 @@ class Target(Strict):
         return bool(self.next or self.goto_flow)
 
 
-class Branch(Target):
-    """A conditional transition: taken when `when` holds over earlier answers."""
+class Branch(Target, Dated):
+    """A conditional transition: taken when `when` holds over earlier answers and, for a dated
+    branch, the law it follows is in force at the decision date (T2: otherwise it is skipped as
+    if absent)."""
 
     when: Condition
 
@@ -151,8 +208,9 @@ class ActionItem(Strict):
     by_when: str = Field(min_length=1)
 
 
-class Extra(Strict):
-    """A conditional addition to an outcome, e.g. the lawful basis that follows org type."""
+class Extra(Dated):
+    """A conditional addition to an outcome, e.g. the lawful basis that follows org type. A dated
+    extra applies only while its law is in force (T2): `uk-gdpr-art6-1ea` from 5 Feb 2026."""
 
     when: Condition
     set_headline: str | None = None
@@ -167,6 +225,10 @@ class Extra(Strict):
     add_next_steps: list[str] = Field(default_factory=list)
     add_record: list[str] = Field(default_factory=list)
     set_tell_family: str | None = None
+    set_urgency: Urgency | None = None
+    add_personal_duties: list[str] = Field(default_factory=list)
+    add_law_notes: list[str] = Field(
+        default_factory=list, description="Ids of catalogue notes (gateways.yaml `notes`).")
 
 
 class Outcome(Strict):
@@ -190,6 +252,10 @@ class Outcome(Strict):
     tell_family: str = Field(min_length=1)
     record: list[str] = Field(default_factory=list)
     dsl_alert: DslAlert
+    urgency: Urgency | None = Field(
+        None, description="E3 U4 default; absent: derived from verdict and alert (`default_urgency`).")
+    personal_duties: list[str] = Field(
+        default_factory=list, description="U5: duties on the person themselves (manifest `personal_duties`).")
     next_steps: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list, description="Named extra sets to apply.")
     extras: list[Extra] = Field(default_factory=list)
@@ -200,6 +266,20 @@ class Outcome(Strict):
         if not NODE_ID.match(value):
             raise ValueError(f"node id {value!r} may hold only letters, digits and _")
         return value
+
+
+REFERRALS = frozenset({Verdict.report_to_police, Verdict.refer_to_childrens_social_care,
+                       Verdict.refer_to_lado, Verdict.refer_to_adult_safeguarding})
+
+
+def default_urgency(verdict: Verdict, alert: DslAlert) -> Urgency:
+    """An outcome's urgency when its YAML gives none (so edition-2 flows still run): 999 is now;
+    a referral, a report or an urgent DSL alert is today; everything else routine."""
+    if verdict == Verdict.emergency_call_999:
+        return Urgency.now
+    if verdict in REFERRALS or alert == DslAlert.urgent:
+        return Urgency.today
+    return Urgency.routine
 
 
 Node = Annotated[Question | Outcome, Field(discriminator="type")]
@@ -272,6 +352,7 @@ class RulesCatalogue(Strict):
 
 class GatewayStatus(StrEnum):
     in_force = "in_force"
+    coming = "coming"  # E3 T5: passed, not commenced: a note until `commencement.<id>` is set
     pending = "pending"
     not_a_gateway = "not_a_gateway"
     restriction = "restriction"
@@ -295,11 +376,41 @@ class Gateway(Strict):
         description="Attached only when one of these gateways is also attached after the nation "
         "filter (G1: legal obligation only with a duty that applies here).",
     )
+    in_force_from: date | None = None
+    in_force_until: date | None = None
+    provision: str | None = Field(None, description="Commencement setting id; default: the gateway id.")
+    trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Gateway:
+        if self.in_force_from and self.in_force_until and self.in_force_until < self.in_force_from:
+            raise ValueError(f"in_force_until {self.in_force_until} is before in_force_from "
+                             f"{self.in_force_from}")
+        return self
+
+
+Nation = Literal["england", "wales", "scotland", "northern_ireland"]
+
+
+class LawNote(Dated):
+    """A note about the law shown under an answer (E3 `notes[]`). `kind: coming` is shown while
+    its provision is not yet in force ("Coming: ... (not yet in force; no duty yet)") and drops
+    away once commenced, when the duty it announces takes over; `kind: info` is shown while in
+    force. A note is never a duty, a gateway or a change of route (T5)."""
+
+    id: str
+    kind: Literal["coming", "info"] = "coming"
+    title: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    jurisdictions: list[Nation] = Field(
+        default_factory=lambda: ["england", "wales", "scotland", "northern_ireland"])
     trace: list[str] = Field(default_factory=list, description=TRACE_HELP)
 
 
 class GatewaysCatalogue(Strict):
     gateways: list[Gateway]
+    notes: list[LawNote] = Field(default_factory=list)
 
 
 class OutcomesCatalogue(Strict):
@@ -308,6 +419,22 @@ class OutcomesCatalogue(Strict):
     extra_sets: dict[str, list[Extra]] = Field(default_factory=dict)
     always: list[Extra] = Field(default_factory=list, description="Applied to every outcome.")
     outcomes: list[Outcome] = Field(default_factory=list)
+
+
+class PersonalDuty(Strict):
+    """A duty on the person themselves (U5), in plain words: shown first in every channel and
+    never replaced by "tell your DSL" (`fgm_s5b`: "You must report this to the police yourself,
+    by the end of the next working day")."""
+
+    text: str = Field(min_length=1, max_length=160)
+    source: str = Field(min_length=1)
+
+
+class Citation(Dated):
+    """One dated edition of a cited document (T7): `{cite_<key>}` in any text becomes the last
+    entry in force at the decision date ("Working Together to Safeguard Children 2026")."""
+
+    text: str = Field(min_length=1)
 
 
 class RetiredId(Strict):
@@ -354,6 +481,14 @@ class Manifest(Strict):
         "answer to `jurisdiction_question` (key `default` otherwise); `{Term}` capitalises it.",
     )
     retired: list[RetiredId] = Field(default_factory=list)
+    edition: int | None = Field(None, description="Guidance edition number logged with each decision (T6).")
+    checks_at: date | None = Field(
+        None, description="The date path checks and reviews evaluate the law at when given none "
+        "(the channels always use the clock's date).")
+    personal_duties: dict[str, PersonalDuty] = Field(default_factory=dict)
+    urgency_labels: dict[Urgency, str] = Field(default_factory=lambda: dict(URGENCY_LABELS))
+    citations: dict[str, list[Citation]] = Field(
+        default_factory=dict, description="`{cite_<key>}` -> dated editions of a cited document.")
     edition_changes: list[str] = Field(
         default_factory=list, description="The reviewer's 'what changed' list, for sign-off."
     )
