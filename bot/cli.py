@@ -18,6 +18,7 @@ from bot.analysis.paths import PathLimitExceeded
 from bot.core.clock import Clock
 from bot.core.evaluate import EXIT_CODES, evaluate
 from bot.errors import CommandError
+from bot.flows.law import coming_provisions
 from bot.flows.loader import FlowError
 from bot.services import Services
 from bot.settings import SettingsError, load_settings
@@ -78,6 +79,12 @@ def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
     checked = f"{only.name} in the context of " if only else ""
     print(f"ok: {checked}{len(bundle.flows)} flows, {len(list(outcomes(bundle)))} outcomes, "
           f"{count} paths from '{bundle.entry}', version {bundle.version_hash}")
+    coming = coming_provisions(bundle)
+    if coming:
+        set_now = app.settings.commencement_dates
+        print("coming (a note only, never a duty, until CANISHARE_COMMENCEMENTS names a date): "
+              + ", ".join(f"{p} (commences {set_now[p].isoformat()})" if p in set_now else p
+                          for p in coming))
     return EXIT_OK
 
 

@@ -237,6 +237,10 @@ class _Checker:
                                 (("include", index),))
             for index, extra in enumerate(outcome.extras):
                 self.extra_refs(flow_id, outcome.id, extra, (("extras", index),))
+            for index, duty in enumerate(outcome.personal_duties):
+                if duty not in self.b.manifest.personal_duties:
+                    self.report(flow_id, outcome.id, f"unknown personal duty {duty!r} (not in "
+                                "manifest.yaml `personal_duties`)", (("personal_duties", index),))
             if RECORD_RULE not in outcome.rules or not outcome.record:
                 self.report(flow_id, outcome.id, f"no record guidance: every outcome needs "
                             f"{RECORD_RULE} in `rules` and a non-empty `record` list")
@@ -252,6 +256,14 @@ class _Checker:
         for item in extra.add_record:
             if item not in record_fields:
                 self.report(flow_id, node_id, f"extra: unknown record field {item!r}", steps)
+        for duty in extra.add_personal_duties:
+            if duty not in self.b.manifest.personal_duties:
+                self.report(flow_id, node_id, f"extra: unknown personal duty {duty!r} (not in "
+                            "manifest.yaml `personal_duties`)", steps)
+        for note in extra.add_law_notes:
+            if note not in self.b.law_notes:
+                self.report(flow_id, node_id, f"extra: unknown note {note!r} (not in gateways.yaml "
+                            "`notes`)", steps)
 
     def all_outcomes(self) -> Iterator[tuple[str, Outcome]]:
         for outcome in self.b.shared.outcomes:
@@ -439,6 +451,13 @@ class _Checker:
             if outcome.id not in shared_used:
                 self.report("", outcome.id, "unreachable outcome: no flow leads here")
 
+    @staticmethod
+    def dated_branch(question: Question, label: str) -> bool:
+        choice_id, _, branch = label.rpartition(":")
+        index = int(branch.removeprefix("branch"))
+        owner = question.choice(choice_id) if choice_id else question
+        return owner is not None and owner.branches[index].dated
+
     def paths(self) -> None:
         coverage = Coverage()
         for flow_id in [self.b.entry, *sorted(set(self.b.flows) - {self.b.entry})]:
@@ -450,6 +469,8 @@ class _Checker:
                 labels = [(f"{c.id}:branch{i}", (("choices", c.id), ("branches", i)))
                           for c in q.choices for i in range(len(c.branches))]
             for label, steps in labels:
+                if self.dated_branch(q, label):
+                    continue  # taken only at some dates: the law-in-time checks (T9) walk those
                 if (flow_id, q.id, label) not in coverage.routes:
                     self.report(flow_id, q.id, f"`when` can never be true on any path "
                                 f"({label.replace(':', ' ')})", steps)
@@ -458,6 +479,8 @@ class _Checker:
             first_own = len(extras) - len(outcome.extras)
             for index in range(first_own, len(extras)):
                 reached_here = outcome.id in coverage.outcomes
+                if extras[index].dated:
+                    continue
                 if reached_here and (outcome.id, index) not in coverage.extras:
                     self.report(flow_id, outcome.id, f"`when` of extra #{index - first_own + 1} "
                                 "can never be true on any path to this outcome",

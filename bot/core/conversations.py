@@ -344,7 +344,9 @@ class Conversations:
         return Decision(
             created_at=self.clock.now(), channel=self.channel, user_id=user_id,
             conversation_id=conversation_id, flow_id=turn.step.flow, flow_version=turn.state.version,
-            guidance_edition=manifest.guidance_edition,
+            guidance_edition=str(manifest.edition) if manifest.edition else manifest.guidance_edition,
+            law_as_at=outcome.law_as_at.isoformat(),
+            commencements=self.engine.law.used(),
             jurisdiction=jurisdiction if isinstance(jurisdiction, str) else "",
             answers=turn.state.answers, outcome_id=outcome.id, verdict=outcome.verdict.value,
             consent_position=outcome.consent_position.value, rules=outcome.rules,

@@ -30,6 +30,9 @@ LEGACY_FIELDS = (
     "case_reference",
 )
 DECISION_FIELDS = (*LEGACY_FIELDS, "secondary", "key_id")
+# Schema 5 (guidance edition 3, T6): the date the law was applied at and the commencement settings
+# used. Rows logged before carry NULL there and keep their own field list, so they still verify.
+LAW_FIELDS = (*DECISION_FIELDS, "law_as_at", "commencements")
 AUDIT_FIELDS = ("id", "at", "actor", "action", "target", "detail", "key_id")
 ESCALATION_FIELDS = (
     "id", "created_at", "channel", "requester", "conversation_id", "kind", "urgency", "flow_id",
@@ -99,6 +102,8 @@ def link_hash(prev: str, row: Mapping[str, Any], fields: tuple[str, ...], key: K
 
 
 def decision_fields(row: Mapping[str, Any]) -> tuple[str, ...]:
+    if row.get("law_as_at") is not None:
+        return LAW_FIELDS
     return DECISION_FIELDS if row.get("key_id") or row.get("secondary") is not None else LEGACY_FIELDS
 
 

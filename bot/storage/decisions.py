@@ -17,7 +17,7 @@ from bot.storage.models import Decision, DuplicateDecision
 from bot.storage.schema import chain_anchor, decisions
 
 d = decisions.c
-JSON_COLUMNS = ("answers", "rules", "gateways", "secondary")
+JSON_COLUMNS = ("answers", "rules", "gateways", "secondary", "commencements")
 
 
 def check_key(channel: str, user_id: str, conversation_id: str) -> str | None:
@@ -29,6 +29,8 @@ def stored_row(decision: Decision) -> dict[str, Any]:
     row["created_at"] = iso(decision.created_at)
     for key in JSON_COLUMNS:
         row[key] = json.dumps(row[key])
+    if row.get("law_as_at") is None:  # written without a law date (imports, old tools): legacy fields
+        row["commencements"] = None
     row["check_key"] = check_key(decision.channel, decision.user_id, decision.conversation_id)
     return row
 
@@ -37,7 +39,8 @@ def decoded(row: Any) -> dict[str, Any]:
     out = dict(row)
     for key in JSON_COLUMNS:
         if key in out:
-            out[key] = json.loads(out[key]) if out[key] else ([] if key != "answers" else {})
+            empty: Any = {} if key in ("answers", "commencements") else []
+            out[key] = json.loads(out[key]) if out[key] else empty
     return out
 
 
@@ -69,7 +72,7 @@ class DecisionLog:
         prev, next_id = self._next_link()
         row = {**row, "id": next_id, "key_id": self.keyring.kid, "prev_hash": prev}
         row.setdefault("secondary", "[]")
-        row["row_hash"] = chain.link_hash(prev, row, chain.DECISION_FIELDS, self.keyring.current)
+        row["row_hash"] = chain.link_hash(prev, row, chain.decision_fields(row), self.keyring.current)
         self.conn.execute(decisions.insert().values(**row))
         return next_id
 

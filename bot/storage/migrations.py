@@ -19,7 +19,17 @@ from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import StorageError, is_sqlite, serialise
 from bot.storage.escalations import EscalationStore
 
-LATEST = 4
+LATEST = 5
+
+
+ADDED_IN = {5: ("law_as_at", "commencements"), 4: ("secondary", "check_key", "key_id")}
+
+
+def _columns_before(version: int, table):
+    """The table's columns as they stood before schema `version` (a migration step runs on the
+    schema of its own time, not the latest)."""
+    later = {c for v, cols in ADDED_IN.items() if v >= version for c in cols}
+    return [c for c in table.c if c.name not in later]
 
 
 def _v2(conn: Connection) -> None:
@@ -44,7 +54,8 @@ def _v3(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN prev_hash TEXT")
     conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN row_hash TEXT")
     prev = chain.GENESIS
-    rows = conn.execute(select(schema.decisions).order_by(schema.decisions.c.id)).mappings().all()
+    rows = conn.execute(select(*_columns_before(4, schema.decisions))
+                        .order_by(schema.decisions.c.id)).mappings().all()
     for row in rows:
         digest = chain.link_hash(prev, row, chain.LEGACY_FIELDS, None)
         conn.execute(schema.decisions.update().where(schema.decisions.c.id == row["id"])
@@ -115,7 +126,7 @@ def _rekey_decisions(conn: Connection, keyring: Keyring) -> None:
     anchor = conn.execute(select(schema.chain_anchor).order_by(schema.chain_anchor.c.id.desc())
                           .limit(1)).mappings().first()
     start = (anchor["hash"], anchor["purged_through"]) if anchor else (chain.GENESIS, 0)
-    rows = conn.execute(select(schema.decisions).order_by(d.id)).mappings().all()
+    rows = conn.execute(select(*_columns_before(5, schema.decisions)).order_by(d.id)).mappings().all()
     legacy = chain.walk("decisions", rows, NO_KEYS, start[0], start[1], chain.decision_fields)
     if legacy.problems or legacy.unverifiable:
         raise StorageError(f"the decision log does not verify ({(legacy.problems or ['keyed rows'])[0]}): "
@@ -153,8 +164,17 @@ def _sign_anchors(conn: Connection, keyring: Keyring) -> None:
             table_name="decisions", key_id=keyring.kid, signature=chain.sign(keyring.current, text)))
 
 
+def _v5(conn: Connection) -> None:
+    """Guidance edition 3 (T6): each decision logs the date the law was applied at and the
+    commencement settings used. Existing rows keep NULL there, and with it their hash's field
+    list, so the chain over them verifies unchanged."""
+    for column in ("law_as_at", "commencements"):
+        conn.exec_driver_sql(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
+
+
 STEPS: dict[int, Callable[[Connection, Clock, Keyring], None]] = {
-    2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4}
+    2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4,
+    5: lambda conn, _clock, _keys: _v5(conn)}
 
 
 def current_version(conn: Connection) -> int | None:

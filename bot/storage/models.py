@@ -42,6 +42,10 @@ class Decision(BaseModel):
     gateways: list[str]
     dsl_alert: str
     secondary: list[dict[str, str]] = Field(default_factory=list)
+    # Guidance edition 3 (T6): the date the law was applied at (ISO) and the commencement settings
+    # used (`provision id -> ISO date`).
+    law_as_at: str | None = None
+    commencements: dict[str, str] = Field(default_factory=dict)
     decision: DecisionChoice
     what: str = ""
     with_whom: str = ""

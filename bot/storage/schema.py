@@ -44,6 +44,8 @@ decisions = Table(
     # one decision per check, enforced here (NULL on rows logged before this rule existed)
     _text("check_key"),
     _text("key_id"),  # the log key the row's hash was made with (NULL: plain SHA-256)
+    # schema 5 (guidance edition 3): the law's date and the commencement settings used (NULL before)
+    _text("law_as_at"), _text("commencements"),
     Index("ix_decisions_created_at", "created_at"),
     Index("ux_decisions_check_key", "check_key", unique=True),
     Index("ix_decisions_check", "channel", "user_id", "conversation_id"),
