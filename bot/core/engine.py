@@ -743,14 +743,20 @@ class Engine:
             if options is None:
                 return match.group(0)
             value = options.get(nation, options.get("default", match.group(0)))
+            if "{" + _CITE in value:  # a term naming a dated citation ("{cite_working_together}")
+                value = _TERM.sub(lambda m: self.citation(m.group(1)[len(_CITE):]) or m.group(0)
+                                  if m.group(1).startswith(_CITE) else m.group(0), value)
             return value[:1].upper() + value[1:] if name[0].isupper() else value
 
         return _TERM.sub(swap, text)
 
     def citation(self, key: str) -> str | None:
         """T7: the last edition of a cited document in force at the decision date."""
-        editions = [c for c in self.bundle.manifest.citations.get(key, []) if self.law.applies(c)]
-        return editions[-1].text if editions else None
+        all_editions = self.bundle.manifest.citations.get(key, [])
+        editions = [c for c in all_editions if self.law.applies(c)]
+        if not editions:  # before the first dated edition: the earliest one listed
+            return all_editions[0].text if all_editions else None
+        return editions[-1].text
 
     def localise_question(self, question: Question, nation: str) -> Question:
         if not (self.bundle.manifest.terms or self.bundle.manifest.citations):

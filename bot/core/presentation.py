@@ -76,10 +76,15 @@ def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome,
                  secondary: Iterable[ResolvedOutcome] = ()) -> OutcomeView:
     manifest = bundle.manifest
     rules = bundle.rules
+    dated = Engine(bundle).at(outcome.law_as_at)  # citations as at the decision's date (T7)
+
+    def cite(text: str) -> str:
+        return dated.localise(text, "default")
+
     checklist = {c.id: c.text for c in bundle.rules_catalogue.checklist}
     fields = {f.id: f.label for f in bundle.rules_catalogue.record_fields}
     cited_rules = [
-        Cited(r, rules[r].name.replace("_", " "), rules[r].paraphrase, rules[r].source)
+        Cited(r, rules[r].name.replace("_", " "), cite(rules[r].paraphrase), cite(rules[r].source))
         for r in outcome.rules if r in rules
     ]
     cited_gateways = []
@@ -92,7 +97,7 @@ def outcome_view(bundle: FlowBundle, outcome: ResolvedOutcome,
             caveat = "Not yet in force: do not rely on it alone."
         elif not gw.verified:
             caveat = "Check the detail with your DPO or legal adviser."
-        cited_gateways.append(Cited(g, gw.title, gw.permits, gw.source, caveat))
+        cited_gateways.append(Cited(g, gw.title, cite(gw.permits), cite(gw.source), caveat))
     return OutcomeView(
         id=outcome.id,
         verdict=outcome.verdict.value,
