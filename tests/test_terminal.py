@@ -48,7 +48,8 @@ def test_full_check_with_back_help_more_and_record(run_cli):
     assert short < out.index("Refer now.") < out.index("Consent: Informed, not asked")
     assert out.index("Refer to children's social care. y = record your decision now") > short  # repeated
     more = out.index("Golden rules")
-    assert short < more < out.index("The law") < out.index("Record (golden rule 7)")
+    assert short < more < out.index("The law England-only duty") < out.index("Record (golden rule 7)")
+    assert short < out.index("The law as at ") < more  # on the short answer, in the clock's date
     assert "Public task: " in out and "(Source: sample" in out
     assert "[public-task]" not in out  # no internal ids in what people read
     assert "Warning: this looks like it holds a person's name" in out and "Jane" not in out.split("Warning")[1]

@@ -49,12 +49,15 @@ def wrapped(text: str, width: int, indent: str = "") -> list[str]:
 
 
 def short_screen(answer: ShortAnswer, width: int) -> list[str]:
-    """The short answer between two bars: the verdict, who does what by when, consent, the DSL
-    line and one line per further answer ("Also:"); the rest waits behind m."""
+    """The short answer between two bars: any duty of the person's own first, then the verdict,
+    who does what by when, how soon, consent, the DSL line, one line per further answer ("Also:")
+    and the date of the law applied; the rest waits behind m."""
     bar = "=" * min(width - 1, 78)
-    return ["", bar, *([PRACTICE] if answer.practice else []), answer.verdict.upper(), answer.action,
+    duties = [f"YOUR OWN DUTY: {duty}" for duty in answer.duties]
+    return ["", bar, *([PRACTICE] if answer.practice else []), *duties, answer.verdict.upper(), answer.action,
+            *([f"How soon: {answer.urgency}"] if answer.urgency else []),
             f"Consent: {answer.consent}", f"DSL: {answer.dsl}", *[f"Also: {line}" for line in answer.also],
-            bar]
+            *([answer.law_as_at] if answer.law_as_at else []), bar]
 
 
 def record_prompt(answer: ShortAnswer) -> list[str]:

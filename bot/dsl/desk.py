@@ -13,7 +13,7 @@ import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,9 @@ from bot.dsl.ports import (
     encode_message,
 )
 from bot.dsl.reminders import minutes_for, next_step
+from bot.flows.law import law_as_at_line
 from bot.flows.loader import FlowBundle
+from bot.flows.schema import Urgency as SchemaUrgency
 from bot.storage import Storage, Tx
 
 log = logging.getLogger("canishare.dsl")
@@ -119,6 +121,8 @@ class DslDesk:
             outcome_id=outcome.id if outcome else "", verdict=outcome.verdict.value if outcome else "",
             secondary=secondary, rules=list(outcome.rules) if outcome else [],
             gateways=list(outcome.gateways) if outcome else [], answers=dict(answers),
+            **({"how_soon": outcome.urgency.value, "personal_duties": list(outcome.personal_duties),
+                "law_as_at": outcome.law_as_at.isoformat()} if outcome else {}),
             next_reminder_at=now + timedelta(minutes=minutes_for(urgency, self.policy)))
         if escalation_id is None:
             return None
@@ -408,7 +412,20 @@ class DslDesk:
             status=self.status(escalation),
             can_claim=escalation.status is Status.open,
             can_resolve=escalation.status is not Status.resolved,
-            can_ask=escalation.status is not Status.resolved)
+            can_ask=escalation.status is not Status.resolved,
+            **self._law_view(escalation))
+
+    def _law_view(self, escalation: Escalation) -> dict[str, Any]:
+        """How soon, the requester's own duties and the law's date, in plain words (E3)."""
+        manifest = self.bundle.manifest
+        how_soon = ""
+        if escalation.how_soon in {u.value for u in manifest.urgency_labels}:
+            how_soon = manifest.urgency_labels[SchemaUrgency(escalation.how_soon)]
+        duties = tuple("Their own duty (telling you does not discharge it): "
+                       + manifest.personal_duties[d].text
+                       for d in escalation.personal_duties if d in manifest.personal_duties)
+        law = law_as_at_line(date.fromisoformat(escalation.law_as_at)) if escalation.law_as_at else ""
+        return {"how_soon": how_soon, "duties": duties, "law_as_at": law}
 
     def status(self, escalation: Escalation) -> Message:
         if escalation.status is Status.resolved:

@@ -28,7 +28,8 @@ from bot.storage import Storage
 
 Format = Literal["csv", "xlsx", "json"]
 COLUMNS = ["id", "created_at", "channel", "user_id", "flow_id", "flow_version", "guidance_edition",
-           "jurisdiction", "outcome_id", "verdict", "consent_position", "dsl_alert", "secondary", "decision",
+           "law_as_at", "jurisdiction", "outcome_id", "verdict", "consent_position", "dsl_alert",
+           "secondary", "decision",
            "rules", "gateways", "answers", "what", "with_whom", "purpose", "reasons",
            "case_reference", "row_hash"]
 FORMULA_STARTS = frozenset("=+-@\t\r")

@@ -72,6 +72,11 @@ class Escalation(BaseModel):
     card_state: CardState = CardState.pending
     card_ref: dict[str, Any] = Field(default_factory=dict)  # where the channel put the card
     version: int = 1  # bumped by every change: buttons carry it, so a repeat acts once
+    # Edition 3: how soon (now / today / next_working_day / routine), the requester's own duties
+    # (ids; the card says them in words) and the date of the law applied (ISO); empty before.
+    how_soon: str = ""
+    personal_duties: list[str] = Field(default_factory=list)
+    law_as_at: str = ""
 
     @property
     def open(self) -> bool:

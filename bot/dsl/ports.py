@@ -59,6 +59,11 @@ class CardView:
     can_claim: bool
     can_resolve: bool
     can_ask: bool
+    # Edition 3: how soon in plain words, the requester's own duties (shown first: telling the DSL
+    # does not discharge them) and "The law as at 7 December 2026."
+    how_soon: str = ""
+    duties: tuple[str, ...] = ()
+    law_as_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,15 @@ ESCALATION_FIELDS = (
     "claimed_by", "claimed_at", "resolved_by", "resolved_at", "resolution_note", "more_info_by",
     "more_info_at", "version", "key_id",
 )
+# Schema 5 (edition 3): how soon, the requester's own duties and the law's date, sealed with the
+# rest; escalations made before carry NULL there and keep the older field list.
+ESCALATION_LAW_FIELDS = (*ESCALATION_FIELDS, "how_soon", "personal_duties", "law_as_at")
+
+
+def escalation_fields(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return ESCALATION_LAW_FIELDS if row.get("law_as_at") is not None else ESCALATION_FIELDS
+
+
 CHECKPOINT = re.compile(r"canishare-checkpoint v1 [^\s\"',;]+(?: [^\s\"',;]+)*")
 
 

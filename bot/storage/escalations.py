@@ -4,6 +4,7 @@ pressing Claim at once, or one pressing it twice, change the row once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.storage.housekeeping import AuditTrail
 from bot.storage.schema import escalations
 
 e = escalations.c
-JSON_FIELDS = ("rules", "gateways", "answers", "secondary", "card_ref")
+JSON_FIELDS = ("rules", "gateways", "answers", "secondary", "card_ref", "personal_duties")
 TIME_FIELDS = ("created_at", "claimed_at", "resolved_at", "more_info_at", "next_reminder_at")
 
 
@@ -73,10 +74,12 @@ class EscalationStore:
             self._seal(escalation_id)
         return escalation_id
 
-    def _seal(self, escalation_id: int) -> None:
-        row = dict(self.conn.execute(select(escalations).where(e.id == escalation_id)).mappings().one())
+    def _seal(self, escalation_id: int, columns: Sequence[Any] | None = None) -> None:
+        """`columns`: the table's columns as a migration step sees them (default: all)."""
+        query = select(*columns) if columns is not None else select(escalations)
+        row = dict(self.conn.execute(query.where(e.id == escalation_id)).mappings().one())
         row["key_id"] = self.keyring.kid
-        digest = chain.mac(self.keyring.current, chain.ESCALATION_FIELDS, row)
+        digest = chain.mac(self.keyring.current, chain.escalation_fields(row), row)
         self.conn.execute(escalations.update().where(e.id == escalation_id).values(
             row_mac=digest, key_id=self.keyring.kid))
         self.audit.add("canishare", "escalation", f"escalation {escalation_id}",
@@ -96,7 +99,7 @@ class EscalationStore:
                 continue
             if row["key_id"] and key is None:
                 unverifiable += 1
-            elif chain.mac(key, chain.ESCALATION_FIELDS, row) != row["row_mac"]:
+            elif chain.mac(key, chain.escalation_fields(row), row) != row["row_mac"]:
                 problems.append(f"escalation {row['id']}: changed outside canishare (its seal does "
                                 "not match)")
                 continue

@@ -22,7 +22,8 @@ from bot.storage.escalations import EscalationStore
 LATEST = 5
 
 
-ADDED_IN = {5: ("law_as_at", "commencements"), 4: ("secondary", "check_key", "key_id")}
+ADDED_IN = {5: ("law_as_at", "commencements", "how_soon", "personal_duties"),
+            4: ("secondary", "check_key", "key_id")}
 
 
 def _columns_before(version: int, table):
@@ -112,7 +113,7 @@ def _v4(conn: Connection, clock: Clock, keyring: Keyring) -> None:
                 next_attempt_at=row.created_at))
     store = EscalationStore(conn, clock, keyring)
     for (escalation_id,) in conn.execute(select(e.id).order_by(e.id)).all():
-        store._seal(escalation_id)
+        store._seal(escalation_id, _columns_before(5, schema.escalations))
 
 
 def _rekey_decisions(conn: Connection, keyring: Keyring) -> None:
@@ -170,6 +171,8 @@ def _v5(conn: Connection) -> None:
     list, so the chain over them verifies unchanged."""
     for column in ("law_as_at", "commencements"):
         conn.exec_driver_sql(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
+    for column in ("how_soon", "personal_duties", "law_as_at"):  # the DSL card says them (U1-U5)
+        conn.exec_driver_sql(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")
 
 
 STEPS: dict[int, Callable[[Connection, Clock, Keyring], None]] = {

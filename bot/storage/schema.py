@@ -76,6 +76,8 @@ escalations = Table(
     _text("secondary"), _text("card_state"), _text("card_ref"), Column("version", Integer),
     _text("more_info_by"), _text("more_info_at"),
     _text("row_mac"), _text("key_id"),  # keyed MAC over what a DSL is accountable for
+    # schema 5 (guidance edition 3): how soon, the requester's own duties, the law's date
+    _text("how_soon"), _text("personal_duties"), _text("law_as_at"),
     Index("ix_escalations_due", "status", "next_reminder_at"),
     Index("ix_escalations_conversation", "channel", "requester", "conversation_id"),
 )

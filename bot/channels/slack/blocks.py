@@ -136,10 +136,12 @@ def outcome_blocks(answer: ShortAnswer, view: OutcomeView, conversation_id: str,
     blocks: list[Block] = []
     if answer.practice:
         blocks.append(context(f":mortar_board: *{escape(PRACTICE)}*"))
+    blocks += [section(f":rotating_light: *Your own duty:* {escape(duty)}") for duty in answer.duties]
+    fields = [mrkdwn(f"*How soon*\n{escape(answer.urgency)}")] if answer.urgency else []
     blocks += [
         {"type": "header", "text": plain(answer.verdict, 150)},
         section(f"*{escape(answer.action)}*"),
-        {"type": "section", "fields": [mrkdwn(f"*Consent*\n{escape(answer.consent)}"),
+        {"type": "section", "fields": [*fields, mrkdwn(f"*Consent*\n{escape(answer.consent)}"),
                                        mrkdwn(f"*Your DSL*\n{dsl_line}")]},
     ]
     if answer.also:
@@ -148,7 +150,8 @@ def outcome_blocks(answer: ShortAnswer, view: OutcomeView, conversation_id: str,
         for part in details(view):
             blocks += sections(part.title, [escape(line) for line in part.lines])
     else:
-        blocks.append(context(escape(f"{view.jurisdiction} {view.disclaimer}")))
+        blocks.append(context(escape(" ".join(filter(None, (view.law_as_at, view.jurisdiction,
+                                                            view.disclaimer))))))
     buttons = [] if answer.practice else [button("Record my decision", "record_open", ref, style="primary")]
     if not show_more:
         buttons.append(button("Why, and the law", "more", ref))
@@ -310,9 +313,12 @@ def card_text(card: CardView) -> str:
 def card_blocks(card: CardView) -> list[Block]:
     icon = ":rotating_light:" if card.urgent else ":bell:"
     also = "".join(f"\nAlso: {escape(a)}" for a in card.also)
+    soon = [mrkdwn(f"*How soon*\n{escape(card.how_soon)}")] if card.how_soon else []
     blocks: list[Block] = [
         section(f"{icon} *{escape(card.title)}* from <@{card.requester.id}>\n*{escape(card.what)}*{also}"),
+        *[section(f":rotating_light: *{escape(duty)}*") for duty in card.duties],
         {"type": "section", "fields": [
+            *soon,
             mrkdwn(f"*Raised*\n{escape(card.raised_at)}"),
             mrkdwn("*Golden rules*\n" + (escape(", ".join(card.rules)) or "-")),
             mrkdwn("*Legal gateways*\n" + (escape("; ".join(card.gateways)) or "-")),
@@ -322,8 +328,9 @@ def card_blocks(card: CardView) -> list[Block]:
     if card.answers:
         blocks += sections("Answers given",
                            [f"• {escape(f.label)} — *{escape(f.value)}*" for f in card.answers])
+    law = f" {escape(card.law_as_at)}" if card.law_as_at else ""
     blocks.append(context(":lock: No case details here: talk to the requester, and keep the case "
-                          "record in your case system."))
+                          "record in your case system." + law))
     if card.out_of_hours:
         blocks.append(context(f":crescent_moon: {escape(card.out_of_hours)}"))
     blocks.append(message_block(card.status))

@@ -287,18 +287,21 @@ def outcome_card(answer: ShortAnswer, view: OutcomeView, conversation_id: str, v
     body: list[Element] = _notice(notice)
     if answer.practice:
         body.append(text_block(PRACTICE, markdown="🎓 ", weight="Bolder"))
+    body += [text_block(f"Your own duty: {duty}", weight="Bolder", color="Attention")
+             for duty in answer.duties]
+    soon = [("How soon", answer.urgency)] if answer.urgency else []
     body += [text_block(answer.verdict, weight="Bolder", size="ExtraLarge", style="heading"),
              text_block(answer.action, weight="Bolder", spacing="Small"),
-             facts([("Consent", answer.consent)] + ([("Your DSL", answer.dsl)] if answer.delivered is None
-                                                     else []))]
+             facts(soon + [("Consent", answer.consent)] + ([("Your DSL", answer.dsl)]
+                                                           if answer.delivered is None else []))]
     if answer.delivered is not None:  # an escalation was raised: what happened, truthfully
         body += _alert(Alert(answer.delivered, answer.dsl))
     if answer.also:
         body += [heading("Also", "Default"), *bullets(answer.also)]
     details_box = {"type": "Container", "id": DETAILS_ID, "isVisible": False, "separator": True,
                    "items": _outcome_details(view)}
-    footer = text_block(f"{view.jurisdiction} {view.disclaimer}", isSubtle=True, size="Small",
-                        separator=True)
+    footer = text_block(" ".join(filter(None, (view.law_as_at, view.jurisdiction, view.disclaimer))),
+                        isSubtle=True, size="Small", separator=True)
     actions = [toggle("Why, and the law", DETAILS_ID, *([ANSWERS_ID] if answers else []))]
     if not answer.practice:
         actions.append(open_dialog("Record my decision", Verb.RECORD_OPEN, ref, style="positive"))
@@ -485,7 +488,10 @@ def escalation_card(view: CardView, names: Names) -> Card:
         {"type": "TextBlock", "wrap": True, "text": f"From {mentions.person(view.requester.id)}"},
         text_block(view.what, weight="Bolder", spacing="Small"),
         *[text_block(also, markdown="Also: ", spacing="None") for also in view.also],
-        facts([("Raised", view.raised_at), ("Case reference", view.case_reference or "not yet recorded")]),
+        *[text_block(duty, weight="Bolder", color="Attention") for duty in view.duties],
+        facts(([("How soon", view.how_soon)] if view.how_soon else [])
+              + [("Raised", view.raised_at), ("Case reference", view.case_reference or "not yet recorded")]
+              + ([("Law applied", view.law_as_at)] if view.law_as_at else [])),
         {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": mentions.text(view.status)},
         text_block("No case details here: talk to the requester, and keep the case record in your "
                    "case system.", markdown="🔒 ", isSubtle=True, size="Small"),
