@@ -22,6 +22,7 @@ so INV3 holds on the end's lists exactly when it holds on every merged path's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 
 from bot.analysis.paths import FlowPath
 from bot.core.engine import AnswerValue, OutcomeStep, ResolvedOutcome
@@ -362,8 +363,52 @@ def inv18_fgm(c: Case) -> str | None:
     return None
 
 
+# Guidance E3 C0 T7 and N1: provisions passed but not commenced (a note, never a gateway or a duty,
+# without an operator's commencement setting: the walk has none), dated items, England-only law.
+COMING = {"crime-and-policing-csa-mandatory-reporting", "children-act-2004-s16lc", "cwsa-2026-macpt",
+          "kcsie-2026"}
+COMING_NOTES = {"csa-n", "s16lc-n", "macpt-n", "kcsie-2026-n"}
+COMING_DUTIES = {"csa_report"}
+IN_FORCE_FROM = {"uk-gdpr-art6-1ea": date(2026, 2, 5), "children-act-2004-s16la": date(2026, 9, 30)}
+BASIS_BEFORE = {"uk-gdpr-art6-1f": date(2026, 2, 5)}  # the basis helper's fallback until then
+ENGLAND_ONLY_LAW = {"children-act-2004-s16la", "crime-and-policing-csa-mandatory-reporting",
+                    "children-act-2004-s16lc", "cwsa-2026-macpt"} | COMING_NOTES
+ENGLAND_PREFIX = "If the child is in England: "
+
+
+@reads({NATION: [{"england"}, {"not_sure"}, ANSWERED]})
+def inv21_law_in_time(c: Case) -> str | None:
+    """INV21 (a)-(c) at the walk's date: nothing coming is a gateway or a duty, dated items only
+    in force, England-only law only in England (a note only, saying so, when the nation is not
+    known), and every raised outcome carries the one date."""
+    on = c.primary.law_as_at
+    england = c.has(NATION, "england")
+    unsure = c.has(NATION, "not_sure") or NATION not in c.facts
+    for o in c.raised:
+        if o.law_as_at != on:
+            return f"{o.id} evaluated at {o.law_as_at}, the primary at {on}: one date per decision"
+        for g in o.gateways:
+            if g in COMING:
+                return f"{o.id} cites {g} as a gateway, but it is not in force (a coming note only)"
+            if g in IN_FORCE_FROM and on < IN_FORCE_FROM[g]:
+                return f"{o.id} cites {g} at {on}, before it is in force ({IN_FORCE_FROM[g]})"
+            if g in BASIS_BEFORE and on >= BASIS_BEFORE[g]:
+                return f"{o.id} cites {g} at {on}: from {BASIS_BEFORE[g]} the basis is Art 6(1)(ea)"
+            if g in ENGLAND_ONLY_LAW and not england:
+                return f"{o.id} cites England-only {g} outside England"
+        if COMING_DUTIES & set(o.personal_duties):
+            return f"{o.id} gives a duty not yet in force: {sorted(COMING_DUTIES & set(o.personal_duties))}"
+    for note in c.primary.law_notes:
+        if note.kind == "coming" and note.id not in COMING | COMING_NOTES:
+            return f"note {note.id} is shown as coming, but it is not a coming provision"
+        if note.id in ENGLAND_ONLY_LAW and not england and not (unsure and note.text.startswith(ENGLAND_PREFIX)):
+            return f"England-only note {note.id} shown outside England"
+    return None
+
+
 DECIDING: list[Check] = [
     inv1_emergency_first, inv2_significant_harm_never_hidden, inv3_always_record, inv4_dsl_alert,
     inv5_dont_tip_off, inv6_no_role_no_share, inv7_therapy_notes, inv8_court_material,
     inv10_not_sure_means_advice, inv13_under_13, inv15_precedence, inv16_private_fostering, inv18_fgm,
+    inv21_law_in_time,
 ]

@@ -28,12 +28,14 @@ import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.analysis.load import load_bundle
 from bot.analysis.paths import End, FlowPath, Walk, enumerate_paths, outcomes, route_pairs, walk
+from bot.core.clock import FrozenClock
 from bot.core.conversations import Answer
 from bot.core.engine import Engine, OutcomeStep, Position
 from bot.core.record import RecordForm
@@ -221,6 +223,11 @@ BREAKS = [
      "inv16_private_fostering"),  # the carer's objection stops the notification
     ("can_i_share.yaml", "        next: O40\n      - {when: &fgm_ni", "        next: O41\n      - {when: &fgm_ni",
      "inv18_fgm"),  # known FGM left to the DSL
+    ("outcomes.yaml", "      add_law_notes: [csa-n]\n", "      add_law_notes: [csa-n]\n"
+     "      add_gateways: [crime-and-policing-csa-mandatory-reporting]\n", "inv21_law_in_time"),
+    ("gateways.yaml", "    status: coming\n    verified: false\n    jurisdictions: [england]\n  # --- Edition 3",
+     "    status: in_force\n    verified: false\n    jurisdictions: [england]\n  # --- Edition 3",
+     "inv21_law_in_time"),  # the CSA reporting duty cited as if commenced
 ]
 BROKEN_WALKS = ["triage", "can_i_share", "specialist_records", "respond_to_request", "private_fostering"]
 
@@ -579,9 +586,12 @@ def test_wording_checks_can_fail(real_bundle, update, nation, problem):
 
 
 def test_inv12_the_log_holds_ids_not_free_text(real_bundle, tmp_path):
-    """INV12: a logged decision keeps answers as ids and enums; identifiers are refused."""
+    """INV12: a logged decision keeps answers as ids and enums; identifiers are refused. INV21(b):
+    it holds the guidance edition and the date the law was applied at (the walk's date)."""
     engine = Engine(real_bundle)
-    conv = conversations(engine, Storage(tmp_path / "inv12.db"))
+    on = real_bundle.manifest.checks_at
+    clock = FrozenClock(datetime(on.year, on.month, on.day, 10, tzinfo=UTC))
+    conv = conversations(engine, Storage(tmp_path / "inv12.db", clock))
     first_to: dict[str, FlowPath] = {}
     for end in walk(real_bundle, "can_i_share").ends:
         first_to.setdefault(end.path.end.node, end.path)
@@ -599,7 +609,8 @@ def test_inv12_the_log_holds_ids_not_free_text(real_bundle, tmp_path):
             values = value if isinstance(value, list) else [value]
             assert all(v.replace("_", "").isalnum() and v == v.lower() for v in values), (key, value)
         assert row["flow_version"] == real_bundle.version_hash
-        assert row["guidance_edition"] == real_bundle.manifest.guidance_edition
+        assert row["guidance_edition"] == "3"
+        assert row["law_as_at"] == on.isoformat() and row["commencements"] == {}
 
 
 def test_no_verdict_is_missing_from_the_precedence(real_bundle):
