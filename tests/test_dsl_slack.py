@@ -64,6 +64,10 @@ def test_escalation_card_has_the_facts_and_no_free_text(slack, fake):
     # edition 2 tells in-person sexual abuse apart from online sexual abuse in the label
     assert "What is the concern about? Choose all that apply. — *Sexual abuse (in person)*" in text
     assert "Mon 16 Nov 10:00" in text and "Unclaimed" in text
+    # edition 3: how soon in plain words and the date of the law applied, on the card and the answer
+    assert "*How soon*\nToday: before the end of today or this shift" in text
+    assert "The law as at 16 November 2026." in text
+    assert "The law as at 16 November 2026." in text_of(fake.last("chat.update").params["blocks"])
     assert {"dsl_claim", "dsl_resolve", "dsl_more_info"} <= set(actions_in(card.params["blocks"]))
     # the person's answer says the DSLs were alerted, because the card was delivered
     outcome = text_of(fake.last("chat.update").params["blocks"])

@@ -10,13 +10,16 @@ to Safeguard Children 2026 (from 19 March 2026 [P]).
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
 import pytest
 
-from bot.analysis.paths import walk
+from bot.channels.slack import blocks as slack_blocks
+from bot.channels.teams import cards as teams_cards
+from bot.channels.terminal import short_screen
+from bot.core.answer import short_answer
 from bot.core.clock import FrozenClock
 from bot.core.conversations import Answer
 from bot.core.engine import Engine
@@ -27,6 +30,8 @@ from bot.flows.law import Law, law_as_at_line, law_date
 from bot.settings import SettingsError, load_settings, parse_commencements
 from bot.storage import Storage
 from tests.conftest import EDITION2_FLOWS, conversations, decisions
+from tests.slack_harness import text_of as slack_text_of
+from tests.teams_harness import text_of as teams_text_of
 
 BEFORE_S16LA, S16LA, AFTER_S16LA = date(2026, 9, 29), date(2026, 9, 30), date(2026, 10, 1)
 CSA = "crime-and-policing-csa-mandatory-reporting"
@@ -109,41 +114,49 @@ def test_working_together_is_cited_by_the_edition_in_force(real_engine):
     assert texts[date(2026, 3, 19)] == "Working Together to Safeguard Children (2026)"
 
 
-def ends_at(bundle, day: date):
-    """A broad walk: one representative path for every distinct end of every flow, on `day`."""
-    dated = dataclasses.replace(bundle, manifest=bundle.manifest.model_copy(update={"checks_at": day}))
-    for flow_id in dated.flows:
-        yield from (end.path for end in walk(dated, flow_id).ends)
+RELEVANT_RECIPIENTS = {"childrens_social_care", "police", "health", "education"}
+BROAD = {  # every combination of what decides s16LA, and more (INV21(c), (e))
+    "jurisdiction": ["england", "wales", "scotland", "northern_ireland", "not_sure"],
+    "org_type": ["public_body", "charity_voluntary", "independent_school", "not_sure"],
+    "s16la_relevant_person": ["yes", "no", "not_sure"],
+    "recipient": ["childrens_social_care", "health", "other_safeguarding_agency", "internal_dsl", "parent_carer",
+                  "not_sure"],
+    "harm_level": ["significant_harm", "welfare_need", "no_harm_identified", "not_sure"],
+    "consent": [{"confidential": "confidential", "consent_status": "refused", "public_interest_other": "no"},
+                {"confidential": "confidential", "consent_status": "given"},
+                {"confidential": "already_public"}],
+}
+REST = {"immediate_danger": "no", "profession": "teacher", "wales_relevant_partner": "no", "situation": "share_concern",
+        "subject": "child", "info_kind": "observations_disclosures", "pf_arrangement": "no",
+        "concern_type": ["neglect"], "safe_to_inform": "yes", "concern_about_this_parent": "no",
+        "pr_info_whose": "child_general", "s16la_detriment": "no"}
+
+
+def comparable(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("law_as_at", "unused_answers", "path")}
 
 
 def test_29_september_and_1_october_differ_exactly_where_s16la_applies(real_engine):
-    """Every distinct end walked on 29 September 2026, run again on 1 October: an answer may change
-    only in England, for a relevant person (answered or implied); where the organisation says it
-    is not one, nothing changes at all."""
+    """The same answers a day before s16LA and a day after, across every combination of what
+    decides it: an answer changes only in England, for a relevant person (answered or implied)
+    sharing with a relevant recipient, and then only by the duty; nowhere else."""
     before, after = Engine(real_engine.bundle, Law(on=BEFORE_S16LA)), Engine(real_engine.bundle, Law(on=AFTER_S16LA))
-    changed, compared = 0, 0
-    for path in ends_at(real_engine.bundle, BEFORE_S16LA):
-        answers = path.answers
-        flow = path.steps[0].flow if path.steps else None
-        old = evaluate(before, answers, flow)
-        new = evaluate(after, {**answers, "s16la_detriment": "no"}, flow)
+    changed = compared = 0
+    for values in itertools.product(*BROAD.values()):
+        chosen = dict(zip(BROAD, values, strict=True))
+        answers = {**REST, **chosen.pop("consent"), **chosen}
+        result = evaluate(after, answers)
+        old, new = comparable(evaluate(before, answers)), comparable(result)
         compared += 1
-        same = {k: v for k, v in old.items() if k not in ("law_as_at", "unused_answers", "path")} == \
-               {k: v for k, v in new.items() if k not in ("law_as_at", "unused_answers", "path")}
-        if same:
+        if old == new:
             continue
         changed += 1
-        facts = after.facts({**answers, "s16la_relevant_person": answers.get("s16la_relevant_person", "yes")})
-        assert facts.get("jurisdiction") == "england", (answers, old, new)
-        if new["status"] == "needs_answer":
-            assert new["question"] == "s16la_relevant_person", (answers, new)
-            declined = evaluate(after, {**answers, "s16la_relevant_person": "no"}, flow)
-            assert {k: v for k, v in declined.items() if k not in ("law_as_at", "path", "unused_answers")} == \
-                   {k: v for k, v in old.items() if k not in ("law_as_at", "path", "unused_answers")}, answers
-        else:
-            assert after.facts(answers).get("s16la_relevant_person") in ("yes", "not_sure"), (answers, new)
-            assert new["outcome_id"] in {"O62", "O07"} or "children-act-2004-s16la" in new["gateways"], new
-    assert compared > 1000 and changed > 0, (compared, changed)
+        facts = after.facts({step["question"]: step["answer"] for step in result["path"]})  # as asked
+        assert facts["jurisdiction"] == "england" and facts["s16la_relevant_person"] in ("yes", "not_sure"), (answers, old, new)
+        assert answers["recipient"] in RELEVANT_RECIPIENTS, (answers, old, new)
+        ids = {new.get("outcome_id"), *(s["outcome_id"] for s in new.get("secondary", []))}
+        assert ids & {"O62", "O63", "O07"} or "children-act-2004-s16la" in new.get("gateways", []), (answers, new)
+    assert compared == 5 * 4 * 3 * 6 * 4 * 3 and changed > 0, (compared, changed)
 
 
 def test_the_log_holds_edition_3_and_the_date_of_the_law(real_engine, tmp_path):
@@ -175,3 +188,36 @@ def test_edition_2_had_no_law_in_time(real_engine):
 
     old = Engine(load_bundle(EDITION2_FLOWS), Law(on=S16LA))
     assert evaluate(old, WELFARE_REFUSED)["outcome_id"] == "O09"
+
+
+FGM_KNOWN = {**SEXUAL_ABUSE, "concern_type": ["fgm_known"]}
+
+
+def fgm_answer(real_engine):
+    engine = Engine(real_engine.bundle, Law(on=date(2026, 12, 7)))
+    state = engine.answer_known(engine.start(), FGM_KNOWN)
+    view = step_view(engine.bundle, engine.current(state))
+    return short_answer(view), view
+
+
+def test_a_personal_duty_comes_first_in_every_channel_in_plain_words(real_engine):
+    """U5: the teacher's own FGM report (s5B) is the first thing in the terminal, Slack and Teams,
+    before the verdict, and never an internal id."""
+    answer, view = fgm_answer(real_engine)
+    [duty] = answer.duties
+    assert duty.startswith("You must report this to the police yourself, by the end of the next working day")
+    screen = short_screen(answer, 100)
+    assert screen.index(f"YOUR OWN DUTY: {duty}") < screen.index(answer.verdict.upper())
+    assert answer.law_as_at in screen
+    blocks = slack_blocks.outcome_blocks(answer, view, "c1", 1)
+    slack_text = [slack_text_of([b]) for b in blocks]
+    first = next(i for i, t in enumerate(slack_text) if "Your own duty" in t)
+    assert first < next(i for i, b in enumerate(blocks) if b["type"] == "header")
+    assert "The law as at 7 December 2026." in slack_text_of(blocks)
+    card = teams_cards.outcome_card(answer, view, "c1", 1)
+    texts = [str(b.get("text", "")) for b in card["body"]]
+    duty_at = next(i for i, t in enumerate(texts) if t.startswith("Your own duty: You must report"))
+    assert duty_at < texts.index(answer.verdict)
+    assert "The law as at 7 December 2026." in teams_text_of(card)
+    for text in (" ".join(screen), slack_text_of(blocks), teams_text_of(card)):
+        assert "fgm_s5b" not in text and "How soon" in text

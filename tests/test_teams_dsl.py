@@ -85,6 +85,9 @@ def test_an_escalation_card_is_posted_with_no_case_details(teams, fake, staff):
     text = text_of(card)
     assert "Urgent safeguarding escalation #1" in text and "Refer to children's social care" in text
     assert "From <at>Sam Worker</at>" in text and "Unclaimed" in text and "Mon 16 Nov 10:00" in text
+    # edition 3: how soon in plain words and the date of the law applied, on the card and the answer
+    assert "Today: before the end of today or this shift" in text and "The law as at 16 November 2026." in text
+    assert "The law as at 16 November 2026." in text_of(outcome)
     [mention] = card["msteams"]["entities"]
     assert mention["mentioned"]["id"] == staff
     for detail in ("Sexual abuse", "immediate danger", "GR1", "Children Act"):  # answers stay private
