@@ -65,7 +65,7 @@ def test_escalation_card_has_the_facts_and_no_free_text(slack, fake):
     assert "What is the concern about? Choose all that apply. — *Sexual abuse (in person)*" in text
     assert "Mon 16 Nov 10:00" in text and "Unclaimed" in text
     # edition 3: how soon in plain words and the date of the law applied, on the card and the answer
-    assert "*How soon*\nToday: before the end of today or this shift" in text
+    assert "*How soon*" in text and "Today: before the end of today or this shift" in text
     assert "The law as at 16 November 2026." in text
     assert "The law as at 16 November 2026." in text_of(fake.last("chat.update").params["blocks"])
     assert {"dsl_claim", "dsl_resolve", "dsl_more_info"} <= set(actions_in(card.params["blocks"]))
