@@ -18,7 +18,11 @@ F1 = {**BASE, "situation": "share_concern", "subject": "child", "recipient": "ch
       "info_kind": "observations_disclosures"}
 NO_INFO = {k: v for k, v in F1.items() if k != "info_kind"}
 SIG = {**F1, "harm_level": "significant_harm"}
-WELFARE = {**F1, "harm_level": "welfare_need", "pf_arrangement": "no", "confidential": "confidential"}
+# Edition 3: a public body sharing at welfare level with children's social care, police, health or
+# education now has the s16LA duty (O62, O63); the consent rows share with another agency.
+WELFARE = {**F1, "recipient": "other_safeguarding_agency", "harm_level": "welfare_need", "pf_arrangement": "no",
+           "confidential": "confidential"}
+S16LA = {**F1, "harm_level": "welfare_need", "pf_arrangement": "no"}
 F2 = {**BASE, "situation": "specialist_records", "sr_child_at_risk_now": "no"}
 POLICE_NOTES = {**F2, "sr_requester": "police_cps", "sr_request_form": "specific_written",
                 "sr_reasonable_line": "yes_stated"}
@@ -43,7 +47,7 @@ TABLE = {
     "O08": {**WELFARE, "consent_status": "given"},
     "O09": {**WELFARE, "consent_status": "refused", "public_interest_other": "no"},
     "O10": {**WELFARE, "consent_status": "refused", "public_interest_other": "yes"},
-    "O11": {**F1, "harm_level": "welfare_need", "pf_arrangement": "no", "confidential": "already_public"},
+    "O11": {**WELFARE, "confidential": "already_public"},
     "O12": {**NO_INFO, "recipient": "no_safeguarding_role"},
     "O13": {**F1, "info_kind": "court_family_proceedings", "cm_unreferred_risk": "no"},
     "O14": {**F2, "sr_requester": "childrens_social_care_s47"},
@@ -86,13 +90,16 @@ TABLE = {
     "O51": {**F6, "a_care_support_needs": "no", "a_domestic_abuse": "yes", "a_dash_risk": "standard_or_medium",
             "a_consent": "given"},
     "O52": {**F6, "a_care_support_needs": "no", "a_domestic_abuse": "no", "a_override": "yes"},
+    "O62": {**S16LA, "s16la_detriment": "no"},
+    "O63": {**S16LA, "s16la_detriment": "yes"},
 }
+AS_OF = "2026-12-07"  # the law applied (edition 3, T9); never today's date
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     lines = "\n".join(json.dumps({"answers": answers}) for answers in TABLE.values()) + "\n"
-    run = subprocess.run([sys.executable, "-m", "bot", "evaluate", "--batch"], input=lines, text=True,
+    run = subprocess.run([sys.executable, "-m", "bot", "evaluate", "--batch", "--as-of", AS_OF], input=lines, text=True,
                          capture_output=True, cwd=tmp_path_factory.mktemp("cli"), env=clean_env(), timeout=120)
     return dict(zip(TABLE, (json.loads(line) for line in run.stdout.splitlines()), strict=True))
 

@@ -156,7 +156,10 @@ def test_every_outcome_puts_the_verdict_first_and_the_rest_behind_a_toggle(real_
     for view in views(real_bundle, real_engine):
         card = cards.outcome_card(short_answer(view), view, "conv2", 11)
         assert cards.size(card) < cards.MAX_CARD_BYTES
-        assert shown(card["body"][0]["text"]) == view.verdict_label
+        duties = len(view.personal_duties)  # a person's own duty comes before the verdict (E3 U5)
+        assert [shown(b["text"]) for b in card["body"][:duties]] == [f"Your own duty: {d.text}"
+                                                                     for d in view.personal_duties]
+        assert shown(card["body"][duties]["text"]) == view.verdict_label
         [details] = [n for n in card["body"] if n.get("id") == cards.DETAILS_ID]
         assert details["isVisible"] is False
         hidden = " ".join(shown(t) for t in texts(details))
