@@ -35,7 +35,7 @@ STATUTORY_REQUESTERS = {"cs_s47", "cs_s17", "police", "cafcass", "court_order"}
 FGM_COVERED = {"doctor", "nurse_midwife", "other_regulated_health", "social_worker", "teacher", "not_sure"}
 NOT_SURE_STRONG = {"harm_level", "a_capacity", "c_competent", "public_interest_other", "a_override",
                    "carers_protective", "cm_unreferred_risk", "sr_child_at_risk_now", "rq_unreferred_risk",
-                   "pf_arrangement", "a_dash_risk"}
+                   "pf_arrangement", "a_dash_risk", "s16la_detriment"}  # E3: s16la_detriment=not_sure ⇒ O07
 RECORDS_OUTCOMES = {"O14", "O15", "O16", "O17", "O08", "O10", "O29", "O47", "O07"}
 SH_CORE = {"O03", "O04", "O05", "O28", "O40", "O41", "O42", "O43", "O07"}  # C0 shared cores
 RANK = {v.value: i for i, v in enumerate(PRECEDENCE)}

@@ -211,8 +211,8 @@ BREAKS = [
      "inv7_therapy_notes"),  # a records request decided by no records outcome
     ("can_i_share.yaml", '{id: "no", label: "No", next: O13}', '{id: "no", label: "No", next: O09}',
      "inv8_court_material"),  # court papers without the court rules
-    ("can_i_share.yaml", '{id: not_sure, label: "Not sure", next: O07}\n\n  # --- CP-core',
-     '{id: not_sure, label: "Not sure", next: O09}\n\n  # --- CP-core', "inv10_not_sure_means_advice"),
+    ("can_i_share.yaml", '{id: not_sure, label: "Not sure", next: O07}\n\n  # --- Edition 3 change 12',
+     '{id: not_sure, label: "Not sure", next: O09}\n\n  # --- Edition 3 change 12', "inv10_not_sure_means_advice"),
     ("can_i_share.yaml", "    branches:\n      - {when: {concern_type: [not_sure]}, next: O03}",
      "    branches:\n      - {when: {concern_type: [under13_sexual_activity]}, next: O09}\n"
      "      - {when: {concern_type: [not_sure]}, next: O03}", "inv13_under_13"),
@@ -223,7 +223,9 @@ BREAKS = [
      "inv16_private_fostering"),  # the carer's objection stops the notification
     ("can_i_share.yaml", "        next: O40\n      - {when: &fgm_ni", "        next: O41\n      - {when: &fgm_ni",
      "inv18_fgm"),  # known FGM left to the DSL
-    ("outcomes.yaml", "      add_law_notes: [csa-n]\n", "      add_law_notes: [csa-n]\n"
+    ("outcomes.yaml", "    - when: {jurisdiction: [england, not_sure], concern_type: [sexual_abuse, online_sexual_abuse, "
+     "under13_sexual_activity]}\n      add_law_notes: [csa-n]\n", "    - when: {concern_type: [sexual_abuse, "
+     "online_sexual_abuse, under13_sexual_activity]}\n      add_law_notes: [csa-n]\n"
      "      add_gateways: [crime-and-policing-csa-mandatory-reporting]\n", "inv21_law_in_time"),
     ("gateways.yaml", "    status: coming\n    verified: false\n    jurisdictions: [england]\n  # --- Edition 3",
      "    status: in_force\n    verified: false\n    jurisdictions: [england]\n  # --- Edition 3",
@@ -359,10 +361,15 @@ def duty_applies(gateway: str, facts: Mapping) -> bool:
         "fgm-act-2003-s5b": role in {"doctor", "nurse_midwife", "other_regulated_health", "teacher", "not_sure", None}
         or (role == "social_worker" and nation == "wales"),
         "court-order": True, "criminal-law-ni-1967-s5": True,
+        # Edition 3: the s16LA duty binds relevant persons in England (C1 row 3c, T7); the CSA
+        # reporting duty, once commenced, adults in regulated activity (C2 E3).
+        "children-act-2004-s16la": nation == "england" and facts.get("s16la_relevant_person", "yes") == "yes",
+        "crime-and-policing-csa-mandatory-reporting": nation == "england",
     }.get(gateway, False)
 
 
-ENGLAND_ONLY = {"children-act-1989-s17", "children-act-1989-s27", "children-act-2004-s11", "care-act-2014-s42"}
+ENGLAND_ONLY = {"children-act-1989-s17", "children-act-1989-s27", "children-act-2004-s11", "care-act-2014-s42",
+                "children-act-2004-s16la", "crime-and-policing-csa-mandatory-reporting"}
 
 
 def decoration_problems(bundle: FlowBundle, engine: Engine, outcome: Outcome, answers: dict) -> list[str]:
