@@ -318,7 +318,10 @@ SCENARIOS = EDITION_2 + KEPT
 
 def run_batch(cwd, flows=None) -> list[dict]:
     lines = "\n".join(json.dumps({"answers": s["answers"]}) for s in SCENARIOS) + "\n"
-    args = [sys.executable, "-m", "bot", *(["--flows", str(flows)] if flows else []), "evaluate", "--batch"]
+    # The edition-2 scenarios are decided under the law before s16LA's duty to share (30 September
+    # 2026, guidance edition 3): a fixed date, never today's.
+    args = [sys.executable, "-m", "bot", *(["--flows", str(flows)] if flows else []), "evaluate", "--batch",
+            "--as-of", "2026-09-29"]
     result = subprocess.run(args, input=lines, capture_output=True, text=True, env=clean_env(), cwd=cwd,
                             timeout=120)
     return [json.loads(line) for line in result.stdout.splitlines()]
