@@ -89,7 +89,7 @@ def test_case_reference_reaches_the_card_when_recorded(slack, fake):
     slack.submit_record({"decision": "shared", "what": "summary", "with_whom": "duty SW",
                          "purpose": "referral", "reasons": "risk", "case_reference": "CS-4410"}, meta)
     fields = card_message(fake)["blocks"][1]["fields"]
-    assert fields[3] == {"type": "plain_text", "text": "Case reference\nCS-4410", "emoji": False}
+    assert {"type": "plain_text", "text": "Case reference\nCS-4410", "emoji": False} in fields
 
 
 def test_claim_by_a_dsl_and_the_requester_is_told(slack, fake, clock):
