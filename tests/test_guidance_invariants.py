@@ -363,8 +363,9 @@ def duty_applies(gateway: str, facts: Mapping) -> bool:
         "court-order": True, "criminal-law-ni-1967-s5": True,
         # Edition 3: the s16LA duty binds relevant persons in England (C1 row 3c, T7); the CSA
         # reporting duty, once commenced, adults in regulated activity (C2 E3).
-        "children-act-2004-s16la": nation == "england" and facts.get("s16la_relevant_person", "yes") == "yes",
-        "crime-and-policing-csa-mandatory-reporting": nation == "england",
+        # (no nation among the answers: an outcome only England's routing reaches, e.g. O62)
+        "children-act-2004-s16la": nation in {"england", None} and facts.get("s16la_relevant_person", "yes") == "yes",
+        "crime-and-policing-csa-mandatory-reporting": nation in {"england", None},
     }.get(gateway, False)
 
 
