@@ -50,7 +50,7 @@ KIND_LABELS: dict[str, str] = {
     "ni_number": "a National Insurance number",
     "handle": "a social media handle",
     "vehicle_registration": "a vehicle registration",
-    "jigsaw": "details that may identify a child together (a school and a year group)",
+    "jigsaw": "details that may identify a child together (school and class)",
 }
 PLACEHOLDERS: dict[str, str] = {
     "name": "[name]",
@@ -64,7 +64,7 @@ PLACEHOLDERS: dict[str, str] = {
     "ni_number": "[NI number]",
     "handle": "[handle]",
     "vehicle_registration": "[vehicle reg]",
-    "jigsaw": "[year group and school]",
+    "jigsaw": "[class and school]",
 }
 # Kinds whose last few characters can be shown to help a person find the identifier in their
 # text: too few to identify anyone.
