@@ -17,22 +17,20 @@ candidate is weighed against its context:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.core.privacy import linear
 from bot.core.privacy.lexicon import Lexicon, fold, lexicon
 
 Span = tuple[str, int, int]
 
 # Letters with inner apostrophes and hyphens; never part of a code such as "077edd6f" or "s16LA".
-WORD = re.compile(
-    r"(?<![\w])(?<!\w\w[.])(?<!\w[@/])[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*(?![\w])"
-)
-POSSESSIVE = re.compile(r"['’]s$", re.I)
+_L = r"[\pL\pM]"
+WORD = linear.compile(rf"({_L}+(?:['’]{_L}+)*(?:-{_L}+(?:['’]{_L}+)*)*)(?:$|[^\pL\pM\pN_])")
 # Inner capitals that names have: McDonald, MacKenzie, DeShawn, LaToya, O'Neill (others, like
 # "DfE" or "iPad", are not names).
-NAME_PREFIX = re.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|\w['’])(?=[^\W\d_])")
+NAME_PREFIX = linear.compile(r"^(Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|[\pL\pN_]['’])\pL")
 
 TITLES = frozenset(
     """mr mrs ms miss mx dr doctor prof professor pc pcso ps dc ds di dci dcs sgt sergeant insp
@@ -96,18 +94,26 @@ FUNCTION_WORDS = frozenset(
     via on in into out over under up down is was are were be been has have had do does did not no
     yes all any some there here as than also just only very too could would should again still""".split()
 )
-SENTENCE_END = re.compile(r"(?:[.!?;:\n•*]|\s[-–—]|\()\s*$")
+SENTENCE_END = linear.compile(r"(?:[.!?;:\n•*]|\s[-–—]|\()\s*$")
 LOOK_BACK = 40  # characters of context read before a word
-AGE_AFTER = re.compile(
-    r"^\s*(?:,\s*|\()(?:aged\s+)?\d{1,2}\b|^\s*,?\s*aged\s+\d|^\s*\((?:mum|dad|mother|father|y\d)", re.I
+AGE_AFTER = linear.compile(
+    r"^\s*(?:,\s*|\()(?:aged\s+)?[0-9]{1,2}\b|^\s*,?\s*aged\s+[0-9]"
+    r"|^\s*\((?:mum|dad|mother|father|y[0-9])",
+    True,
 )
 # "worried about Ruby", "spoke to Amber": a capitalised word here is a person even if it is also a word.
-PERSON_OBJECT_CUE = re.compile(
+PERSON_OBJECT_CUE = linear.compile(
     r"\b(?:(?:worried|concerned|concerns?|worry|spoke|speak|speaking|talked|talking|chatted|met|meeting)"
     r"\s+(?:about|to|with|for)|told|asked|saw|seen|visited|collected|phoned|rang|texted|emailed|met)\s+$",
-    re.I,
+    True,
 )
-INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\.?\s+$")  # "J. Smith", "K Adeyemi"
+INITIAL_BEFORE = linear.compile(r"(?:^|[^\w.])([A-Z]\.?\s+)$")  # "J. Smith", "K Adeyemi"
+ACRONYM_PLURAL = linear.compile(r"[A-Z]{2,}s")
+NAME_PREFIX_KEY = linear.compile(r"(?:o'|d'|mc|mac|fitz)\w{3,}")
+TITLE_GAP = linear.compile(r"\.?\s+(?:[0-9]{1,6}\s+)?")
+KIN_GAP = linear.compile(r"\s*[:,(]?\s*")
+CALLED_GAP = linear.compile(r"\s+['\"‘“]?")
+RUN_GAP = linear.compile(r"\s+|\s*,\s+")
 
 
 @dataclass(frozen=True)
@@ -129,17 +135,18 @@ def _shape(word: str) -> str:
         return "other"  # a script without case, such as Arabic
     if all(c.isupper() for c in letters):
         return "upper" if len(letters) > 1 else "title"
-    if re.fullmatch(r"[A-Z]{2,}s", word):
+    if ACRONYM_PLURAL.fullmatch(word):
         return "upper"  # an acronym's plural: LAs, GPs, YOTs
     if letters[0].isupper():
-        parts = re.split(r"-", word)
+        parts = word.split("-")
         return "title" if all(_name_capitals(p) or not p[:1].isupper() for p in parts) else "other"
     return "lower" if all(c.islower() for c in letters) else "other"
 
 
 def _name_capitals(part: str) -> bool:
     prefix = NAME_PREFIX.match(part)
-    rest = part[prefix.end():] if prefix and part[prefix.end():][:1].isupper() else part
+    cut = prefix.end(1) if prefix else 0
+    rest = part[cut:] if prefix and part[cut:][:1].isupper() else part
     return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
 
 
@@ -149,13 +156,20 @@ def _latin(word: str) -> bool:
 
 def tokens(text: str) -> list[Token]:
     out = []
-    for m in WORD.finditer(text):
-        word = m.group(0)
-        possessive = bool(POSSESSIVE.search(word)) and len(word) > 3
+    for start, end in linear.spans(WORD, text, 1, _glued):
+        if start >= 2 and text[start - 1] in ".@/" and (text[start - 2].isalnum() or text[start - 2] == "_") \
+                and (text[start - 1] != "." or (start >= 3 and text[start - 3].isalnum())):
+            continue  # "example.org", "a@b", "and/or": part of an address or a code
+        word = text[start:end]
+        possessive = word[-2:].lower() in ("'s", "’s") and len(word) > 3
         base = word[:-2] if possessive else word
-        out.append(Token(word, m.start(), m.start() + len(base), m.end(), base, possessive,
+        out.append(Token(word, start, start + len(base), end, base, possessive,
                          fold(base), _shape(base), _latin(base)))
     return out
+
+
+def _glued(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 class NameFinder:
@@ -168,7 +182,7 @@ class NameFinder:
 
     # --- what a word is -------------------------------------------------------------------------
     def parts(self, tok: Token) -> list[str]:
-        return [p for p in re.split(r"-", tok.key) if p]
+        return [p for p in tok.key.split("-") if p]
 
     def _in(self, group: frozenset[str], tok: Token) -> bool:
         parts = self.parts(tok)
@@ -184,7 +198,7 @@ class NameFinder:
 
     def is_surname(self, tok: Token) -> bool:
         key = tok.key
-        if re.match(r"^(?:o'|d'|mc|mac|fitz)\w{3,}$", key) and tok.shape == "title":
+        if NAME_PREFIX_KEY.fullmatch(key) and tok.shape == "title":
             return True
         return self._in(self.lex.surnames, tok)
 
@@ -238,7 +252,7 @@ class NameFinder:
         if j < 0:
             return None
         gap = self.text[self.toks[j].word_end: self.toks[i].start]
-        if not re.fullmatch(r"\.?\s+(?:\d{1,6}\s+)?", gap):
+        if not TITLE_GAP.fullmatch(gap):
             return None
         title = self.toks[j]
         key = title.text.casefold()
@@ -254,9 +268,9 @@ class NameFinder:
             return False
         gap = self.text[p.word_end: self.toks[i].start]
         key = p.text.casefold()
-        if key in KIN and re.fullmatch(r"\s*[:,(]?\s*", gap):
+        if key in KIN and KIN_GAP.fullmatch(gap):
             return True
-        if key in CALLED and re.fullmatch(r"\s+['\"‘“]?", gap):
+        if key in CALLED and CALLED_GAP.fullmatch(gap):
             return True
         pp = self.prev(i, 2)
         return bool(pp and pp.text.casefold() == "known" and key == "as" and gap.strip() == "")
@@ -264,7 +278,7 @@ class NameFinder:
     def called_before(self, i: int) -> bool:
         p = self.prev(i)
         return bool(p and p.text.casefold() in CALLED
-                    and re.fullmatch(r"\s+['\"‘“]?", self.text[p.word_end: self.toks[i].start]))
+                    and CALLED_GAP.fullmatch(self.text[p.word_end: self.toks[i].start]))
 
     def family_after(self, i: int) -> bool:
         p = self.prev(i)
@@ -290,7 +304,7 @@ class NameFinder:
         """Indexes of adjacent capitalised words (with particles such as 'van der', 'Ní')."""
         run: list[int] = []
         for i, tok in enumerate(self.toks):
-            joined = bool(run) and re.fullmatch(r"\s+|\s*,\s+", self.before(i)) is not None
+            joined = bool(run) and RUN_GAP.fullmatch(self.before(i)) is not None
             if joined and "," in self.before(i) and not self._comma_name(run, i):
                 joined = False
             if self.capitalised(tok) or (run and joined and tok.key in PARTICLES):
@@ -389,7 +403,7 @@ class NameFinder:
                 window = self.window(self.toks[first].start)
                 initial = INITIAL_BEFORE.search(window)
                 if start is None and initial and len(piece) == 1:
-                    start = self.toks[first].start - (len(window) - initial.start())
+                    start = self.toks[first].start - (len(window) - initial.start(1))
                 yield (start if start is not None else self.toks[first].start), self.toks[last].end, piece
 
     def is_name(self, piece: list[int]) -> bool:
