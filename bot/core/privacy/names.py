@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.core.privacy import linear
+from bot.core.privacy.context import context_names, widen
 from bot.core.privacy.lexicon import Lexicon, fold, lexicon
 
 Span = tuple[str, int, int]
@@ -373,8 +374,15 @@ class NameFinder:
                 continue
             found = self.lower_case_name(i) if tok.latin else self.other_script_name(i, taken)
             if found:
-                taken.update(found[2])
-                yield "name", found[0], found[1]
+                first, last = widen(self, min(found[2]), max(found[2]))
+                taken.update(range(first, last + 1))
+                start = min(found[0], self.toks[first].start)
+                yield "name", start, max(found[1], self.toks[last].end)
+        for first, last in context_names(self, taken):
+            if any(k in taken for k in range(first, last + 1)):
+                continue
+            taken.update(range(first, last + 1))
+            yield "name", self.toks[first].start, self.toks[last].end
 
     def names_in_run(self, run: list[int]) -> Iterator[tuple[int, int, list[int]]]:
         # split the run at stop words and titles; each piece is judged on its own

@@ -277,8 +277,8 @@ def postcodes(text: str) -> Iterator[Span]:
             continue  # "s16LA" is a section of an Act, not a postcode
         compact = "".join(code.split()).upper()
         area = compact[:2] if compact[1:2].isalpha() else compact[:1]
-        if " " not in code and area not in POSTCODE_AREAS:
-            continue
+        if " " not in code and (area not in POSTCODE_AREAS or code[:1] == "s" and code[1:2].isdigit()):
+            continue  # "s16la", "s47" are sections of an Act
         yield "postcode", start, end
 
 
