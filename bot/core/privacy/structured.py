@@ -337,6 +337,7 @@ HOUSE_NAME = linear.compile(
 WORDS = linear.compile(rf"{WORD_CHARS}+")
 NUMBER_AND_WORDS = linear.compile(rf"([0-9]{{1,4}}[a-z]?),?((?:\s+{WORD_CHARS}+){{1,5}})", True)
 LEAD_DIGITS = linear.compile(r"^[0-9]+")
+ONE_WORD_STREET = linear.compile(r"([0-9]{1,4}[a-z]?\s+[A-Z][a-z]+(?:way|gate|side|field|moor))\b")
 FLAT_PREFIX = linear.compile(r"\b(?:flat|apartment|apt)\s+[0-9]{1,3}[a-z]?,?\s+$", True)
 STREET_AFTER = linear.compile(
     rf"^,?\s+(?:(?:on|off|in)\s+)?(?:the\s+)?((?:{WORD_CHARS}+\s+){{0,2}}({WORD_CHARS}+))", True)
@@ -373,9 +374,14 @@ def addresses(text: str) -> Iterator[Span]:
             start = text.index(" ", start) + 1 if " " in text[start:end] else start
             words = words[1:]
         street = _street_after(text, end - 1, after_types, english, lead=False)
+        if any(w in NOT_STREET_WORDS or w in ARTICLES for w in words):
+            continue  # "the skate park on Mill Road": a sentence, not a house's name
         if street and len(words) >= 2 and fresh(start, street):
             yield "address", start, street
     # "5 brudenell mount", "23 heol y felin", "2 the paddocks", "12 Beech Grove"
+    for start, end in linear.spans(ONE_WORD_STREET, text, 1, lambda ch: ch.isalnum() or ch in "/:."):
+        if fresh(start, end):
+            yield "address", start, end  # "102 Kingsway", "4 Eastgate"
     for m in NUMBER_AND_WORDS.finditer(text):
         start = m.start(1)
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/:.£$-"):
@@ -400,7 +406,7 @@ def _street_after(text: str, at: int, after_types: frozenset[str], english: froz
     words = WORDS.findall(m.group(1) if lead else m.group(2))
     for n in range(len(words), 0, -1):
         key = words[n - 1].lower()
-        if key in after_types and (key in STRONG_STREET_TYPES or words[n - 1][:1].isupper()) \
+        if key in after_types and (key in STRONG_STREET_TYPES or (lead and words[n - 1][:1].isupper())) \
                 and (n > 1 or not lead) and \
                 not any(w.lower() in NOT_STREET_WORDS for w in words[:n - 1]):
             if n == 1 and words[0].lower() not in STRONG_STREET_TYPES:
