@@ -22,12 +22,20 @@ from bot.core.privacy.names import names
 from bot.core.privacy.normalise import for_matching, normalise
 from bot.core.privacy.structured import DETECTORS, nhs_check
 
-__all__ = ["KIND_LABELS", "MAX_TEXT_CHARS", "PLACEHOLDERS", "Finding", "TextTooLong", "check_length",
-           "describe", "mask", "nhs_number_valid", "normalise", "scan", "suggest_edit"]
+__all__ = [
+    "KIND_LABELS", "MAX_TEXT_CHARS", "MESSAGE_LIMIT", "PLACEHOLDERS", "TOO_LONG_TO_CHECK", "Finding", "TextTooLong",
+    "check_length", "describe", "mask", "nhs_number_valid", "normalise", "scan", "suggest_edit",
+]
 
-# The longest text any entry point passes to the guard (Slack's own limit for a message). Entry points
-# refuse longer text before scanning it; `scan` refuses it too, so that no caller can make it slow.
+# The longest text any entry point passes to the guard (Slack's own limit for a message); `scan`
+# refuses longer text, so that no caller can make it slow.
 MAX_TEXT_CHARS = 40_000
+# The longest message a channel scans: as long as the longest record field. Nobody needs to type
+# more to the bot (the check is answered with buttons), so a longer message is answered with a
+# warning and never scanned: one person's paste cannot hold up anyone else's answer.
+MESSAGE_LIMIT = 2000
+TOO_LONG_TO_CHECK = (f"That message is too long to check (more than {MESSAGE_LIMIT:,} characters). "
+                     "Please don't paste notes here: just use the buttons.")
 
 
 class TextTooLong(ValueError):
@@ -95,22 +103,30 @@ def scan(text: str) -> list[Finding]:
     check_length(text)
     clean = normalise(text)
     folded = for_matching(clean)
-    spans: list[tuple[str, int, int]] = []
-    for detector in (*DETECTORS, names, jigsaws):
+    found: list[tuple[int, int, int, str]] = []
+    for trust, detector in enumerate((*DETECTORS, names, jigsaws)):
         for kind, start, end in detector(folded.text):
-            _add(spans, kind, *folded.source_span(start, end))
-    spans.sort(key=lambda s: s[1])
-    return [Finding(kind, clean[start:end], start, end) for kind, start, end in spans]
+            start, end = folded.source_span(start, end)
+            found.append((start, end, trust, kind))
+    return [Finding(kind, clean[start:end], start, end) for kind, start, end in _merged(found)]
 
 
-def _add(spans: list[tuple[str, int, int]], kind: str, start: int, end: int) -> None:
-    """Where two findings overlap, keep the first detector's kind (the more trusted) over both
-    extents, so that the whole identifier is masked."""
-    for i, (other_kind, a, b) in enumerate(spans):
-        if a < end and start < b:
-            spans[i] = (other_kind, min(a, start), max(b, end))
-            return
-    spans.append((kind, start, end))
+def _merged(found: list[tuple[int, int, int, str]]) -> list[tuple[str, int, int]]:
+    """Overlapping findings become one, over both extents, so that the whole identifier is masked;
+    it keeps the kind of the most trusted detector (the earliest in DETECTORS). One sort and one
+    sweep: a text with thousands of findings costs no more than its length."""
+    merged: list[tuple[str, int, int]] = []
+    best_trust = 0
+    for start, end, trust, kind in sorted(found):
+        if merged and start < merged[-1][2]:
+            last_kind, last_start, last_end = merged[-1]
+            if trust < best_trust:
+                last_kind, best_trust = kind, trust
+            merged[-1] = (last_kind, last_start, max(last_end, end))
+        else:
+            merged.append((kind, start, end))
+            best_trust = trust
+    return merged
 
 
 def mask(finding: Finding) -> str:
