@@ -23,7 +23,8 @@ from bot.core.privacy.normalise import for_matching, normalise
 from bot.core.privacy.structured import DETECTORS, nhs_check
 
 __all__ = [
-    "KIND_LABELS", "MAX_TEXT_CHARS", "MESSAGE_LIMIT", "PLACEHOLDERS", "TOO_LONG_TO_CHECK", "Finding", "TextTooLong",
+    "KIND_LABELS", "MAX_TEXT_CHARS", "MESSAGE_LIMIT", "PLACEHOLDERS", "TOO_LONG_TO_CHECK", "Finding",
+    "TextTooLong",
     "check_length", "describe", "mask", "nhs_number_valid", "normalise", "scan", "suggest_edit",
 ]
 
