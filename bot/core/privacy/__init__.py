@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bot.core.privacy import linear
 from bot.core.privacy.jigsaw import jigsaws
 from bot.core.privacy.names import names
-from bot.core.privacy.normalise import for_matching, normalise
+from bot.core.privacy.normalise import for_matching, is_dropped, normalise
 from bot.core.privacy.structured import DETECTORS, nhs_check
 
 __all__ = [
@@ -108,6 +108,8 @@ def scan(text: str) -> list[Finding]:
     for trust, detector in enumerate((*DETECTORS, names, jigsaws)):
         for kind, start, end in detector(folded.text):
             start, end = folded.source_span(start, end)
+            while end < len(clean) and is_dropped(clean[end]):
+                end += 1  # a keycap's marks after its digit belong to it
             found.append((start, end, trust, kind))
     return [Finding(kind, clean[start:end], start, end) for kind, start, end in _merged(found)]
 

@@ -421,6 +421,8 @@ class NameFinder:
         strong = (self.title_before(first_i) is not None or self.kin_before(first_i)
                   or self.family_after(last_i) or self.person_after(last_i, toks[-1].end)
                   or (len(piece) == 1 and self.initial_before(first_i)))
+        if lead.key == "storm" and len(piece) == 2 and not self.verb_after(last_i):
+            return False  # "Storm Darragh closed the school": a named storm, not a person
         place = self.is_place_run(piece)
         if place and len(piece) == 1 and self.is_first(lead) and self.verb_after(first_i) \
                 and self.toks[first_i + 1].text.casefold() not in WEAK_VERBS:

@@ -46,6 +46,8 @@ SPACED_LETTERS = linear.compile(r"([A-Za-z](?:[ ._*|/\-]{1,2}[A-Za-z]){3,})(?:$|
 SEPARATOR = linear.compile(r"[ ._*|/\-]+")
 # a run of digits with the letters O, l or I typed among them: "o77oo", "9oo", "077OO9OO555"
 DIGIT_LOOKALIKES = linear.compile(r"([0-9OoIl]*[0-9][0-9OoIl]*)(?:$|[^A-Za-z0-9])")
+# digits typed one by one with O or l among them: "O 7 7 O O 9 O O 1 2 3"
+SPACED_DIGIT_LOOKALIKES = linear.compile(r"([0-9OoIl](?:[ .\-]{1,2}[0-9OoIl]){5,})(?:$|[^A-Za-z0-9])")
 AS_DIGIT = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
 DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Sk", "So", "Cs", "Co", "Cn"})
 
@@ -156,6 +158,11 @@ def _read_as(ch: str) -> str:
     return _skeleton(ch) or ch
 
 
+def is_dropped(ch: str) -> bool:
+    """A character the scan reads as nothing (an emoji, a keycap's mark, a variation selector)."""
+    return not ch.isascii() and _read_as(ch) == ""
+
+
 @cache
 def _confusables() -> dict[str, str]:
     """Each character that TR39 says looks like one plain ASCII letter or digit, mapped to it."""
@@ -196,4 +203,9 @@ def _digit_lookalikes(text: str) -> list[tuple[int, int, str]]:
         token = text[start:end]
         if len(token) >= 2 and not token.isdigit():
             edits.append((start, end, token.translate(AS_DIGIT)))
-    return edits
+    for start, end in linear.spans(SPACED_DIGIT_LOOKALIKES, text, 1, str.isalnum):
+        chain = text[start:end]
+        overlaps = any(a < end and start < b for a, b, _ in edits)
+        if not overlaps and sum(ch.isdigit() for ch in chain) >= 4 and not chain.isdigit():
+            edits.append((start, end, chain.translate(AS_DIGIT)))
+    return sorted(edits)
