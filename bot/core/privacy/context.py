@@ -53,6 +53,10 @@ OBJECT_CUE = linear.compile(
     r"|messaged|called|picked\s+up|dropped\s+off)\s+$",
     True,
 )
+OBJECT_CUE_ENDS = frozenset(
+    "about to with w for re told asked saw seen visited collected phoned rang texted emailed met messaged"
+    " called up off".split()
+)
 YEAR_AFTER = linear.compile(r"^\s+(?:year|yr|y)\s?[0-9]", True)
 BRACKETED_AGE = linear.compile(r"^\s*\(\s*(?:aged?\s*)?[0-9]{1,2}\s*(?:yrs?|years?)?\s*\)", True)
 COMMA_AGE = linear.compile(r"^\s*,\s*(?:aged?\s*)?[0-9]{1,2}\b", True)
@@ -230,15 +234,18 @@ def _slot(finder: NameFinder, i: int) -> tuple[int, int] | None:
             return widen(finder, i, i)
     # an age: "precious (9)", "wazir khan, 12"
     after = text[tok.word_end: tok.word_end + 16]
-    aged = BRACKETED_AGE.match(after)
-    if aged or ((COMMA_AGE.match(after) or TWINS_AFTER.match(after)) and (listed or unknown)):
+    opener = after.lstrip()[:1]
+    aged = opener == "(" and BRACKETED_AGE.match(after)
+    paired = opener in ",(" and (COMMA_AGE.match(after) or TWINS_AFTER.match(after))
+    if aged or (paired and (listed or unknown)):
         return widen(finder, i, i)
     # "X and her brother", "X and Y were collected", "taiwo and kehinde (twins)"
     if nxt is not None and nxt.key == "and" and i + 2 < len(toks):
         third = toks[i + 2]
         if third.key in ("his", "her", "their") and i + 3 < len(toks) and toks[i + 3].key in KIN:
             return widen(finder, i, i)
-        twins = TWINS_AFTER.match(text[third.word_end: third.word_end + 16])
+        after_third = text[third.word_end: third.word_end + 16]
+        twins = after_third.lstrip()[:1] == "(" and TWINS_AFTER.match(after_third)
         if _candidate(finder, i + 2) and (listed or unknown) and (_acts_after(finder, i + 2) or twins):
             return i, i + 2
     # the subject of a person's verb: "tharshan said", "hope told", "summer young has missed"
@@ -250,7 +257,8 @@ def _slot(finder: NameFinder, i: int) -> tuple[int, int] | None:
                 and _acts_after(finder, i + 1):
             return widen(finder, i, i + 1)
     # the object of "told", "spoke to", "worried about": "told faith we would"
-    if OBJECT_CUE.search(text[max(0, tok.start - 30): tok.start]):
+    cue = prev is not None and prev.key in OBJECT_CUE_ENDS
+    if cue and OBJECT_CUE.search(text[max(0, tok.start - 30): tok.start]):
         if listed or unknown:
             return widen(finder, i, i)
         rest = text[tok.word_end: tok.word_end + 3]

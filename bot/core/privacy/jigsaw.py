@@ -34,6 +34,10 @@ NOT_SCHOOLS = frozenset(
 
 
 def jigsaws(text: str) -> Iterator[Span]:
+    lower = text.lower()
+    has_digit = any(d in text for d in "0123456789")
+    if not has_digit and not any(w in lower for w in ("reception", "nursery", "sixth")):
+        return
     for start, end in linear.spans(YEAR_GROUP, text, 1):
         m = AFTER_YEAR.search(text[end:end + 80])
         if not m:

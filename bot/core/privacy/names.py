@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.core.privacy import linear
 from bot.core.privacy.context import context_names, widen
@@ -27,8 +28,7 @@ from bot.core.privacy.lexicon import Lexicon, fold, lexicon
 Span = tuple[str, int, int]
 
 # Letters with inner apostrophes and hyphens; never part of a code such as "077edd6f" or "s16LA".
-_L = r"[\pL\pM]"
-WORD = linear.compile(rf"({_L}+(?:['’]{_L}+)*(?:-{_L}+(?:['’]{_L}+)*)*)(?:$|[^\pL\pM\pN_])")
+
 # Inner capitals that names have: McDonald, MacKenzie, DeShawn, LaToya, O'Neill (others, like
 # "DfE" or "iPad", are not names).
 NAME_PREFIX = linear.compile(r"^(Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|[\pL\pN_]['’])\pL")
@@ -95,7 +95,6 @@ FUNCTION_WORDS = frozenset(
     via on in into out over under up down is was are were be been has have had do does did not no
     yes all any some there here as than also just only very too could would should again still""".split()
 )
-SENTENCE_END = linear.compile(r"(?:[.!?;:\n•*]|\s[-–—]|\()\s*$")
 LOOK_BACK = 40  # characters of context read before a word
 AGE_AFTER = linear.compile(
     r"^\s*(?:,\s*|\()(?:aged\s+)?[0-9]{1,2}\b|^\s*,?\s*aged\s+[0-9]"
@@ -130,6 +129,21 @@ class Token:
     latin: bool
 
 
+@lru_cache(maxsize=16384)
+def _gap_is(pattern: linear.Pattern, gap: str) -> bool:
+    """Whether a short gap between two words matches: gaps repeat (" ", ", "), so each is matched once."""
+    return pattern.fullmatch(gap) is not None
+
+
+def _ends_sentence(window: str) -> bool:
+    """The window ends a sentence or a line ("... said.", "\n", " - ", "("): SENTENCE_END, by hand."""
+    rest = window.rstrip(" \t\f\r")
+    if not rest:
+        return False
+    return rest[-1] in ".!?;:\n•*(" or (rest[-1] in "-–—" and len(rest) > 1 and rest[-2] in " \t\n\f\r")
+
+
+@lru_cache(maxsize=16384)
 def _shape(word: str) -> str:
     letters = [c for c in word if c.isalpha()]
     if not letters or not any(c.isupper() or c.islower() for c in letters):
@@ -157,7 +171,7 @@ def _latin(word: str) -> bool:
 
 def tokens(text: str) -> list[Token]:
     out = []
-    for start, end in linear.spans(WORD, text, 1, _glued):
+    for start, end in _words(text):
         if start >= 2 and text[start - 1] in ".@/" and (text[start - 2].isalnum() or text[start - 2] == "_") \
                 and (text[start - 1] != "." or (start >= 3 and text[start - 3].isalnum())):
             continue  # "example.org", "a@b", "and/or": part of an address or a code
@@ -171,6 +185,31 @@ def tokens(text: str) -> list[Token]:
 
 def _glued(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
+
+
+def _words(text: str) -> Iterator[tuple[int, int]]:
+    """What WORD matches, read by hand in one pass (a scanner is linear by construction, and cheaper
+    than one regex match a word): letters with inner apostrophes and hyphens, never glued to a digit
+    or an underscore ("077edd6f", "s16LA", "user_name")."""
+    n, i = len(text), 0
+    while i < n:
+        if not text[i].isalpha():
+            i += 1
+            continue
+        start = i
+        while i < n:
+            if text[i].isalpha():
+                i += 1
+            elif text[i] in "'’-" and i + 1 < n and text[i + 1].isalpha():
+                i += 1
+            else:
+                break
+        glued = (i < n and _glued(text[i])) or (start > 0 and _glued(text[start - 1]))
+        if glued:
+            while i < n and (_glued(text[i]) or text[i] in "'’-"):
+                i += 1  # the rest of a code: none of it is a word
+            continue
+        yield start, i
 
 
 class NameFinder:
@@ -199,7 +238,7 @@ class NameFinder:
 
     def is_surname(self, tok: Token) -> bool:
         key = tok.key
-        if NAME_PREFIX_KEY.fullmatch(key) and tok.shape == "title":
+        if key[:1] in "odmf" and tok.shape == "title" and NAME_PREFIX_KEY.fullmatch(key):
             return True
         return self._in(self.lex.surnames, tok)
 
@@ -244,7 +283,7 @@ class NameFinder:
         return ("\n" if start == 0 else "") + self.text[start:end]
 
     def sentence_start(self, i: int) -> bool:
-        return bool(SENTENCE_END.search(self.window(self.toks[i].start)))
+        return _ends_sentence(self.window(self.toks[i].start))
 
     def title_before(self, i: int, after_title_word: bool = False) -> int | None:
         """Start offset of a title directly before token i ("Mrs", "PC 1234", "dr"), if any. A title
@@ -253,7 +292,7 @@ class NameFinder:
         if j < 0:
             return None
         gap = self.text[self.toks[j].word_end: self.toks[i].start]
-        if not TITLE_GAP.fullmatch(gap):
+        if not _gap_is(TITLE_GAP, gap):
             return None
         title = self.toks[j]
         key = title.text.casefold()
@@ -269,9 +308,9 @@ class NameFinder:
             return False
         gap = self.text[p.word_end: self.toks[i].start]
         key = p.text.casefold()
-        if key in KIN and KIN_GAP.fullmatch(gap):
+        if key in KIN and _gap_is(KIN_GAP, gap):
             return True
-        if key in CALLED and CALLED_GAP.fullmatch(gap):
+        if key in CALLED and _gap_is(CALLED_GAP, gap):
             return True
         pp = self.prev(i, 2)
         return bool(pp and pp.text.casefold() == "known" and key == "as" and gap.strip() == "")
@@ -279,7 +318,7 @@ class NameFinder:
     def called_before(self, i: int) -> bool:
         p = self.prev(i)
         return bool(p and p.text.casefold() in CALLED
-                    and CALLED_GAP.fullmatch(self.text[p.word_end: self.toks[i].start]))
+                    and _gap_is(CALLED_GAP, self.text[p.word_end: self.toks[i].start]))
 
     def family_after(self, i: int) -> bool:
         p = self.prev(i)
@@ -292,7 +331,8 @@ class NameFinder:
         if tok.possessive:
             nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
             return bool(nxt and nxt.text.casefold() in PERSON_AFTER_POSSESSIVE)
-        return bool(AGE_AFTER.match(self.text[end: end + 16]))
+        after = self.text[end: end + 16]
+        return after.lstrip()[:1] in (",", "(", "a", "A") and bool(AGE_AFTER.match(after))
 
     def verb_after(self, i: int) -> bool:
         nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
@@ -305,7 +345,7 @@ class NameFinder:
         """Indexes of adjacent capitalised words (with particles such as 'van der', 'Ní')."""
         run: list[int] = []
         for i, tok in enumerate(self.toks):
-            joined = bool(run) and RUN_GAP.fullmatch(self.before(i)) is not None
+            joined = bool(run) and _gap_is(RUN_GAP, self.before(i))
             if joined and "," in self.before(i) and not self._comma_name(run, i):
                 joined = False
             if self.capitalised(tok) or (run and joined and tok.key in PARTICLES):
@@ -409,7 +449,8 @@ class NameFinder:
                 first, last = piece[0], piece[-1]
                 start = self.title_before(first)
                 window = self.window(self.toks[first].start)
-                initial = INITIAL_BEFORE.search(window)
+                single = first > 0 and len(self.toks[first - 1].text) == 1
+                initial = INITIAL_BEFORE.search(window) if single else None
                 if start is None and initial and len(piece) == 1:
                     start = self.toks[first].start - (len(window) - initial.start(1))
                 yield (start if start is not None else self.toks[first].start), self.toks[last].end, piece
@@ -466,8 +507,8 @@ class NameFinder:
 
     def initial_before(self, i: int) -> bool:
         tok = self.toks[i]
-        return bool(INITIAL_BEFORE.search(self.window(tok.start))) and self.is_surname(tok) and i > 0 \
-            and len(self.toks[i - 1].text) == 1
+        return i > 0 and len(self.toks[i - 1].text) == 1 and self.is_surname(tok) \
+            and bool(INITIAL_BEFORE.search(self.window(tok.start)))
 
     def lower_case_name(self, i: int) -> tuple[int, int, list[int]] | None:
         tok = self.toks[i]

@@ -198,7 +198,9 @@ def _spaced_letters(text: str) -> list[tuple[int, int, str]]:
 
 
 def _digit_lookalikes(text: str) -> list[tuple[int, int, str]]:
-    edits = []
+    edits: list[tuple[int, int, str]] = []
+    if not any(ch in text for ch in "0123456789"):
+        return edits
     for start, end in linear.spans(DIGIT_LOOKALIKES, text, 1, str.isalnum):
         token = text[start:end]
         if len(token) >= 2 and not token.isdigit():

@@ -140,6 +140,15 @@ NOT_DIGIT = linear.compile(r"[^0-9]+")
 NOT_CODE = linear.compile(r"[^0-9A-Za-z]+")
 
 
+HOUSE_WORDS = ("cottage", "farm", "barn", "lodge", "villa", "bungalow", "house", "mill", "hall", "manor", "grange",
+               "croft", "chapel", "rectory", "vicarage", "oast")
+
+
+def _has_digit(text: str) -> bool:
+    """Most detectors need a digit; the text as read has only ASCII ones."""
+    return any(digit in text for digit in "0123456789")
+
+
 def _digits(text: str) -> str:
     return NOT_DIGIT.sub("", text)
 
@@ -149,7 +158,8 @@ def _cue_before(cue: linear.Pattern, text: str, start: int, window: int) -> bool
 
 
 def emails(text: str) -> Iterator[Span]:
-    if "@" not in text and "at" not in text.lower():
+    lower = text.lower()
+    if "@" not in text and " at " not in lower and "at)" not in lower and "at]" not in lower:
         return
     for pattern in (EMAIL, SPACED_EMAIL, BRACKET_EMAIL, SPELT_EMAIL, TLD_EMAIL):
         for start, end in linear.spans(pattern, text, 0, _email_start):
@@ -172,6 +182,8 @@ def upn_check(code: str) -> bool:
 
 
 def upns(text: str) -> Iterator[Span]:
+    if not _has_digit(text):
+        return
     for start, end in linear.spans(UPN_SHAPE, text, 1, linear.alnum):
         code = NOT_CODE.sub("", text[start:end]).upper()
         if upn_check(code) or _cue_before(UPN_CUE, text, start, 30):
@@ -182,6 +194,8 @@ def numbers(text: str) -> Iterator[Span]:
     """NHS numbers and phone numbers, read from runs of digit groups ("0 7 7 0 0", "943-476-5919",
     "+44 (0)7700 900123"). Each window of whole groups is tried once from each group, so the cost is
     in proportion to the text (the old pattern for ten digits was quadratic on a run of digits)."""
+    if not _has_digit(text):
+        return
     for run_start, run_end in linear.spans(DIGIT_RUN, text, 0, linear.word_char):
         run = text[run_start:run_end]
         groups = [m.span() for m in DIGIT_GROUP.finditer(run)]
@@ -231,13 +245,15 @@ def _phone_digits(digits: str, international: bool) -> bool:
 
 
 def ni_numbers(text: str) -> Iterator[Span]:
+    if not _has_digit(text):
+        return
     for start, end in linear.spans(NI_NUMBER, text, 1, linear.alnum):
         if text[start:start + 2].upper() not in NI_NOT_ISSUED:
             yield "ni_number", start, end
 
 
 def dates_of_birth(text: str) -> Iterator[Span]:
-    if not any(ch.isdigit() for ch in text) and "christmas" not in text.lower():
+    if not _has_digit(text) and "christmas" not in text.lower():
         return
     taken: list[tuple[int, int]] = []
     for start, end in linear.spans(DATE, text, 1, lambda ch: ch.isdigit() or ch in "/.-"):
@@ -270,6 +286,8 @@ def phones(text: str) -> Iterator[Span]:
 
 
 def postcodes(text: str) -> Iterator[Span]:
+    if not _has_digit(text):
+        return
     for start, end in linear.spans(POSTCODE, text, 1, linear.alnum):
         code = text[start:end]
         letters = [c for c in code if c.isalpha()]
@@ -346,6 +364,8 @@ ARTICLES = frozenset("y yr 'r r na nan an a' h- le la the".split())
 
 
 def addresses(text: str) -> Iterator[Span]:
+    if not _has_digit(text) and not any(word in text.lower() for word in HOUSE_WORDS):
+        return
     after_types, before_types = street_words()
     english = lexicon().english_words
     taken: list[tuple[int, int]] = []
@@ -467,7 +487,7 @@ def _street_from(text: str, m: object, after_types: frozenset[str], before_types
 
 
 def handles(text: str) -> Iterator[Span]:
-    for start, end in linear.spans(AT_HANDLE, text, 1, lambda ch: ch.isalnum() or ch in "_@.<"):
+    for start, end in () if "@" not in text else linear.spans(AT_HANDLE, text, 1, lambda ch: ch.isalnum() or ch in "_@.<"):
         yield "handle", start, end
     for pattern in (CUED_HANDLE, HANDLE_BEFORE_PLATFORM):
         for m in pattern.finditer(text):
@@ -489,6 +509,8 @@ def _looks_like_handle(token: str, quoted: bool) -> bool:
 
 
 def vehicle_registrations(text: str) -> Iterator[Span]:
+    if not _has_digit(text):
+        return
     for start, end in linear.spans(CURRENT_REG, text, 1, linear.alnum):
         if text[start:end].isupper() or _cue_before(VEHICLE_CUE, text, start, VEHICLE_CUE_WINDOW):
             yield "vehicle_registration", start, end
