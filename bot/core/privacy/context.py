@@ -236,7 +236,7 @@ def _slot(finder: NameFinder, i: int) -> tuple[int, int] | None:
     after = text[tok.word_end: tok.word_end + 16]
     opener = after.lstrip()[:1]
     aged = opener == "(" and BRACKETED_AGE.match(after)
-    paired = opener in ",(" and (COMMA_AGE.match(after) or TWINS_AFTER.match(after))
+    paired = (opener == "," and COMMA_AGE.match(after)) or (opener == "(" and TWINS_AFTER.match(after))
     if aged or (paired and (listed or unknown)):
         return widen(finder, i, i)
     # "X and her brother", "X and Y were collected", "taiwo and kehinde (twins)"

@@ -150,7 +150,7 @@ def _shape(word: str) -> str:
         return "other"  # a script without case, such as Arabic
     if all(c.isupper() for c in letters):
         return "upper" if len(letters) > 1 else "title"
-    if ACRONYM_PLURAL.fullmatch(word):
+    if word[-1:] == "s" and word[:1].isupper() and ACRONYM_PLURAL.fullmatch(word):
         return "upper"  # an acronym's plural: LAs, GPs, YOTs
     if letters[0].isupper():
         parts = word.split("-")
@@ -159,7 +159,7 @@ def _shape(word: str) -> str:
 
 
 def _name_capitals(part: str) -> bool:
-    prefix = NAME_PREFIX.match(part)
+    prefix = NAME_PREFIX.match(part) if any(c.isupper() for c in part[1:]) else None
     cut = prefix.end(1) if prefix else 0
     rest = part[cut:] if prefix and part[cut:][:1].isupper() else part
     return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
@@ -176,11 +176,22 @@ def tokens(text: str) -> list[Token]:
                 and (text[start - 1] != "." or (start >= 3 and text[start - 3].isalnum())):
             continue  # "example.org", "a@b", "and/or": part of an address or a code
         word = text[start:end]
-        possessive = word[-2:].lower() in ("'s", "’s") and len(word) > 3
-        base = word[:-2] if possessive else word
-        out.append(Token(word, start, start + len(base), end, base, possessive,
-                         fold(base), _shape(base), _latin(base)))
+        base, possessive, key, shape, latin = _facts(word)
+        out.append(Token(word, start, start + len(base), end, base, possessive, key, shape, latin))
     return out
+
+
+@lru_cache(maxsize=16384)
+def _facts(word: str) -> tuple[str, bool, str, str, bool]:
+    """What a word is, worked out once per distinct word: notes repeat their words."""
+    possessive = word[-2:].lower() in ("'s", "’s") and len(word) > 3
+    base = word[:-2] if possessive else word
+    return base, possessive, fold(base), _shape(base), _latin(base)
+
+
+@lru_cache(maxsize=16384)
+def _parts(key: str) -> tuple[str, ...]:
+    return tuple(p for p in key.split("-") if p)
 
 
 def _glued(ch: str) -> bool:
@@ -195,6 +206,8 @@ def _words(text: str) -> Iterator[tuple[int, int]]:
     while i < n:
         if not text[i].isalpha():
             i += 1
+            while i < n and text[i] == " ":
+                i += 1
             continue
         start = i
         while i < n:
@@ -221,8 +234,8 @@ class NameFinder:
         self.toks = tokens(text)
 
     # --- what a word is -------------------------------------------------------------------------
-    def parts(self, tok: Token) -> list[str]:
-        return [p for p in tok.key.split("-") if p]
+    def parts(self, tok: Token) -> tuple[str, ...]:
+        return _parts(tok.key)
 
     def _in(self, group: frozenset[str], tok: Token) -> bool:
         parts = self.parts(tok)

@@ -140,8 +140,13 @@ NOT_DIGIT = linear.compile(r"[^0-9]+")
 NOT_CODE = linear.compile(r"[^0-9A-Za-z]+")
 
 
-HOUSE_WORDS = ("cottage", "farm", "barn", "lodge", "villa", "bungalow", "house", "mill", "hall", "manor", "grange",
-               "croft", "chapel", "rectory", "vicarage", "oast")
+HOUSE_WORDS = ("cottage", "farm", "barn", "lodge", "villa", "bungalow", "house", "mill", "hall", "manor",
+               "grange", "croft", "chapel", "rectory", "vicarage", "oast")
+UNIT_WORDS = ("flat", "apartment", "apt", "room", "rm", "pitch", "plot", "caravan", "static", "unit",
+              "bedsit", "bed sit", "chalet", "cabin", "house", "bay", "berth")
+HANDLE_CUES = ("snap", "insta", "ig", "tik", "discord", "twitter", "facebook", "fb", "roblox", "xbox", "psn",
+               "playstation", "telegram", "kik", "youtube", "twitch", "fortnite", "steam", "threads",
+               "bereal", "wink", "yubo", "minecraft", "user", "handle", "gamer", "account", "screen")
 
 
 def _has_digit(text: str) -> bool:
@@ -364,7 +369,10 @@ ARTICLES = frozenset("y yr 'r r na nan an a' h- le la the".split())
 
 
 def addresses(text: str) -> Iterator[Span]:
-    if not _has_digit(text) and not any(word in text.lower() for word in HOUSE_WORDS):
+    lower = text.lower()
+    digits = _has_digit(text)
+    house = any(word in lower for word in HOUSE_WORDS)
+    if not digits and not house:
         return
     after_types, before_types = street_words()
     english = lexicon().english_words
@@ -377,7 +385,8 @@ def addresses(text: str) -> Iterator[Span]:
         return True
 
     # "flat 2 the old mill", "room 4 at the travelodge on kirkstall rd", "pitch 12 at cottingley springs site"
-    for start, end in linear.spans(UNIT_NUMBER, text, 1, linear.alnum):
+    units = digits and any(word in lower for word in UNIT_WORDS)
+    for start, end in linear.spans(UNIT_NUMBER, text, 1, linear.alnum) if units else ():
         follow = AFTER_UNIT.search(text[end:end + 80])
         if not follow:
             continue
@@ -387,7 +396,7 @@ def addresses(text: str) -> Iterator[Span]:
         if fresh(start, stop):
             yield "address", start, stop
     # "rose cottage, church lane"
-    for m in HOUSE_NAME.finditer(text):
+    for m in HOUSE_NAME.finditer(text) if house else ():
         start, end = m.span(1)
         words = [w.lower() for w in WORDS.findall(m.group(1))]
         while words and (words[0] in NOT_STREET_WORDS or words[0] in ARTICLES):
@@ -399,10 +408,11 @@ def addresses(text: str) -> Iterator[Span]:
         if street and len(words) >= 2 and fresh(start, street):
             yield "address", start, street
     # "5 brudenell mount", "23 heol y felin", "2 the paddocks", "12 Beech Grove"
-    for start, end in linear.spans(ONE_WORD_STREET, text, 1, lambda ch: ch.isalnum() or ch in "/:."):
+    for start, end in linear.spans(ONE_WORD_STREET, text, 1, lambda ch: ch.isalnum() or ch in "/:.") \
+            if digits else ():
         if fresh(start, end):
             yield "address", start, end  # "102 Kingsway", "4 Eastgate"
-    for m in NUMBER_AND_WORDS.finditer(text):
+    for m in NUMBER_AND_WORDS.finditer(text) if digits else ():
         start = m.start(1)
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/:.£$-"):
             continue
@@ -487,8 +497,12 @@ def _street_from(text: str, m: object, after_types: frozenset[str], before_types
 
 
 def handles(text: str) -> Iterator[Span]:
-    for start, end in () if "@" not in text else linear.spans(AT_HANDLE, text, 1, lambda ch: ch.isalnum() or ch in "_@.<"):
+    at_signs = linear.spans(AT_HANDLE, text, 1, lambda ch: ch.isalnum() or ch in "_@.<") if "@" in text else ()
+    for start, end in at_signs:
         yield "handle", start, end
+    lower = text.lower()
+    if not any(cue in lower for cue in HANDLE_CUES):
+        return
     for pattern in (CUED_HANDLE, HANDLE_BEFORE_PLATFORM):
         for m in pattern.finditer(text):
             token = m.group("handle")
