@@ -496,8 +496,12 @@ def _street_from(text: str, m: object, after_types: frozenset[str], before_types
     return None
 
 
+def _handle_glued(ch: str) -> bool:
+    return ch.isalnum() or ch in "_@.<"
+
+
 def handles(text: str) -> Iterator[Span]:
-    at_signs = linear.spans(AT_HANDLE, text, 1, lambda ch: ch.isalnum() or ch in "_@.<") if "@" in text else ()
+    at_signs = linear.spans(AT_HANDLE, text, 1, _handle_glued) if "@" in text else ()
     for start, end in at_signs:
         yield "handle", start, end
     lower = text.lower()
