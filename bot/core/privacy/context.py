@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.core.privacy import linear
+from bot.core.privacy.vocabulary import KIN, PERSON_AFTER_POSSESSIVE, PERSON_VERBS, TITLES, WEAK_VERBS
 
 if TYPE_CHECKING:
     from bot.core.privacy.names import NameFinder, Token
@@ -126,8 +127,6 @@ def _joined(finder: NameFinder, a: int, b: int) -> bool:
 
 
 def _stop(finder: NameFinder, tok: Token) -> bool:
-    from bot.core.privacy.names import KIN, TITLES
-
     key = tok.key
     return (finder.is_stop(tok) or key in KIN or key in TITLES or key in NOT_PEOPLE or key in DETERMINERS
             or key in CLAUSE_JOINERS)
@@ -179,8 +178,6 @@ def _speaks_after(finder: NameFinder, i: int) -> bool:
 
 def _acts_after(finder: NameFinder, i: int) -> bool:
     """A person's verb right after token i: "said", "has been coming", "was seen"."""
-    from bot.core.privacy.names import PERSON_VERBS, WEAK_VERBS
-
     toks = finder.toks
     nxt = toks[i + 1] if i + 1 < len(toks) else None
     if nxt is None or finder.text[toks[i].word_end: nxt.start].strip():
@@ -198,8 +195,6 @@ def _acts_after(finder: NameFinder, i: int) -> bool:
 
 
 def _slot(finder: NameFinder, i: int) -> tuple[int, int] | None:
-    from bot.core.privacy.names import KIN, PERSON_AFTER_POSSESSIVE, TITLES
-
     toks = finder.toks
     tok = toks[i]
     text = finder.text
