@@ -79,3 +79,25 @@ def test_the_longest_allowed_text_of_each_shape_is_scanned():
     for unit in ("1", "a", "@", ".", " ", "0 7 ", "k a ", "&#57;", "Ab "):
         text = (unit * MAX_TEXT_CHARS)[:MAX_TEXT_CHARS]
         assert isinstance(scan(text), list)
+
+
+def test_the_screen_never_hides_a_pattern_that_matches():
+    """The one-pass screen of the whole-text patterns (an RE2 set) must say yes wherever a pattern
+    matches: otherwise a detector would skip an identifier."""
+    import re2
+
+    from bot.core.privacy import jigsaw, linear, structured
+    from bot.core.privacy.normalise import for_matching
+
+    patterns = [v for module in (structured, jigsaw) for v in vars(module).values()
+                if isinstance(v, re2._Regexp) and id(v) in linear._SCREENED]
+    assert len(patterns) >= 20
+    texts = [text for _, text, _, _ in EVASIONS] + [
+        "DOB 12/03/2015, lives at 27 hazel drive, M1 1AE; UPN B801200005001; NI AB 12 34 56 C",
+        "snap is lil_kaz07, email kayla.m88@gmail.com, silver Golf AB12 CDE, year 4 at St Mary's",
+        "flat 2 the old mill, rose cottage, church lane, 102 Kingsway", "nothing to see here"]
+    for text in texts:
+        read = for_matching(normalise(text)).text
+        for pattern in patterns:
+            if pattern.search(read):
+                assert linear.may_match(pattern, read), (pattern.pattern, text)

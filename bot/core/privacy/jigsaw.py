@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bot.core.privacy import linear
+from bot.core.privacy.structured import has_digit
 
 Span = tuple[str, int, int]
 
@@ -17,6 +18,7 @@ NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|t
 YEAR_GROUP = linear.compile(
     rf"\b((?:year|yr|y)\s?(?:1[0-3]|[1-9]|{NUMBER_WORDS})|reception|nursery|sixth\s+form|p[1-7]|s[1-6])\b",
     True,
+    screened=True,
 )
 SCHOOL_WORDS = (r"primary|school|academy|high|college|infants|juniors|junior|grammar|secondary|c\.?\s?of\s?e"
                 r"|rc|nursery|prep|free\s+school|studio\s+school|pru|ark|catholic|community\s+school")
@@ -35,8 +37,7 @@ NOT_SCHOOLS = frozenset(
 
 def jigsaws(text: str) -> Iterator[Span]:
     lower = text.lower()
-    has_digit = any(d in text for d in "0123456789")
-    if not has_digit and not any(w in lower for w in ("reception", "nursery", "sixth")):
+    if not has_digit(text) and not any(w in lower for w in ("reception", "nursery", "sixth")):
         return
     for start, end in linear.spans(YEAR_GROUP, text, 1):
         m = AFTER_YEAR.search(text[end:end + 80])

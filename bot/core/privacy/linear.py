@@ -22,9 +22,55 @@ _OPTIONS.max_mem = 64 << 20  # a big alternation of words (street types) needs m
 _OPTIONS.log_errors = False
 
 
-def compile(pattern: str, ignore_case: bool = False) -> Pattern:  # noqa: A001 - mirrors re.compile
-    """A linear-time pattern; `ignore_case` rather than `re.I`, which RE2 does not take."""
-    return re2.compile(f"(?i){pattern}" if ignore_case else pattern, _OPTIONS)
+_SCREENED: dict[int, int] = {}  # id of a screened pattern -> its index in the screen
+_SCREEN_PATTERNS: list[str] = []
+_screen: list[re2.Set] = []
+_last_screened: tuple[str | None, frozenset[int]] = (None, frozenset())
+
+
+def compile(pattern: str, ignore_case: bool = False, screened: bool = False) -> Pattern:  # noqa: A001
+    """A linear-time pattern; `ignore_case` rather than `re.I`, which RE2 does not take. A `screened`
+    pattern is one that reads a whole text: all of them are tried together in one pass first
+    (an RE2 set), and `finditer` and `spans` skip those that match nowhere in it."""
+    compiled = re2.compile(f"(?i){pattern}" if ignore_case else pattern, _OPTIONS)
+    if screened and id(compiled) not in _SCREENED:
+        _SCREENED[id(compiled)] = len(_SCREEN_PATTERNS)
+        _SCREEN_PATTERNS.append(compiled.pattern)
+        _screen.clear()
+    return compiled
+
+
+def _present(text: str) -> frozenset[int]:
+    """Indexes of the screened patterns that match somewhere in `text`: one pass for all of them.
+    The answer for the last text is kept, since every detector reads the same text in turn."""
+    global _last_screened
+    last_text, last_found = _last_screened
+    if last_text is text:
+        return last_found
+    if not _screen:
+        screen = re2.Set.SearchSet(_OPTIONS)
+        for pattern in _SCREEN_PATTERNS:
+            screen.Add(pattern)
+        screen.Compile()
+        _screen.append(screen)
+    found = frozenset(_screen[0].Match(text) or ())
+    _last_screened = (text, found)
+    return found
+
+
+# Longer texts skip the screen: a set of patterns needs more automaton memory on a long text, and a
+# screen that ran out of it would say that nothing matches.
+SCREEN_MAX_CHARS = 4000
+
+
+def may_match(pattern: Pattern, text: str) -> bool:
+    index = _SCREENED.get(id(pattern))
+    return index is None or len(text) > SCREEN_MAX_CHARS or index in _present(text)
+
+
+def finditer(pattern: Pattern, text: str) -> Iterator[re2._Match]:
+    """`pattern.finditer(text)`, skipped at once when the screen says it matches nowhere."""
+    return pattern.finditer(text) if may_match(pattern, text) else iter(())
 
 
 def alternation(words: object) -> str:
@@ -38,7 +84,7 @@ def spans(pattern: Pattern, text: str, group: str | int = 0,
     character for which `not_after` is true (what a look-behind did). A look-ahead is written in the
     pattern as a consumed boundary after the group: `(?:$|[^0-9])`."""
     index = pattern.groupindex[group] if isinstance(group, str) else group
-    for m in pattern.finditer(text):
+    for m in finditer(pattern, text):
         start, end = m.span(index)
         if start < 0:
             continue

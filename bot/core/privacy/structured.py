@@ -11,7 +11,7 @@ character before it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 
 from bot.core.privacy import linear
 from bot.core.privacy.lexicon import DATA, fold, lexicon
@@ -26,32 +26,48 @@ def _email_start(ch: str) -> bool:
 
 
 # --- email, including "name at example dot org" ---------------------------------------------------
-EMAIL = linear.compile(r"[\w.+-]*\w@[\w-]+(?:\.[\w-]+)+")
+EMAIL = linear.compile(r"[\w.+-]*\w@[\w-]+(?:\.[\w-]+)+", screened=True)
 _ENDINGS = r"(?:com|org|net|uk|ie|io|me|info|pl|ro|de|fr|es|it|pt|nl|edu|gov|ac|sch|nhs)"
 # "mr.ahmed @ example.org": spaces around the @, so the ending must look like a real domain
-SPACED_EMAIL = linear.compile(rf"[\w.+-]*\w\s?@\s?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_ENDINGS}\b", True)
+SPACED_EMAIL = linear.compile(
+    rf"[\w.+-]*\w\s?@\s?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_ENDINGS}\b",
+    True,
+    screened=True,
+)
 _DOT = r"(?:\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+)"
 # "tanya (at) example (dot) co (dot) uk", "d.kowalczyk[at]example.pl"
-BRACKET_EMAIL = linear.compile(rf"[\w.+-]*\w\s*[(\[]\s*at\s*[)\]]\s*[\w-]+(?:(?:{_DOT}|\.)[\w-]+)+", True)
+BRACKET_EMAIL = linear.compile(
+    rf"[\w.+-]*\w\s*[(\[]\s*at\s*[)\]]\s*[\w-]+(?:(?:{_DOT}|\.)[\w-]+)+",
+    True,
+    screened=True,
+)
 # "kayla.m at example dot org"; "k.m at example.org" only with a user-name-like part and a known ending
-SPELT_EMAIL = linear.compile(rf"[\w.+-]*\w\s+at\s+[\w-]+(?:{_DOT}[\w-]+)+", True)
-TLD_EMAIL = linear.compile(rf"[\w+-]*[._\d][\w.+-]*\s+at\s+[\w-]+(?:\.[\w-]+)*\.{_ENDINGS}\b", True)
+SPELT_EMAIL = linear.compile(rf"[\w.+-]*\w\s+at\s+[\w-]+(?:{_DOT}[\w-]+)+", True, screened=True)
+TLD_EMAIL = linear.compile(
+    rf"[\w+-]*[._\d][\w.+-]*\s+at\s+[\w-]+(?:\.[\w-]+)*\.{_ENDINGS}\b",
+    True,
+    screened=True,
+)
 
 # --- numbers: one linear pass finds runs of digit groups; windows of whole groups are then read ---
 # as an NHS number (ten digits with a valid check) or a UK phone number. A run never spans a new line.
-DIGIT_RUN = linear.compile(r"[+(]?[0-9](?:[ \t.\-()]{0,3}[0-9])*")
+DIGIT_RUN = linear.compile(r"[+(]?[0-9](?:[ \t.\-()]{0,3}[0-9])*", screened=True)
 DIGIT_GROUP = linear.compile(r"[0-9]+")
 MAX_GROUPS_READ = 13  # a window never needs more groups than an identifier has digits
 
 # --- unique pupil number: a check letter and 12 digits (or 11 and a letter for a temporary one) --
 UPN_SHAPE = linear.compile(
-    rf"([A-HJ-NP-RT-Z]\s?[0-9]{{3}}\s?[0-9]{{4}}\s?[0-9]{{2}}\s?[0-9]{{2}}[0-9A-Z]){NOT_ALNUM_END}", True
+    rf"([A-HJ-NP-RT-Z]\s?[0-9]{{3}}\s?[0-9]{{4}}\s?[0-9]{{2}}\s?[0-9]{{2}}[0-9A-Z]){NOT_ALNUM_END}",
+    True,
+    screened=True,
 )
 UPN_CUE = linear.compile(r"\b(?:upn|pupil\s+(?:number|no)|unique\s+pupil)\b", True)
 
 # --- National Insurance number (HMRC: two prefix letters, six digits, suffix A-D) -----------------
 NI_NUMBER = linear.compile(
-    r"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?[0-9]{2}\s?[0-9]{2}\s?[0-9]{2}\s?[A-D])" + NOT_ALNUM_END, True
+    r"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?[0-9]{2}\s?[0-9]{2}\s?[0-9]{2}\s?[A-D])" + NOT_ALNUM_END,
+    True,
+    screened=True,
 )
 NI_NOT_ISSUED = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
 
@@ -60,6 +76,7 @@ POSTCODE = linear.compile(
     r"(GIR\s{0,3}0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?)"
     r"\s{0,3}[0-9][ABD-HJLNP-UW-Z]{2})" + NOT_ALNUM_END,
     True,
+    screened=True,
 )
 # The 121 postcode areas: "m85rw" is a postcode, "s16la" and "xy12ab" are not read as one unless typed
 # with the space.
@@ -86,11 +103,13 @@ DATE = linear.compile(
     rf"|(?:{FESTIVE_DAYS})(?:,?\s+[0-9]{{4}})?"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(?:$|[^0-9/])",
     True,
+    screened=True,
 )
 DAY_MONTH = linear.compile(
     rf"({_DAY}\s+(?:{MONTHS})|(?:{MONTHS})\s+(?:the\s+)?[0-9]{{1,2}}(?:st|nd|rd|th)?"
     r"|[0-9]{1,2}/[0-9]{1,2})\b",
     True,
+    screened=True,
 )
 BIRTH_CUE = linear.compile(
     r"(?:\bd\.?\s?o\.?\s?b(?:$|[^a-z])|\bdate\s+of\s+birth\b|\bbirth\s?date\b|\bbirthday|\bb'?-?days?\b"
@@ -105,10 +124,14 @@ DAY_MONTH_CUE_WINDOW = 24
 BORN_ABBREVIATION = linear.compile(r"(?:^|[^\w.])b\.\s?$", True)
 
 # --- vehicle registrations -------------------------------------------------------------------------
-CURRENT_REG = linear.compile(r"([A-HJ-PR-Y][A-HJ-PR-Y][0-9]{2}\s?[A-HJ-PR-Z]{3})" + NOT_ALNUM_END, True)
+CURRENT_REG = linear.compile(r"([A-HJ-PR-Y][A-HJ-PR-Y][0-9]{2}\s?[A-HJ-PR-Z]{3})" + NOT_ALNUM_END,
+    True,
+    screened=True,
+)
 OLDER_REG = linear.compile(
     r"((?:[A-HJ-NP-Y][0-9]{1,3}\s?[A-HJ-PR-Z]{3}|[A-HJ-PR-Z]{3}\s?[0-9]{1,3}[A-HJ-NP-Y]))" + NOT_ALNUM_END,
     True,
+    screened=True,
 )
 VEHICLE_CUE = linear.compile(
     r"\b(?:reg(?:istration)?|plates?|number\s+plate|car|van|vehicle|taxi|cab|motorbike|moped|bike|lorry"
@@ -119,7 +142,7 @@ VEHICLE_CUE = linear.compile(
 VEHICLE_CUE_WINDOW = 40
 
 # --- social media handles ---------------------------------------------------------------------------
-AT_HANDLE = linear.compile(r"(@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?:$|[^\w@])")
+AT_HANDLE = linear.compile(r"(@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?:$|[^\w@])", screened=True)
 PLATFORMS = (
     r"snap(?:chat)?|insta(?:gram)?|ig|tik\s?tok|discord|twitter|facebook|fb|roblox|xbox|psn|playstation"
     r"|telegram|kik|youtube|twitch|fortnite|steam|threads|bereal|wink|yubo|minecraft"
@@ -130,10 +153,10 @@ CUED_HANDLE = linear.compile(
     r"(?:\s+(?:is|was|as|called|named)\s+|\s*:\s*|\s+)"
     r"(?P<quote>['\"‘“]?)(?P<handle>[A-Za-z0-9_.#]{3,32})",
     True,
+    screened=True,
 )
 HANDLE_BEFORE_PLATFORM = linear.compile(
-    rf"['\"‘“](?P<handle>[A-Za-z0-9_.#]{{3,32}})['\"’”]\s+on\s+(?:{PLATFORMS})\b", True
-)
+    rf"['\"‘“](?P<handle>[A-Za-z0-9_.#]{{3,32}})['\"’”]\s+on\s+(?:{PLATFORMS})\b", True, screened=True)
 HANDLE_MARK = linear.compile(r"[0-9_#]|\w\.\w")
 ODD_CAPITALS = linear.compile(r"[a-z][A-Z]")
 NOT_DIGIT = linear.compile(r"[^0-9]+")
@@ -149,8 +172,9 @@ HANDLE_CUES = ("snap", "insta", "ig", "tik", "discord", "twitter", "facebook", "
                "bereal", "wink", "yubo", "minecraft", "user", "handle", "gamer", "account", "screen")
 
 
-def _has_digit(text: str) -> bool:
-    """Most detectors need a digit; the text as read has only ASCII ones."""
+@lru_cache(maxsize=8)
+def has_digit(text: str) -> bool:
+    """Most detectors need a digit; the text as read has only ASCII ones. Asked once per scan."""
     return any(digit in text for digit in "0123456789")
 
 
@@ -187,7 +211,7 @@ def upn_check(code: str) -> bool:
 
 
 def upns(text: str) -> Iterator[Span]:
-    if not _has_digit(text):
+    if not has_digit(text):
         return
     for start, end in linear.spans(UPN_SHAPE, text, 1, linear.alnum):
         code = NOT_CODE.sub("", text[start:end]).upper()
@@ -199,7 +223,7 @@ def numbers(text: str) -> Iterator[Span]:
     """NHS numbers and phone numbers, read from runs of digit groups ("0 7 7 0 0", "943-476-5919",
     "+44 (0)7700 900123"). Each window of whole groups is tried once from each group, so the cost is
     in proportion to the text (the old pattern for ten digits was quadratic on a run of digits)."""
-    if not _has_digit(text):
+    if not has_digit(text):
         return
     for run_start, run_end in linear.spans(DIGIT_RUN, text, 0, linear.word_char):
         run = text[run_start:run_end]
@@ -250,7 +274,7 @@ def _phone_digits(digits: str, international: bool) -> bool:
 
 
 def ni_numbers(text: str) -> Iterator[Span]:
-    if not _has_digit(text):
+    if not has_digit(text):
         return
     for start, end in linear.spans(NI_NUMBER, text, 1, linear.alnum):
         if text[start:start + 2].upper() not in NI_NOT_ISSUED:
@@ -258,7 +282,7 @@ def ni_numbers(text: str) -> Iterator[Span]:
 
 
 def dates_of_birth(text: str) -> Iterator[Span]:
-    if not _has_digit(text) and "christmas" not in text.lower():
+    if not has_digit(text) and "christmas" not in text.lower():
         return
     taken: list[tuple[int, int]] = []
     for start, end in linear.spans(DATE, text, 1, lambda ch: ch.isdigit() or ch in "/.-"):
@@ -291,7 +315,7 @@ def phones(text: str) -> Iterator[Span]:
 
 
 def postcodes(text: str) -> Iterator[Span]:
-    if not _has_digit(text):
+    if not has_digit(text):
         return
     for start, end in linear.spans(POSTCODE, text, 1, linear.alnum):
         code = text[start:end]
@@ -348,7 +372,7 @@ BUILDINGS = (
 )
 UNIT = (r"(?:flat|apartment|apt|room|rm|pitch|plot|caravan|static|unit|bedsit|bed\s?sit|chalet|cabin"
         r"|house|bay|berth)")
-UNIT_NUMBER = linear.compile(rf"\b({UNIT}\.?\s*(?:no\.?\s*)?[0-9]{{1,4}}[a-z]?)\b", True)
+UNIT_NUMBER = linear.compile(rf"\b({UNIT}\.?\s*(?:no\.?\s*)?[0-9]{{1,4}}[a-z]?)\b", True, screened=True)
 AFTER_UNIT = linear.compile(
     rf"^,?\s+(?:(?:at|in|on|of)\s+)?(?:the\s+)?((?:{WORD_CHARS}+\s+){{0,3}}(?:{BUILDINGS}))\b", True
 )
@@ -356,11 +380,19 @@ HOUSE_NAME = linear.compile(
     rf"((?:{WORD_CHARS}+\s+){{1,2}}(?:cottage|cottages|farm|farmhouse|barn|lodge|villa|bungalow|house|mill"
     r"|hall|manor|grange|croft|chapel|rectory|vicarage|oast),?\s+)",
     True,
+    screened=True,
 )
 WORDS = linear.compile(rf"{WORD_CHARS}+")
-NUMBER_AND_WORDS = linear.compile(rf"([0-9]{{1,4}}[a-z]?),?((?:\s+{WORD_CHARS}+){{1,5}})", True)
+NUMBER_AND_WORDS = linear.compile(
+    rf"([0-9]{{1,4}}[a-z]?),?((?:\s+{WORD_CHARS}+){{1,5}})",
+    True,
+    screened=True,
+)
 LEAD_DIGITS = linear.compile(r"^[0-9]+")
-ONE_WORD_STREET = linear.compile(r"([0-9]{1,4}[a-z]?\s+[A-Z][a-z]+(?:way|gate|side|field|moor))\b")
+ONE_WORD_STREET = linear.compile(
+    r"([0-9]{1,4}[a-z]?\s+[A-Z][a-z]+(?:way|gate|side|field|moor))\b",
+    screened=True,
+)
 FLAT_PREFIX = linear.compile(r"\b(?:flat|apartment|apt)\s+[0-9]{1,3}[a-z]?,?\s+$", True)
 STREET_AFTER = linear.compile(
     rf"^,?\s+(?:(?:on|off|in)\s+)?(?:the\s+)?((?:{WORD_CHARS}+\s+){{0,2}}({WORD_CHARS}+))", True)
@@ -370,7 +402,7 @@ ARTICLES = frozenset("y yr 'r r na nan an a' h- le la the".split())
 
 def addresses(text: str) -> Iterator[Span]:
     lower = text.lower()
-    digits = _has_digit(text)
+    digits = has_digit(text)
     house = any(word in lower for word in HOUSE_WORDS)
     if not digits and not house:
         return
@@ -396,7 +428,7 @@ def addresses(text: str) -> Iterator[Span]:
         if fresh(start, stop):
             yield "address", start, stop
     # "rose cottage, church lane"
-    for m in HOUSE_NAME.finditer(text) if house else ():
+    for m in linear.finditer(HOUSE_NAME, text) if house else ():
         start, end = m.span(1)
         words = [w.lower() for w in WORDS.findall(m.group(1))]
         while words and (words[0] in NOT_STREET_WORDS or words[0] in ARTICLES):
@@ -412,7 +444,7 @@ def addresses(text: str) -> Iterator[Span]:
             if digits else ():
         if fresh(start, end):
             yield "address", start, end  # "102 Kingsway", "4 Eastgate"
-    for m in NUMBER_AND_WORDS.finditer(text) if digits else ():
+    for m in linear.finditer(NUMBER_AND_WORDS, text) if digits else ():
         start = m.start(1)
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/:.£$-"):
             continue
@@ -508,7 +540,7 @@ def handles(text: str) -> Iterator[Span]:
     if not any(cue in lower for cue in HANDLE_CUES):
         return
     for pattern in (CUED_HANDLE, HANDLE_BEFORE_PLATFORM):
-        for m in pattern.finditer(text):
+        for m in linear.finditer(pattern, text):
             token = m.group("handle")
             quoted = pattern is HANDLE_BEFORE_PLATFORM or bool(m.group("quote"))
             if _looks_like_handle(token, quoted):
@@ -527,7 +559,7 @@ def _looks_like_handle(token: str, quoted: bool) -> bool:
 
 
 def vehicle_registrations(text: str) -> Iterator[Span]:
-    if not _has_digit(text):
+    if not has_digit(text):
         return
     for start, end in linear.spans(CURRENT_REG, text, 1, linear.alnum):
         if text[start:end].isupper() or _cue_before(VEHICLE_CUE, text, start, VEHICLE_CUE_WINDOW):
