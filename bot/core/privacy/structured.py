@@ -307,13 +307,6 @@ def _birth_cue_near(text: str, start: int, end: int) -> bool:
                 or BORN_ABBREVIATION.search(text[max(0, start - 4): start]))
 
 
-def phones(text: str) -> Iterator[Span]:
-    """Kept for callers of the old detector list: phone numbers come from `numbers`."""
-    for kind, start, end in numbers(text):
-        if kind == "phone":
-            yield kind, start, end
-
-
 def postcodes(text: str) -> Iterator[Span]:
     if not has_digit(text):
         return
