@@ -192,10 +192,14 @@ def cmd_evaluate(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_privacy_scan(app: App, args: argparse.Namespace) -> int:
-    from bot.core.privacy import scan
+    from bot.core.privacy import MAX_TEXT_CHARS, scan
 
     for line in sys.stdin:
-        findings = scan(line.rstrip("\r\n"))
+        line = line.rstrip("\r\n")
+        if len(line) > MAX_TEXT_CHARS:  # refused before the scan, like every entry point
+            print(json.dumps({"error": f"too long: {len(line)} characters, the limit is {MAX_TEXT_CHARS}"}))
+            continue
+        findings = scan(line)
         print(json.dumps({"findings": [f.as_dict() for f in findings]}))
     return EXIT_OK
 

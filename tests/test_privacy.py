@@ -64,6 +64,7 @@ POSITIVE = [
     ("his snap is kd_baller23", "handle", "kd_baller23"),
     ("silver Golf AB12 CDE", "vehicle_registration", "AB12 CDE"),
     ("car reg: yx65 orp", "vehicle_registration", "yx65 orp"),
+    ("the only girl in year 4 at St Mary's with a hearing aid", "jigsaw", "year 4 at St Mary's"),
 ]
 
 NEGATIVE = [
@@ -118,6 +119,7 @@ NEGATIVE_BY_KIND = [
     ("CP12 plan, S47 NFA", "vehicle_registration"),
     ("case 1234567890", "nhs_number"),
     ("pupil C801200005001", "upn"),
+    ("year 10 assembly at the end of term", "jigsaw"),
 ]
 
 

@@ -62,3 +62,22 @@ def test_terminal_stores_the_typed_text_normalised(run_cli):
     assert result.returncode == 0, result.stderr
     [row] = [json.loads(line) for line in run_cli("log", "list", "--format", "json").stdout.splitlines()]
     assert row["what"] == "summary of the concern"
+
+
+def test_terminal_refuses_an_over_long_field_before_scanning_it(run_cli):
+    keys = TO_RECORD + ["0 7 7 0 0 " * 300, "summary of the concern", "social worker", "referral", "risk", "",
+                        "n"]
+    result = run_cli(*FLOWS, "chat", "--user", "t11", input="\n".join(keys) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "Too long: 3000 characters, the limit is 1000" in " ".join(result.stdout.split())
+    [row] = [json.loads(line) for line in run_cli("log", "list", "--format", "json").stdout.splitlines()]
+    assert row["what"] == "summary of the concern"
+
+
+def test_privacy_scan_refuses_a_line_longer_than_the_limit(run_cli):
+    from bot.core.privacy import MAX_TEXT_CHARS
+
+    result = run_cli("privacy", "scan", input="1" * (MAX_TEXT_CHARS + 1) + "\nmum 07700 900123\n")
+    first, second = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "too long" in first["error"]
+    assert second["findings"] == [{"kind": "phone", "text": "07700 900123"}]

@@ -376,6 +376,11 @@ class TerminalChat:
         text = self.ask(f"{field.prompt}> ")
         while True:
             text = normalise(text)
+            if len(text) > field.max_length:  # checked before the scan, as in every channel
+                self.say(f"Too long: {len(text)} characters, the limit is {field.max_length}. "
+                         "Keep it short and general.")
+                text = self.ask(f"{field.prompt}> ")
+                continue
             findings = scan(text)
             if not findings:
                 return text.strip()

@@ -34,9 +34,11 @@ class RecordField:
 RECORD_FIELDS: tuple[RecordField, ...] = (
     RecordField("what", "What information", "In general terms, e.g. 'summary of concerns about "
                 "neglect'", 1000, prompt="What information (in general terms, no names)"),
-    RecordField("with_whom", "With whom (role and agency)", "e.g. 'duty social worker, children's "
-                "social care'", 300, required=False, multiline=False,
-                prompt="With whom (role and agency, e.g. 'social worker, children's social care')"),
+    RecordField("with_whom", "With whom (role and agency, no names)", "e.g. 'duty social worker, children's "
+                "social care'. Names go in your organisation's own case record", 300, required=False,
+                multiline=False,
+                prompt="With whom (role and agency, e.g. 'social worker, children's social care'; "
+                       "names go in your own case record)"),
     RecordField("purpose", "Purpose", "e.g. 'child protection referral'", 1000, required=False,
                 prompt="Purpose of sharing"),
     RecordField("reasons", "Reasons for your decision", "Why you shared or did not", 2000,

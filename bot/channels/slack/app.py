@@ -43,7 +43,7 @@ from bot.core.conversations import (
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
 from bot.core.presentation import decision_label, profile_line, step_view
-from bot.core.privacy import describe, scan
+from bot.core.privacy import MESSAGE_LIMIT, TOO_LONG_TO_CHECK, describe, scan
 from bot.core.record import RecordErrors, parse_record
 from bot.dsl.desk import DslDesk
 from bot.settings import Settings
@@ -222,7 +222,11 @@ class SlackChannel:
         if text.lower() in ("help", "?"):
             say(HELP_TEXT)
             return
-        findings = scan(text)
+        if len(text) > MESSAGE_LIMIT:  # never scanned: one paste must not hold up anyone's answer
+            say(f":lock: {TOO_LONG_TO_CHECK}")
+            findings = []
+        else:
+            findings = scan(text)
         if findings:
             say(f":lock: Please don't type identifying details here: that looked like "
                 f"{blocks.escape(describe(findings))}. Just use the buttons.")
@@ -240,13 +244,18 @@ class SlackChannel:
         because the channel keeps them and shows them in notification previews."""
         if event.get("channel") != self.settings.dsl_channel or not event.get("thread_ts"):
             return
-        findings = scan(event.get("text") or "")
-        if findings:
-            client.chat_postEphemeral(
-                channel=event["channel"], user=event.get("user", ""), thread_ts=event["thread_ts"],
-                text=f":lock: Please don't put identifying details in this channel: that looked like "
-                     f"{blocks.escape(describe(findings))}. Delete the message, and describe it without "
-                     "them, or call the DSL.")
+        text = event.get("text") or ""
+        if len(text) > MESSAGE_LIMIT:  # never scanned: one paste must not hold up anyone's answer
+            warning = (f"That reply is too long to check (more than {MESSAGE_LIMIT:,} characters). Please "
+                       "don't paste notes in this channel: describe it in general terms, or call the DSL.")
+        else:
+            findings = scan(text)
+            warning = (f"Please don't put identifying details in this channel: that looked like "
+                       f"{blocks.escape(describe(findings))}. Delete the message, and describe it without "
+                       "them, or call the DSL.") if findings else ""
+        if warning:
+            client.chat_postEphemeral(channel=event["channel"], user=event.get("user", ""),
+                                      thread_ts=event["thread_ts"], text=f":lock: {warning}")
 
     def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":

@@ -36,7 +36,7 @@ from bot.core.conversations import (
 )
 from bot.core.engine import EngineError, OutcomeStep, QuestionStep
 from bot.core.presentation import answer_label, decision_label, profile_line, question_text, step_view
-from bot.core.privacy import describe, scan
+from bot.core.privacy import MESSAGE_LIMIT, TOO_LONG_TO_CHECK, describe, scan
 from bot.core.record import FREE_TEXT_FIELDS, RecordErrors, parse_record
 from bot.dsl.ports import EscalationNotice
 from bot.storage import StorageError
@@ -133,7 +133,9 @@ class TeamsChat:
         if word == "log":
             return Reply(send=[card_message(self.recent(inc.user), "Your recent decisions")])
         reply = Reply()
-        findings = scan(inc.text)
+        if len(inc.text) > MESSAGE_LIMIT:  # never scanned: one paste must not hold up anyone's answer
+            reply.send.append(card_message(cards.text_card(TOO_LONG_TO_CHECK), "Too long to check"))
+        findings = scan(inc.text) if len(inc.text) <= MESSAGE_LIMIT else []
         if findings:
             reply.send.append(card_message(cards.text_card(
                 f"Please don't type identifying details here: that looked like {describe(findings)}. "

@@ -17,54 +17,31 @@ candidate is weighed against its context:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
+from bot.core.privacy import linear
+from bot.core.privacy.context import context_names, widen
 from bot.core.privacy.lexicon import Lexicon, fold, lexicon
+from bot.core.privacy.vocabulary import (
+    CALLED,
+    KIN,
+    PERSON_AFTER_POSSESSIVE,
+    PERSON_VERBS,
+    TITLES,
+    TITLES_NEEDING_CAPITAL,
+    WEAK_VERBS,
+)
 
 Span = tuple[str, int, int]
 
 # Letters with inner apostrophes and hyphens; never part of a code such as "077edd6f" or "s16LA".
-WORD = re.compile(
-    r"(?<![\w])(?<!\w\w[.])(?<!\w[@/])[^\W\d_]+(?:['’][^\W\d_]+)*(?:-[^\W\d_]+(?:['’][^\W\d_]+)*)*(?![\w])"
-)
-POSSESSIVE = re.compile(r"['’]s$", re.I)
+
 # Inner capitals that names have: McDonald, MacKenzie, DeShawn, LaToya, O'Neill (others, like
 # "DfE" or "iPad", are not names).
-NAME_PREFIX = re.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|\w['’])(?=[^\W\d_])")
+NAME_PREFIX = linear.compile(r"^(Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|[\pL\pN_]['’])\pL")
 
-TITLES = frozenset(
-    """mr mrs ms miss mx dr doctor prof professor pc pcso ps dc ds di dci dcs sgt sergeant insp
-    inspector constable nurse sister cllr councillor rev revd reverend fr father judge hhj coach
-    teacher tutor mister master madam""".split()
-)
-# Titles that are also ordinary lower-case words: only count when written as a title.
-TITLES_NEEDING_CAPITAL = frozenset("miss sister father judge coach teacher tutor master nurse doctor".split())
-KIN = frozenset(
-    """mum mummy mam mom mother dad daddy father stepdad stepfather step-dad stepmum stepmother step-mum
-    brother sister son daughter baby child boy girl aunt aunty auntie uncle nan nana nanna gran granny
-    grandma grandad grandpa grandmother grandfather cousin partner boyfriend girlfriend husband wife
-    carer friend neighbour twin niece nephew sibling pupil student stepbrother stepsister
-    half-brother half-sister foster""".split()
-)
-CALLED = frozenset("called named nicknamed aka call calls".split())
-# Words after "X's" that make X a person: "Kacper's mum", "Lola's childminder".
-PERSON_AFTER_POSSESSIVE = KIN | frozenset(
-    """parents family childminder carers foster house home room bedroom phone mobile older younger little
-    big baby siblings children kids ex behaviour attendance school teacher social key worker""".split()
-)
-PERSON_VERBS = frozenset(
-    """said says told tells disclosed discloses reported reports stated states explained explains asked
-    asks cried came comes arrived arrives ran went goes hit hits punched kicked refused refuses attended
-    attends missed left lives lived looks looked seemed seems has had was is wants wanted does did
-    doesn't didn't won't can't isn't wasn't hasn't hadn't wouldn't shouted screamed admitted denied
-    presented appeared became seemed turned needs needed spoke speaks phoned rang called texted
-    messaged threatened hurt smacked pushed grabbed took takes gave gives got gets sleeps slept ate
-    eats walked walks stays stayed moved showed shows mentioned complained alleged""".split()
-)
-# "Hope is that ...", "Will was ...": too weak to make an ordinary word a name.
-WEAK_VERBS = frozenset("is was are were has had have does did can't isn't wasn't hasn't".split())
 PARTICLES = frozenset(
     """van von der den de da di du del della le la bin bint ibn al el ni nic o ua mac ap ben abu
     binti""".split()
@@ -96,18 +73,25 @@ FUNCTION_WORDS = frozenset(
     via on in into out over under up down is was are were be been has have had do does did not no
     yes all any some there here as than also just only very too could would should again still""".split()
 )
-SENTENCE_END = re.compile(r"(?:[.!?;:\n•*]|\s[-–—]|\()\s*$")
 LOOK_BACK = 40  # characters of context read before a word
-AGE_AFTER = re.compile(
-    r"^\s*(?:,\s*|\()(?:aged\s+)?\d{1,2}\b|^\s*,?\s*aged\s+\d|^\s*\((?:mum|dad|mother|father|y\d)", re.I
+AGE_AFTER = linear.compile(
+    r"^\s*(?:,\s*|\()(?:aged\s+)?[0-9]{1,2}\b|^\s*,?\s*aged\s+[0-9]"
+    r"|^\s*\((?:mum|dad|mother|father|y[0-9])",
+    True,
 )
 # "worried about Ruby", "spoke to Amber": a capitalised word here is a person even if it is also a word.
-PERSON_OBJECT_CUE = re.compile(
+PERSON_OBJECT_CUE = linear.compile(
     r"\b(?:(?:worried|concerned|concerns?|worry|spoke|speak|speaking|talked|talking|chatted|met|meeting)"
     r"\s+(?:about|to|with|for)|told|asked|saw|seen|visited|collected|phoned|rang|texted|emailed|met)\s+$",
-    re.I,
+    True,
 )
-INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\.?\s+$")  # "J. Smith", "K Adeyemi"
+INITIAL_BEFORE = linear.compile(r"(?:^|[^\w.])([A-Z]\.?\s+)$")  # "J. Smith", "K Adeyemi"
+ACRONYM_PLURAL = linear.compile(r"[A-Z]{2,}s")
+NAME_PREFIX_KEY = linear.compile(r"(?:o'|d'|mc|mac|fitz)\w{3,}")
+TITLE_GAP = linear.compile(r"\.?\s+(?:[0-9]{1,6}\s+)?")
+KIN_GAP = linear.compile(r"\s*[:,(]?\s*")
+CALLED_GAP = linear.compile(r"\s+['\"‘“]?")
+RUN_GAP = linear.compile(r"\s+|\s*,\s+")
 
 
 @dataclass(frozen=True)
@@ -123,23 +107,39 @@ class Token:
     latin: bool
 
 
+@lru_cache(maxsize=16384)
+def _gap_is(pattern: linear.Pattern, gap: str) -> bool:
+    """Whether a short gap between two words matches: gaps repeat (" ", ", "), so each is matched once."""
+    return pattern.fullmatch(gap) is not None
+
+
+def _ends_sentence(window: str) -> bool:
+    """The window ends a sentence or a line ("... said.", "\n", " - ", "("): SENTENCE_END, by hand."""
+    rest = window.rstrip(" \t\f\r")
+    if not rest:
+        return False
+    return rest[-1] in ".!?;:\n•*(" or (rest[-1] in "-–—" and len(rest) > 1 and rest[-2] in " \t\n\f\r")
+
+
+@lru_cache(maxsize=16384)
 def _shape(word: str) -> str:
     letters = [c for c in word if c.isalpha()]
     if not letters or not any(c.isupper() or c.islower() for c in letters):
         return "other"  # a script without case, such as Arabic
     if all(c.isupper() for c in letters):
         return "upper" if len(letters) > 1 else "title"
-    if re.fullmatch(r"[A-Z]{2,}s", word):
+    if word[-1:] == "s" and word[:1].isupper() and ACRONYM_PLURAL.fullmatch(word):
         return "upper"  # an acronym's plural: LAs, GPs, YOTs
     if letters[0].isupper():
-        parts = re.split(r"-", word)
+        parts = word.split("-")
         return "title" if all(_name_capitals(p) or not p[:1].isupper() for p in parts) else "other"
     return "lower" if all(c.islower() for c in letters) else "other"
 
 
 def _name_capitals(part: str) -> bool:
-    prefix = NAME_PREFIX.match(part)
-    rest = part[prefix.end():] if prefix and part[prefix.end():][:1].isupper() else part
+    prefix = NAME_PREFIX.match(part) if any(c.isupper() for c in part[1:]) else None
+    cut = prefix.end(1) if prefix else 0
+    rest = part[cut:] if prefix and part[cut:][:1].isupper() else part
     return rest[:1].isupper() and not any(c.isupper() for c in rest[1:])
 
 
@@ -149,13 +149,58 @@ def _latin(word: str) -> bool:
 
 def tokens(text: str) -> list[Token]:
     out = []
-    for m in WORD.finditer(text):
-        word = m.group(0)
-        possessive = bool(POSSESSIVE.search(word)) and len(word) > 3
-        base = word[:-2] if possessive else word
-        out.append(Token(word, m.start(), m.start() + len(base), m.end(), base, possessive,
-                         fold(base), _shape(base), _latin(base)))
+    for start, end in _words(text):
+        if start >= 2 and text[start - 1] in ".@/" and (text[start - 2].isalnum() or text[start - 2] == "_") \
+                and (text[start - 1] != "." or (start >= 3 and text[start - 3].isalnum())):
+            continue  # "example.org", "a@b", "and/or": part of an address or a code
+        word = text[start:end]
+        base, possessive, key, shape, latin = _facts(word)
+        out.append(Token(word, start, start + len(base), end, base, possessive, key, shape, latin))
     return out
+
+
+@lru_cache(maxsize=16384)
+def _facts(word: str) -> tuple[str, bool, str, str, bool]:
+    """What a word is, worked out once per distinct word: notes repeat their words."""
+    possessive = word[-2:].lower() in ("'s", "’s") and len(word) > 3
+    base = word[:-2] if possessive else word
+    return base, possessive, fold(base), _shape(base), _latin(base)
+
+
+@lru_cache(maxsize=16384)
+def _parts(key: str) -> tuple[str, ...]:
+    return tuple(p for p in key.split("-") if p)
+
+
+def _glued(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _words(text: str) -> Iterator[tuple[int, int]]:
+    """What WORD matches, read by hand in one pass (a scanner is linear by construction, and cheaper
+    than one regex match a word): letters with inner apostrophes and hyphens, never glued to a digit
+    or an underscore ("077edd6f", "s16LA", "user_name")."""
+    n, i = len(text), 0
+    while i < n:
+        if not text[i].isalpha():
+            i += 1
+            while i < n and text[i] == " ":
+                i += 1
+            continue
+        start = i
+        while i < n:
+            if text[i].isalpha():
+                i += 1
+            elif text[i] in "'’-" and i + 1 < n and text[i + 1].isalpha():
+                i += 1
+            else:
+                break
+        glued = (i < n and _glued(text[i])) or (start > 0 and _glued(text[start - 1]))
+        if glued:
+            while i < n and (_glued(text[i]) or text[i] in "'’-"):
+                i += 1  # the rest of a code: none of it is a word
+            continue
+        yield start, i
 
 
 class NameFinder:
@@ -167,8 +212,8 @@ class NameFinder:
         self.toks = tokens(text)
 
     # --- what a word is -------------------------------------------------------------------------
-    def parts(self, tok: Token) -> list[str]:
-        return [p for p in re.split(r"-", tok.key) if p]
+    def parts(self, tok: Token) -> tuple[str, ...]:
+        return _parts(tok.key)
 
     def _in(self, group: frozenset[str], tok: Token) -> bool:
         parts = self.parts(tok)
@@ -184,7 +229,7 @@ class NameFinder:
 
     def is_surname(self, tok: Token) -> bool:
         key = tok.key
-        if re.match(r"^(?:o'|d'|mc|mac|fitz)\w{3,}$", key) and tok.shape == "title":
+        if key[:1] in "odmf" and tok.shape == "title" and NAME_PREFIX_KEY.fullmatch(key):
             return True
         return self._in(self.lex.surnames, tok)
 
@@ -229,7 +274,7 @@ class NameFinder:
         return ("\n" if start == 0 else "") + self.text[start:end]
 
     def sentence_start(self, i: int) -> bool:
-        return bool(SENTENCE_END.search(self.window(self.toks[i].start)))
+        return _ends_sentence(self.window(self.toks[i].start))
 
     def title_before(self, i: int, after_title_word: bool = False) -> int | None:
         """Start offset of a title directly before token i ("Mrs", "PC 1234", "dr"), if any. A title
@@ -238,7 +283,7 @@ class NameFinder:
         if j < 0:
             return None
         gap = self.text[self.toks[j].word_end: self.toks[i].start]
-        if not re.fullmatch(r"\.?\s+(?:\d{1,6}\s+)?", gap):
+        if not _gap_is(TITLE_GAP, gap):
             return None
         title = self.toks[j]
         key = title.text.casefold()
@@ -254,9 +299,9 @@ class NameFinder:
             return False
         gap = self.text[p.word_end: self.toks[i].start]
         key = p.text.casefold()
-        if key in KIN and re.fullmatch(r"\s*[:,(]?\s*", gap):
+        if key in KIN and _gap_is(KIN_GAP, gap):
             return True
-        if key in CALLED and re.fullmatch(r"\s+['\"‘“]?", gap):
+        if key in CALLED and _gap_is(CALLED_GAP, gap):
             return True
         pp = self.prev(i, 2)
         return bool(pp and pp.text.casefold() == "known" and key == "as" and gap.strip() == "")
@@ -264,7 +309,7 @@ class NameFinder:
     def called_before(self, i: int) -> bool:
         p = self.prev(i)
         return bool(p and p.text.casefold() in CALLED
-                    and re.fullmatch(r"\s+['\"‘“]?", self.text[p.word_end: self.toks[i].start]))
+                    and _gap_is(CALLED_GAP, self.text[p.word_end: self.toks[i].start]))
 
     def family_after(self, i: int) -> bool:
         p = self.prev(i)
@@ -277,7 +322,8 @@ class NameFinder:
         if tok.possessive:
             nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
             return bool(nxt and nxt.text.casefold() in PERSON_AFTER_POSSESSIVE)
-        return bool(AGE_AFTER.match(self.text[end: end + 16]))
+        after = self.text[end: end + 16]
+        return after.lstrip()[:1] in (",", "(", "a", "A") and bool(AGE_AFTER.match(after))
 
     def verb_after(self, i: int) -> bool:
         nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
@@ -290,7 +336,7 @@ class NameFinder:
         """Indexes of adjacent capitalised words (with particles such as 'van der', 'Ní')."""
         run: list[int] = []
         for i, tok in enumerate(self.toks):
-            joined = bool(run) and re.fullmatch(r"\s+|\s*,\s+", self.before(i)) is not None
+            joined = bool(run) and _gap_is(RUN_GAP, self.before(i))
             if joined and "," in self.before(i) and not self._comma_name(run, i):
                 joined = False
             if self.capitalised(tok) or (run and joined and tok.key in PARTICLES):
@@ -359,8 +405,15 @@ class NameFinder:
                 continue
             found = self.lower_case_name(i) if tok.latin else self.other_script_name(i, taken)
             if found:
-                taken.update(found[2])
-                yield "name", found[0], found[1]
+                first, last = widen(self, min(found[2]), max(found[2]))
+                taken.update(range(first, last + 1))
+                start = min(found[0], self.toks[first].start)
+                yield "name", start, max(found[1], self.toks[last].end)
+        for first, last in context_names(self, taken):
+            if any(k in taken for k in range(first, last + 1)):
+                continue
+            taken.update(range(first, last + 1))
+            yield "name", self.toks[first].start, self.toks[last].end
 
     def names_in_run(self, run: list[int]) -> Iterator[tuple[int, int, list[int]]]:
         # split the run at stop words and titles; each piece is judged on its own
@@ -387,9 +440,10 @@ class NameFinder:
                 first, last = piece[0], piece[-1]
                 start = self.title_before(first)
                 window = self.window(self.toks[first].start)
-                initial = INITIAL_BEFORE.search(window)
+                single = first > 0 and len(self.toks[first - 1].text) == 1
+                initial = INITIAL_BEFORE.search(window) if single else None
                 if start is None and initial and len(piece) == 1:
-                    start = self.toks[first].start - (len(window) - initial.start())
+                    start = self.toks[first].start - (len(window) - initial.start(1))
                 yield (start if start is not None else self.toks[first].start), self.toks[last].end, piece
 
     def is_name(self, piece: list[int]) -> bool:
@@ -399,6 +453,8 @@ class NameFinder:
         strong = (self.title_before(first_i) is not None or self.kin_before(first_i)
                   or self.family_after(last_i) or self.person_after(last_i, toks[-1].end)
                   or (len(piece) == 1 and self.initial_before(first_i)))
+        if lead.key == "storm" and len(piece) == 2 and not self.verb_after(last_i):
+            return False  # "Storm Darragh closed the school": a named storm, not a person
         place = self.is_place_run(piece)
         if place and len(piece) == 1 and self.is_first(lead) and self.verb_after(first_i) \
                 and self.toks[first_i + 1].text.casefold() not in WEAK_VERBS:
@@ -442,8 +498,8 @@ class NameFinder:
 
     def initial_before(self, i: int) -> bool:
         tok = self.toks[i]
-        return bool(INITIAL_BEFORE.search(self.window(tok.start))) and self.is_surname(tok) and i > 0 \
-            and len(self.toks[i - 1].text) == 1
+        return i > 0 and len(self.toks[i - 1].text) == 1 and self.is_surname(tok) \
+            and bool(INITIAL_BEFORE.search(self.window(tok.start)))
 
     def lower_case_name(self, i: int) -> tuple[int, int, list[int]] | None:
         tok = self.toks[i]
