@@ -16,6 +16,7 @@ from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.core.conversations import Conversations
 from bot.core.engine import Engine
 from bot.dsl.desk import DslDesk
+from bot.dsl.health import Readiness, readiness
 from bot.dsl.outbox import RetryPolicy
 from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
 from bot.dsl.scheduler import Schedule, Scheduler
@@ -159,6 +160,11 @@ class Services:
         if practice:
             return Conversations(self.engine, self.storage, f"practice:{channel}", self.clock, practice=True)
         return Conversations(self.engine, self.storage, channel, self.clock, desk=self.desk)
+
+    def readiness(self) -> Readiness:
+        """What `/readyz` and operators' checks report (see `bot/dsl/health.py`)."""
+        return readiness(self.storage, self.clock, clock_interval=self.settings.clock_interval,
+                         fallback_minutes=self.settings.delivery_fallback_minutes)
 
     def scheduler(self) -> Scheduler:
         s = self.settings

@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock
+from bot.dsl import health
 from bot.dsl.desk import DslDesk
 from bot.dsl.export import last_full_week
 from bot.dsl.hours import DAYS
@@ -54,6 +55,10 @@ class Scheduler:
         if not self._lead():
             return {"leader": 0}
         result = {"leader": 1}
+        try:
+            health.beat(self.storage)  # readiness reads it: the jobs below are running
+        except Exception:  # noqa: BLE001 - the database may be read-only: the jobs say more
+            log.exception("scheduler: could not record the heartbeat")
         jobs: list[tuple[str, Callable[[], int]]] = []
         desk = self.desk
         if desk is not None and desk.channels:
@@ -109,8 +114,12 @@ class Scheduler:
         return len(stuck)
 
     def resign(self) -> None:
-        with self.storage.transaction() as tx:
-            tx.housekeeping.release_lease(LEASE, self.holder)
+        """Hand the lease back (on exit), so the next clock leads at once."""
+        try:
+            with self.storage.transaction() as tx:
+                tx.housekeeping.release_lease(LEASE, self.holder)
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("scheduler: could not release the lease")
 
     # --- jobs -----------------------------------------------------------------------------
     def latest_weekly_slot(self, now: datetime) -> datetime:

@@ -14,6 +14,7 @@ from slack_bolt.error import BoltError
 from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
 from bot.channels.slack.gate import SlackGate
 from bot.core.clock import SYSTEM_CLOCK, Clock
+from bot.dsl.health import Readiness
 from bot.services import Services
 from bot.settings import Settings, SettingsError, require
 
@@ -41,9 +42,12 @@ def build(services: Services, **options: Any) -> tuple[App, SlackChannel]:
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK) -> WSGIApp:
-    """/slack/events behind the gate (only Slack, only this workspace), and /healthz.
-    `request_clock` judges Slack's request timestamps: always the real time in production."""
+def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK,
+         readiness: Callable[[], Readiness] | None = None) -> WSGIApp:
+    """/slack/events behind the gate (only Slack, only this workspace), /healthz (liveness: the
+    process answers) and /readyz (`readiness`: the database, schema, clock and deliveries; 503
+    with one line per failing check). `request_clock` judges Slack's request timestamps: always
+    the real time in production."""
     settings = channel.settings
     assert settings.slack_signing_secret is not None
 
@@ -60,6 +64,11 @@ def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK) -
         if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
+        if path == "/readyz" and readiness is not None:
+            report = readiness()
+            start_response("200 OK" if report.ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])
+            return [report.text().encode()]
         if path != EVENTS_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
@@ -87,7 +96,8 @@ def serve_http(services: Services) -> int:
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Callable:
-            return wsgi(*build(Services(settings, flows_dir=services.flows_dir)))
+            worker = Services(settings, flows_dir=services.flows_dir)
+            return wsgi(*build(worker), readiness=worker.readiness)
 
     logging.getLogger("canishare").info("serving Slack on port %s%s; database %s", settings.port,
                                         EVENTS_PATH, services.storage.where)

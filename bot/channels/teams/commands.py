@@ -23,7 +23,7 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     bot = build_bot(app, config)
     logging.getLogger("canishare").info("serving Teams on port %s; database %s", config.port,
                                         app.storage.where)
-    asyncio.run(serve(config, register=bot.register))
+    asyncio.run(serve(config, register=bot.register, readiness=app.readiness))
     return 0
 
 
