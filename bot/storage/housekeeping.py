@@ -78,6 +78,11 @@ class Housekeeping:
         return insert_ignore(self.conn, job_runs, {"job": job, "period": period,
                                                    "ran_at": iso(self.clock.now())})
 
+    def job_ran(self, job: str, period: str) -> bool:
+        """Whether `claim_job(job, period)` has happened (a mark read by another process)."""
+        return self.conn.execute(select(job_runs.c.job).where(
+            job_runs.c.job == job, job_runs.c.period == period)).first() is not None
+
     def beat(self, name: str) -> None:
         """Record that `name` (the clock, a readiness probe) ran just now: one row per name in
         `job_runs`, overwritten, so the database says when each last ran."""
