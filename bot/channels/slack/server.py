@@ -77,6 +77,14 @@ def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK,
     return application
 
 
+def start_deliveries(services: Services) -> None:
+    """Retries and fallbacks from this process too, so a deployment without a clock still
+    delivers (see `DeliveryLoop`)."""
+    loop = services.delivery_loop()
+    if loop is not None:
+        loop.start()
+
+
 def serve_http(services: Services) -> int:
     """gunicorn with threaded workers: ack() returns within Slack's 3 seconds while slower
     work continues on the worker's thread pool."""
@@ -97,7 +105,9 @@ def serve_http(services: Services) -> int:
 
         def load(self) -> Callable:
             worker = Services(settings, flows_dir=services.flows_dir)
-            return wsgi(*build(worker), readiness=worker.readiness)
+            application = wsgi(*build(worker), readiness=worker.readiness)
+            start_deliveries(worker)  # in the worker (after the fork), beside its request threads
+            return application
 
     logging.getLogger("canishare").info("serving Slack on port %s%s; database %s", settings.port,
                                         EVENTS_PATH, services.storage.where)
@@ -115,5 +125,6 @@ def serve_socket(services: Services) -> int:
     if not token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
     app, _ = build(services)
+    start_deliveries(services)
     SocketModeHandler(app, token).start()
     return 0
