@@ -53,3 +53,51 @@ def test_any_press_on_the_old_card_shows_the_verdict_saved_before_a_kill(teams, 
     assert "Your DSLs have been alerted (escalation #1)" in shown
     assert "is in a message below" not in shown and "has started in a message below" not in shown
     assert len(teams.escalation_cards()) == 1  # and no second escalation
+
+
+def audit_refusals(teams) -> list[str]:
+    with teams.storage.read() as tx:
+        return [row["detail"] for row in tx.audit.rows("refused")]
+
+
+def test_an_activity_from_another_tenant_is_refused_and_audited(teams, fake, staff):  # noqa: F811
+    from tests.teams_harness import personal_activity
+
+    other = "99999999-9999-9999-9999-999999999999"
+    activity = personal_activity(fake, staff, text="hello")
+    activity["conversation"]["tenantId"] = other
+    activity["channelData"] = {"tenant": {"id": other}}
+    before = len(fake.outbound)
+    status, _ = teams._send(activity)
+    assert status == 200 and len(fake.outbound) == before  # nothing sent to another organisation
+    with teams.storage.read() as tx:
+        assert tx.contacts.load("teams", staff) is None  # and nothing of theirs stored
+    assert any("another tenant: " + other in detail for detail in audit_refusals(teams))
+    # a DSL's click from another tenant is refused the same way, with a clear answer
+    click = personal_activity(fake, staff, kind="invoke", name="adaptiveCard/action",
+                              value={"action": {"type": "Action.Execute", "verb": "claim", "data": {"e": 1, "v": 1}}})
+    click["conversation"]["tenantId"] = other
+    click["channelData"] = {"tenant": {"id": other}}
+    status, body = teams._send(click)
+    assert status == 200 and "another" in body["value"] and len(fake.outbound) == before
+
+
+def test_a_dsl_command_in_a_staff_team_is_refused(teams, fake, staff):  # noqa: F811
+    from tests.teams_harness import CLIENT_ID, channel_activity
+    from tests.test_teams_dsl import DSL
+
+    staff_team = "19:staffroom0000000000000000000000@thread.tacv2"
+    activity = channel_activity(fake, DSL, "Dee Lead", text="<at>canishare</at> log",
+                                entities=[{"type": "mention", "text": "<at>canishare</at>",
+                                           "mentioned": {"id": f"28:{CLIENT_ID}", "name": "canishare"}}])
+    activity["conversation"]["id"] = staff_team
+    activity["channelData"] = {"tenant": activity["channelData"]["tenant"],
+                               "team": {"id": staff_team, "name": "Staff room"}, "channel": {"id": staff_team}}
+    status, _ = teams._send(activity)
+    assert status == 200
+    [reply] = fake.activities_in(staff_team)
+    said = text_of(reply)
+    assert "works only in the DSL team's channel" in said and "decision #" not in said.lower()
+    assert any("outside the DSL team" in detail for detail in audit_refusals(teams))
+    # in the DSL team's own channel it still answers
+    assert teams.mention(DSL, "Dee Lead", "log") == 200
