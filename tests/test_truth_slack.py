@@ -109,3 +109,35 @@ def test_a_person_who_saw_alerted_gets_no_update(slack, fake, clock):
     clock.advance(seconds=30)
     slack.services.scheduler().tick()
     assert not updates_to_u1(fake)
+
+
+def test_a_reminder_whose_response_was_lost_is_not_posted_again(slack, fake, clock):
+    from tests.test_dsl_slack import reach_referral
+
+    reach_referral(slack)
+    scheduler = slack.services.scheduler()
+    fake.fail("chat.postMessage", "lost", when=lambda p: "Reminder" in (p.get("text") or ""))
+    clock.advance(minutes=10)
+    scheduler.tick()
+    reminders = lambda: [c for c in fake.posts_to("CDSL", thread=True) if "Reminder" in c.params["text"]]  # noqa: E731
+    assert len(reminders()) == 1  # it reached Slack; the answer never came back
+    for _ in range(3):
+        clock.advance(seconds=30)
+        scheduler.tick()
+    assert len(reminders()) == 1  # looked for in the card's thread, found, not posted again
+    with slack.storage.read() as tx:
+        assert tx.outbox.by_key("reminder:1:1").status.value == "delivered"
+
+
+def test_a_requesters_claimed_notice_whose_response_was_lost_is_not_sent_again(slack, fake, clock):
+    from tests.test_dsl_slack import DSL, STAFF, card_message, reach_referral
+
+    reach_referral(slack)
+    fake.fail("chat.postMessage", "lost", when=lambda p: "was claimed by" in (p.get("text") or ""))
+    assert slack.click("dsl_claim", user=DSL, message=card_message(fake)).status == 200
+    told = lambda: [c for c in dms_to(fake, STAFF) if "was claimed by" in c.params["text"]]  # noqa: E731
+    assert len(told()) == 1
+    for _ in range(3):
+        clock.advance(seconds=30)
+        slack.services.scheduler().tick()
+    assert len(told()) == 1  # looked for in the requester's DM, found, not sent again
