@@ -141,3 +141,25 @@ def test_a_requesters_claimed_notice_whose_response_was_lost_is_not_sent_again(s
         clock.advance(seconds=30)
         slack.services.scheduler().tick()
     assert len(told()) == 1  # looked for in the requester's DM, found, not sent again
+
+
+def test_talk_to_a_dsl_now_then_finishing_the_check_updates_the_one_card(slack, fake):
+    from tests.test_dsl_slack import card_message
+
+    slack.command()
+    walk(slack, TO_REFERRAL[:3])
+    assert slack.click("talk_to_dsl").status == 200
+    assert len(card_posts(fake)) == 1 and "Asked to talk to a DSL now" in text_of(card_posts(fake)[0].params["blocks"])
+    walk(slack, TO_REFERRAL[3:])
+    assert slack.click("talk_to_dsl").status == 200  # pressed again, later in the same check
+    assert slack.click("multi_continue", picked=["sexual_abuse"]).status == 200
+    assert slack.click(FAMILY_MAY_BE_INVOLVED).status == 200
+    assert len(card_posts(fake)) == 1  # one escalation per check
+    card = text_of(card_message(fake)["blocks"])
+    assert "Refer to children's social care" in card and "escalation #1" in card
+    notes = [c.params["text"] for c in fake.posts_to("CDSL", thread=True)]
+    assert any("asked to talk to a DSL now about escalation #1" in n for n in notes)
+    assert any("has now finished the check behind escalation #1" in n and "same case" in n for n in notes)
+    assert "Your DSLs have been alerted (escalation #1)" in text_of(slack.last_message()["blocks"])
+    with slack.storage.read() as tx:
+        assert tx.conn.exec_driver_sql("SELECT COUNT(*) FROM escalations").scalar() == 1

@@ -264,7 +264,7 @@ class Conversations:
         result = Turn(conversation_id, version, state, step, turn.notices, previous=turn.step,
                       profile=profile, practice=self.practice)
         if raised is not None and self.desk is not None:
-            self.desk.deliver_now([raised.delivery_id])
+            self.desk.deliver_now([raised.delivery_id, *raised.also])
             result.escalation = self.desk.notice(raised.escalation_id)
         return result
 

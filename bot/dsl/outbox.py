@@ -33,7 +33,7 @@ from bot.storage import Storage, Tx
 
 log = logging.getLogger("canishare.outbox")
 FALLS_BACK = {DeliveryKind.card, DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.export}
-NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info}
+NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info, DeliveryKind.note}
 DIRECT = {DeliveryKind.notice, DeliveryKind.fallback}
 TOLD_NOT_REACHED = "told-not-reached"  # job_runs mark: this escalation's requester read "not reached yet"
 
