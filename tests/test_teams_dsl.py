@@ -193,8 +193,11 @@ def test_talk_to_a_dsl_now_mid_check_and_the_truth_when_the_card_did_not_arrive(
     assert "Asked to talk to a DSL now" in text_of(the_card(teams)[1])
     again = teams.click(staff, "talk_to_dsl")["value"]  # pressed again at the same step
     assert "already been alerted" in text_of(again) and len(teams.escalation_cards()) == 1
-    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=5)
     teams.answer(staff, "public_body")
+    later = teams.click(staff, "talk_to_dsl")["value"]  # later in the same check: one escalation per check
+    assert "already been alerted (escalation #1)" in text_of(later) and len(teams.escalation_cards()) == 1
+    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=5)
+    teams.message(staff, "start")  # a new check: a new case
     not_yet = teams.click(staff, "talk_to_dsl")["value"]
     assert "We have not reached your DSLs yet (escalation #2)" in text_of(not_yet)
     assert "emergency duty team" in text_of(not_yet)

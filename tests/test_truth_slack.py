@@ -163,3 +163,16 @@ def test_talk_to_a_dsl_now_then_finishing_the_check_updates_the_one_card(slack, 
     assert "Your DSLs have been alerted (escalation #1)" in text_of(slack.last_message()["blocks"])
     with slack.storage.read() as tx:
         assert tx.conn.exec_driver_sql("SELECT COUNT(*) FROM escalations").scalar() == 1
+
+
+def test_the_answer_is_drawn_before_the_card_is_posted(slack, fake):
+    """Answer first, deliver after (issue 20.6): a hung card post delays nobody's verdict."""
+    to_last_question(slack)
+    assert slack.click(FAMILY_MAY_BE_INVOLVED).status == 200
+    calls = [c for c in fake.calls if c.method in ("chat.update", "chat.postMessage")]
+    first_verdict = next(i for i, c in enumerate(calls) if c.method == "chat.update"
+                         and "Refer to children's social care" in text_of(c.params["blocks"]))
+    card = next(i for i, c in enumerate(calls) if c.params.get("channel") == "CDSL")
+    assert first_verdict < card
+    assert "Alerting your DSLs now (escalation #1)" in text_of(calls[first_verdict].params["blocks"])
+    assert "Your DSLs have been alerted (escalation #1)" in text_of(slack.last_message()["blocks"])

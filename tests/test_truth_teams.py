@@ -101,3 +101,16 @@ def test_a_dsl_command_in_a_staff_team_is_refused(teams, fake, staff):  # noqa: 
     assert any("outside the DSL team" in detail for detail in audit_refusals(teams))
     # in the DSL team's own channel it still answers
     assert teams.mention(DSL, "Dee Lead", "log") == 200
+
+
+def test_the_alerting_click_is_answered_before_the_card_is_posted(teams, fake, staff):  # noqa: F811
+    """No outbound call inside the invoke (issue 20.6): the answer says the DSLs are being
+    alerted; the card follows, and the message is written again with the truth."""
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    settled = teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    answered = text_of(teams.answered[staff]["value"])
+    assert "Refer to children's social care" in answered and "Alerting your DSLs now (escalation #1)" in answered
+    assert len(teams.escalation_cards()) == 1
+    assert "Your DSLs have been alerted (escalation #1)" in text_of(settled["value"])

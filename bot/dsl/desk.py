@@ -207,8 +207,18 @@ class DslDesk:
         with self.storage.read() as tx:
             return [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)]
 
-    def notice(self, escalation_id: int, already: bool = False) -> EscalationNotice:
-        """The truth about an escalation's delivery, for the person who raised it."""
+    def deliver_and_tell(self, escalation_id: int, delivery_ids: list[int | None]) -> EscalationNotice:
+        """Deliver now, and return the truth for the caller to show the person at once (so the
+        outbox need not tell them again: the mark is cleared first, and set again by `notice`
+        if the card is still not out)."""
+        with self.storage.transaction() as tx:
+            tx.housekeeping.forget_job(TOLD_NOT_REACHED, str(escalation_id))
+        self.outbox.deliver(delivery_ids)
+        return self.notice(escalation_id)
+
+    def notice(self, escalation_id: int, already: bool = False, sending: bool = False) -> EscalationNotice:
+        """The truth about an escalation's delivery, for the person who raised it. `sending`:
+        the card is being sent right after this is shown (the words say so)."""
         with self.storage.read() as tx:
             escalation = tx.escalations.get(escalation_id)
             fallbacks = [d for d in tx.outbox.for_escalation(escalation_id)
@@ -221,7 +231,8 @@ class DslDesk:
             with self.storage.transaction() as tx:
                 tx.housekeeping.claim_job(TOLD_NOT_REACHED, str(escalation_id))
         return EscalationNotice(escalation_id, delivered=delivered or by_dm, by_direct_message=by_dm,
-                                already=already, route=self.policy.out_of_hours_route)
+                                already=already, route=self.policy.out_of_hours_route,
+                                sending=sending and not (delivered or by_dm))
 
     def outcome_notice(self, channel: str, requester: str, conversation_id: str) -> EscalationNotice | None:
         """The truth about the escalation this check's answer raised, if it raised one."""

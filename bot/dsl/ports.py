@@ -135,9 +135,13 @@ class EscalationNotice:
     already: bool = False  # this press repeated an earlier one
     route: str = ""  # what to do meanwhile when not delivered (out-of-hours route)
     extra: dict[str, Any] = field(default_factory=dict)
+    sending: bool = False  # shown while the card is being sent: this message updates in a moment
 
     def text(self) -> str:
         ref = f"(escalation #{self.escalation_id})"
+        if self.sending:
+            return (f"Alerting your DSLs now {ref}: this message will say when they have been. "
+                    "If a child is in immediate danger, call 999.")
         if self.delivered:
             how = " by direct message" if self.by_direct_message else ""
             again = "already been" if self.already else "been"

@@ -277,7 +277,8 @@ class SlackChannel:
         if click is None:
             return
         try:
-            turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action)
+            turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action,
+                                  deliver=False)
         except (StaleAction, NothingToUndo):
             self.redraw_current(client, click)  # an old message: show where the check is now
             return
@@ -287,12 +288,19 @@ class SlackChannel:
             self.ephemeral(client, body, click.user, "Sorry, that answer did not fit this question. "
                                                      "Please choose again.")
             return
-        self.update(client, click.message, turn)
+        try:
+            self.update(client, click.message, turn)
+        except (SlackClientError, OSError):
+            if turn.owed:  # the DSLs never wait on the person's screen: the card goes out anyway
+                click.conv.deliver_owed(turn)
+            raise  # and the person gets the apology; any press on the message redraws the truth
         if isinstance(action, Answer):
             try:
                 self.trail(client, click.message, turn, action.value)
-            except SlackClientError as error:  # a note under an answer already shown: no apology
+            except (SlackClientError, OSError) as error:  # a note under an answer already shown: no apology
                 log.warning("answer trail note not posted for %s: %r", click.user, error)
+        if turn.owed:  # answered first; now the card, then the answer again with its truth
+            self.update(client, click.message, click.conv.deliver_owed(turn))
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
