@@ -176,3 +176,22 @@ def test_the_answer_is_drawn_before_the_card_is_posted(slack, fake):
     assert first_verdict < card
     assert "Alerting your DSLs now (escalation #1)" in text_of(calls[first_verdict].params["blocks"])
     assert "Your DSLs have been alerted (escalation #1)" in text_of(slack.last_message()["blocks"])
+
+
+def test_escalation_numbers_do_not_jump_after_a_database_crash(store):
+    """A PostgreSQL crash loses the sequence's cached values (#1, then #34); numbers are taken
+    as the last + 1 instead, so DSLs never read a gap as missing cases (issue 20.9)."""
+    with store.transaction() as tx:
+        assert tx.escalations.create("a", channel="slack", requester="U1", conversation_id="c1",
+                                     kind="outcome", urgency="urgent") == 1
+    with store.transaction() as tx:  # what the crash leaves behind: the id sequence far ahead
+        if store.dialect == "postgresql":
+            tx.conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('escalations', 'id'), 33)")
+        else:
+            tx.conn.exec_driver_sql("INSERT INTO escalations (id, dedupe_key) VALUES (33, 'gone')")
+            tx.conn.exec_driver_sql("DELETE FROM escalations WHERE id = 33")
+    with store.transaction() as tx:
+        assert tx.escalations.create("b", channel="slack", requester="U1", conversation_id="c2",
+                                     kind="outcome", urgency="urgent") == 2
+        assert tx.escalations.create("b", channel="slack", requester="U1", conversation_id="c2",
+                                     kind="outcome", urgency="urgent") is None  # a repeat: no number
