@@ -480,7 +480,7 @@ class DslDesk:
         answers = [Fact(question_text(self.bundle, key, escalation.answers),
                         self._answer(key, value, escalation.answers))
                    for key, value in escalation.answers.items()]
-        rules = [f"{r} {self.bundle.rules[r].name.replace('_', ' ')}" if r in self.bundle.rules else r
+        rules = [self.bundle.rules[r].name.replace("_", " ").capitalize() if r in self.bundle.rules else r
                  for r in escalation.rules]
         gateways = [self.bundle.gateways[g].title if g in self.bundle.gateways else g
                     for g in escalation.gateways]
@@ -520,9 +520,10 @@ class DslDesk:
                     "). It will be retried; ask your administrator to check the bot's access.")
         assert escalation is not None
         view = self.card_view(escalation)
-        return (view.title, " from ", view.requester, " could not be posted in the DSL channel (",
-                error, "). ", view.what, ". Please contact ", view.requester,
-                " now and claim it in the DSL channel when it appears.")
+        # plain words: the service's error code is for the operator's log, not for a DSL
+        return (view.title, " from ", view.requester, " could not be posted in the DSL channel, so it "
+                "comes to you directly. ", view.what, ". Please contact ", view.requester,
+                " now. You can claim it with the card below (the other DSLs see who did).")
 
 
 __all__ = ["DslDesk", "EscalationNotice"]

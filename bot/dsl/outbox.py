@@ -181,6 +181,9 @@ class Deliverer:
             return notifier.deliver_export(self.exporter(delivery), delivery)
         if kind in DIRECT:
             message = decode_message(delivery.payload.get("message", []))
+            if kind is DeliveryKind.fallback and escalation is not None:  # with its buttons: act from here
+                card = self.card_view(escalation)
+                return notifier.tell(delivery.payload["to"], message, delivery, card=card)
             return notifier.tell(delivery.payload["to"], message, delivery)
         if escalation is None:
             raise DeliveryError(f"escalation {delivery.escalation_id} not found", permanent=True)

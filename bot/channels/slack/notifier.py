@@ -138,15 +138,17 @@ class SlackNotifier:
             unfurl_links=False, unfurl_media=False, **thread))
         return {"channel": response["channel"], "ts": response["ts"]}
 
-    def tell(self, person: str, message: Message, delivery: Delivery) -> dict[str, Any]:
+    def tell(self, person: str, message: Message, delivery: Delivery,
+             card: CardView | None = None) -> dict[str, Any]:
         group = self.settings.dsl_group_mention
+        extra = blocks.card_blocks(card) if card is not None else []
         if delivery.maybe_sent:
             found = self._already_told(person, delivery)
             if found:
                 return found
         response = _call(lambda: self.client.chat_postMessage(
             channel=person, text=blocks.message_text(message, group),
-            blocks=[blocks.message_block(message, group)], metadata=self._metadata(delivery),
+            blocks=[blocks.message_block(message, group), *extra], metadata=self._metadata(delivery),
             unfurl_links=False, unfurl_media=False))
         return {"channel": response["channel"], "ts": response["ts"]}
 
