@@ -155,3 +155,21 @@ def test_show_details_names_rules_by_title_never_by_id(teams, staff):  # noqa: F
     view = teams.services.desk.card_view(escalation)
     assert view.rules and not any(rule.startswith("GR") for rule in view.rules)
     assert "Protection first" in view.rules
+
+
+def test_a_person_told_not_reached_is_told_when_the_card_lands(teams, fake, clock, staff):  # noqa: F811
+    from tests.fakes.teams_service import DSL_CHANNEL_ID
+    from tests.test_teams_dsl import told
+
+    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=1)
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    settled = teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    assert "We have not reached your DSLs yet (escalation #1)" in text_of(settled["value"])
+    assert not teams.escalation_cards()
+    clock.advance(seconds=30)
+    teams.services.scheduler().tick()
+    assert len(teams.escalation_cards()) == 1
+    updates = [t for t in told(teams, staff) if "Update on your escalation #1" in t]
+    assert len(updates) == 1 and "now been alerted in their channel" in updates[0]
