@@ -195,3 +195,17 @@ def test_escalation_numbers_do_not_jump_after_a_database_crash(store):
                                      kind="outcome", urgency="urgent") == 2
         assert tx.escalations.create("b", channel="slack", requester="U1", conversation_id="c2",
                                      kind="outcome", urgency="urgent") is None  # a repeat: no number
+
+
+def test_a_weekly_export_whose_response_was_lost_is_not_shared_again(slack, fake, clock):
+    fake.fail("files.completeUploadExternal", "lost")
+    scheduler = slack.services.scheduler()
+    scheduler.tick()  # the last full week's export is due at once; the file is shared, the answer lost
+    assert len(fake.of("files.completeUploadExternal")) == 1
+    for _ in range(3):
+        clock.advance(minutes=1)
+        scheduler.tick()
+    assert len(fake.of("files.completeUploadExternal")) == 1  # found in the channel: not shared again
+    with slack.storage.read() as tx:
+        [export] = [d for d in tx.outbox.pending() if d.kind.value == "export"] or [None]
+    assert export is None  # delivered

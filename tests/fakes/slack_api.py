@@ -232,8 +232,12 @@ class FakeSlack:
         if method.startswith("upload/"):
             return {"ok": True}
         if method == "files.completeUploadExternal":
-            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
-                                          for f in params.get("files", [])]}
+            shared = [{"id": f["id"], "title": f.get("title", "")} for f in params.get("files", [])]
+            with self._lock:  # shared into the channel as a message with the files, as Slack does
+                self.messages.setdefault(params.get("channel_id", ""), []).append(
+                    {"ts": ts, "text": params.get("initial_comment", ""), "metadata": None,
+                     "thread_ts": None, "files": shared})
+            return {"ok": True, "files": shared}
         if method.startswith("views."):
             return {"ok": True, "view": {"id": f"V{ts}", **(params.get("view") or {})}}
         return {"ok": True}

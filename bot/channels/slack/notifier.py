@@ -152,6 +152,21 @@ class SlackNotifier:
             unfurl_links=False, unfurl_media=False))
         return {"channel": response["channel"], "ts": response["ts"]}
 
+    def _already_shared(self, export: ExportFile, delivery: Delivery) -> dict[str, Any] | None:
+        """The export's file shared in the DSL channel since the delivery was queued (found in
+        the channel's history by its title: files carry no metadata)."""
+        try:
+            oldest = (delivery.created_at - timedelta(minutes=1)).timestamp()
+            history = self.client.conversations_history(channel=self.dsl_channel, oldest=f"{oldest:.6f}",
+                                                        limit=200)
+        except (SlackClientError, OSError):
+            return None
+        for message in history.get("messages") or []:
+            files = [f for f in message.get("files") or [] if f.get("title") == export.title]
+            if files:
+                return {"files": [f.get("id") for f in files], "found": True}
+        return None
+
     def _already_told(self, person: str, delivery: Delivery) -> dict[str, Any] | None:
         """A direct message that may have arrived: look in the person's DM with the bot first."""
         try:
@@ -161,6 +176,10 @@ class SlackNotifier:
         return self._already_posted(delivery, channel)
 
     def deliver_export(self, export: ExportFile, delivery: Delivery) -> dict[str, Any]:
+        if delivery.maybe_sent:  # a lost response or a kill after the upload: is it there already?
+            found = self._already_shared(export, delivery)
+            if found:
+                return found
         comment = blocks.export_comment(export)
         response = _call(lambda: self.client.files_upload_v2(
             channel=self.dsl_channel, content=export.content, filename=export.filename,
