@@ -185,6 +185,11 @@ class Deliverer:
                 card = self.card_view(escalation)
                 return notifier.tell(delivery.payload["to"], message, delivery, card=card)
             return notifier.tell(delivery.payload["to"], message, delivery)
+        if kind is DeliveryKind.redraw:
+            redraw = getattr(notifier, "redraw", None)  # a channel that draws people's messages
+            if redraw is None:
+                raise DeliveryError(f"{delivery.channel} does not redraw messages", permanent=True)
+            return redraw(delivery.payload)
         if escalation is None:
             raise DeliveryError(f"escalation {delivery.escalation_id} not found", permanent=True)
         if kind is DeliveryKind.card:

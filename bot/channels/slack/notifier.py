@@ -86,6 +86,17 @@ class SlackNotifier:
     def __init__(self, client: WebClient, settings: Settings):
         self.client, self.settings = client, settings
         self.dsl_channel = settings.dsl_channel or ""
+        # draws a person's check message as saved ({user, conversation, channel, ts, practice}),
+        # set by the app (which knows how to render a check); None until it is built
+        self.drawer: Callable[[WebClient, dict[str, Any]], None] | None = None
+
+    def redraw(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A person's check message whose redraw failed, drawn now as the check stands."""
+        drawer = self.drawer
+        if drawer is None:
+            raise DeliveryError("Slack: this process cannot draw check messages")
+        _call(lambda: drawer(self.client, payload))
+        return {"channel": payload.get("channel"), "ts": payload.get("ts")}
 
     def _metadata(self, delivery: Delivery) -> dict[str, Any]:
         return {"event_type": DELIVERY_EVENT, "event_payload": {"key": delivery.key}}
