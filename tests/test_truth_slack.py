@@ -163,6 +163,8 @@ def test_talk_to_a_dsl_now_then_finishing_the_check_updates_the_one_card(slack, 
     assert "Your DSLs have been alerted (escalation #1)" in text_of(slack.last_message()["blocks"])
     with slack.storage.read() as tx:
         assert tx.conn.exec_driver_sql("SELECT COUNT(*) FROM escalations").scalar() == 1
+    assert slack.click("more").status == 200  # redrawn from storage: the joined card's truth still shows
+    assert "Your DSLs have been alerted (escalation #1)" in updates_of_the_check(fake)[-1]
 
 
 def test_the_answer_is_drawn_before_the_card_is_posted(slack, fake):

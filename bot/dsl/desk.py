@@ -238,7 +238,7 @@ class DslDesk:
         """The truth about the escalation this check's answer raised, if it raised one."""
         with self.storage.read() as tx:
             ids = [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)
-                   if e.kind is Kind.outcome]
+                   if e.kind is Kind.outcome or e.outcome_id]  # or a Talk now card the answer joined
         return self.notice(ids[0]) if ids else None
 
     def notices_for(self, channel: str, requester: str, conversation_id: str) -> list[EscalationNotice]:
