@@ -42,7 +42,7 @@ def load_keyring(settings: Settings) -> Keyring:
                                        else "").split(",") if p.strip())
     if settings.log_key is not None:
         return Keyring(Key.parse(settings.log_key.get_secret_value()), old)
-    if settings.database.startswith(("postgres://", "postgresql")):
+    if settings.uses_postgresql:
         raise SettingsError("CANISHARE_LOG_KEY: required with PostgreSQL (every process must chain the "
                             "log with the same key): generate one with `canishare log key`")
     path = key_file()

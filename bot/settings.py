@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     slack_api_base_url: str = Field(SLACK_DEFAULT_API, validation_alias=_env("SLACK_API_BASE_URL"))
     slack_team_id: str = Field("", validation_alias=_env("SLACK_TEAM_ID"))
     slack_enterprise_id: str = Field("", validation_alias=_env("SLACK_ENTERPRISE_ID"))
+    host: str = Field(
+        "127.0.0.1", validation_alias=_env("HOST"),
+        description="Address the Slack and Teams web servers listen on: 127.0.0.1 behind a reverse "
+        "proxy on the same machine (the default), 0.0.0.0 in a container or on a PaaS.",
+    )
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
     web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
     # --- DSL side ----------------------------------------------------------------------------
@@ -108,6 +113,29 @@ class Settings(BaseSettings):
     @classmethod
     def _database_text(cls, value: object) -> object:
         return str(value) if isinstance(value, Path) else value
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from bot.storage.database import database_url_problem
+
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c in value for c in " /:") and not _is_ipv6(value):
+            raise ValueError("must be an address to listen on, e.g. 127.0.0.1 (this machine only, "
+                             "behind a reverse proxy) or 0.0.0.0 (every interface, e.g. in a container)")
+        return value
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.database.lower().startswith(("postgres://", "postgresql"))
 
     @field_validator("log_key", "log_old_keys")
     @classmethod
@@ -205,6 +233,15 @@ class Settings(BaseSettings):
         return bool(self.teams_client_id.strip() and self.teams_dsl_team_id.strip()
                     and self.teams_dsl_channel_id.strip())
     # --- end of Teams ----------------------------------------------------------------------------
+
+
+def _is_ipv6(value: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value.strip("[]")).version == 6
+    except ValueError:
+        return False
 
 
 def _alias_of(field_name: str) -> str:

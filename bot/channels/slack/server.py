@@ -79,7 +79,7 @@ def serve_http(services: Services) -> int:
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"0.0.0.0:{settings.port}")
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.web_concurrency)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 8)
@@ -89,8 +89,8 @@ def serve_http(services: Services) -> int:
         def load(self) -> Callable:
             return wsgi(*build(Services(settings, flows_dir=services.flows_dir)))
 
-    logging.getLogger("canishare").info("serving Slack on port %s%s; database %s", settings.port,
-                                        EVENTS_PATH, services.storage.where)
+    logging.getLogger("canishare").info("serving Slack on %s:%s%s; database %s", settings.host,
+                                        settings.port, EVENTS_PATH, services.storage.where)
     Server().run()
     return 0
 

@@ -21,9 +21,9 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     logging.basicConfig(level=app.settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     bot = build_bot(app, config)
-    logging.getLogger("canishare").info("serving Teams on port %s; database %s", config.port,
-                                        app.storage.where)
-    asyncio.run(serve(config, register=bot.register))
+    logging.getLogger("canishare").info("serving Teams on %s:%s; database %s", app.settings.host,
+                                        config.port, app.storage.where)
+    asyncio.run(serve(config, register=bot.register, host=app.settings.host))
     return 0
 
 

@@ -125,7 +125,7 @@ def uvicorn_config(api: FastAPI, host: str, port: int) -> uvicorn.Config:
                           lifespan="on", timeout_keep_alive=30, server_header=False)
 
 
-async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "0.0.0.0",
+async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "127.0.0.1",
                 token: TokenFunction | None = None) -> None:
     api, _ = await build_asgi(config, register, token=token)
     log.info("canishare teams listening on %s:%s%s", host, config.port, MESSAGING_ENDPOINT)
