@@ -42,14 +42,18 @@ OPTIONAL_FILES = {"conventions.yaml"}
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong in a flow file, printed as `file:line: node_id: message`."""
+    """One thing wrong in a flow file, printed as `file:line: node_id: message`, or
+    `file:line:column: message` for a YAML syntax error (no node can be named there)."""
 
     file: str
     line: int
     node: str
     message: str
+    column: int = 0
 
     def __str__(self) -> str:
+        if self.column:
+            return f"{self.file}:{self.line}:{self.column}: {self.message}"
         return f"{self.file}:{self.line}: {self.node}: {self.message}"
 
 
@@ -341,6 +345,17 @@ def _hash(models: list[BaseModel]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def _syntax_problem(path: Path, exc: yaml.YAMLError) -> Problem:
+    """One line for a YAML syntax error: where it was found, and what YAML expected there."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f" ({context} at line {exc.context_mark.line + 1})" if (
+        context and getattr(exc, "context_mark", None) and exc.context_mark.line + 1 != line) else ""
+    return Problem(str(path), line, "-", f"not valid YAML: {reason}{where}", column=column)
+
+
 def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     """Parse and schema-check every file; graph checks happen in `checks.check_bundle`."""
     directory = Path(directory)
@@ -352,10 +367,11 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         try:
             docs[path.name] = read_yaml(path)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line = mark.line + 1 if mark else 1
-            reason = getattr(exc, "problem", None) or str(exc)
-            problems.append(Problem(str(path), line, "-", f"not valid YAML: {reason}"))
+            problems.append(_syntax_problem(path, exc))
+    if problems:
+        # A file that is not YAML leaves holes every other check would report (its flow, its
+        # nodes, its rules "unknown" everywhere): the syntax error alone is the one thing to fix.
+        return None, problems
     for name in sorted(SPECIAL_FILES - set(docs)):
         if not any(p.file.endswith(name) for p in problems):
             problems.append(Problem(str(directory / name), 1, "-", "required file is missing"))
