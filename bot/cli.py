@@ -301,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--to", dest="target", required=True, help="an empty database: a postgresql:// URL")
     copy.set_defaults(handler=cmd_db_copy)
 
+    doctor = sub.add_parser("doctor", help="check the set-up live (database, clock, Slack, Teams): "
+                            "exit 0 only when an urgent escalation reaches a DSL")
+    doctor.set_defaults(handler=cmd_doctor)
+
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
                        help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
@@ -440,7 +444,10 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_clock(app: App, args: argparse.Namespace) -> int:
+    from bot.ops.doctor import warn_at_start
+
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    warn_at_start(app.settings, "clock")
     scheduler = app.scheduler()
     if args.interval:
         scheduler.interval = args.interval
@@ -453,8 +460,10 @@ def cmd_clock(app: App, args: argparse.Namespace) -> int:
 
 def cmd_slack(app: App, args: argparse.Namespace) -> int:
     from bot.channels.slack.server import serve_http, serve_socket
+    from bot.ops.doctor import warn_at_start
 
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    warn_at_start(app.settings, "slack")
     return serve_socket(app) if args.socket else serve_http(app)
 
 
@@ -501,6 +510,15 @@ def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:
         state = "created" if before == 0 else ("already current" if before == after else f"from {before}")
         print(f"database schema {after} ({state}): {storage.where}")
     return EXIT_OK
+
+
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
+    from bot.ops.checks import all_checks
+    from bot.ops.doctor import print_checklist
+
+    print("canishare doctor: can an urgent escalation reach a DSL?",
+          flush=True)
+    return print_checklist(all_checks(app))
 
 
 def cmd_teams(app: App, args: argparse.Namespace) -> int:

@@ -87,6 +87,11 @@ class Housekeeping:
             return True
         return insert_ignore(self.conn, leases, {"name": name, "holder": holder, "expires_at": until})
 
+    def lease_until(self, name: str) -> datetime | None:
+        """When the lease `name` runs out unless renewed; None if nobody has ever held it."""
+        found = self.conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar()
+        return datetime.fromisoformat(found) if found else None
+
     def release_lease(self, name: str, holder: str) -> None:
         self.conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
 

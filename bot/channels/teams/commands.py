@@ -20,6 +20,9 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     config = teams_config(app.settings)
     logging.basicConfig(level=app.settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.ops.doctor import warn_at_start
+
+    warn_at_start(app.settings, "teams")
     bot = build_bot(app, config)
     logging.getLogger("canishare").info("serving Teams on %s:%s; database %s", app.settings.host,
                                         config.port, app.storage.where)
