@@ -260,7 +260,7 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             name = _alias_of(field) if field in Settings.model_fields else field
-            lines.append(f"{name}: {error['msg']}")
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("; ".join(lines)) from None
 
 

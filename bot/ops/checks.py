@@ -33,8 +33,9 @@ def all_checks(services: object) -> Iterator[Check]:
 def settings_checks(s: Settings) -> Iterator[Check]:
     route = no_dsl_route(s)
     if route:
-        yield fail(f"DSL route: {route}", "set the DSL channel for Slack or the DSL team and channel "
-                   "for Teams (README: Connect to Slack, step 3; Connect to Microsoft Teams, step 2)")
+        yield fail(f"DSL route: {route}", "set CANISHARE_DSL_CHANNEL to the private DSL channel's id "
+                   "(Slack), or TEAMS_DSL_TEAM_ID and TEAMS_DSL_CHANNEL_ID (Teams): README, Connect to "
+                   "Slack or Connect to Microsoft Teams")
     else:
         where = [name for name, on in (("Slack", s.slack_desk_configured),
                                        ("Teams", s.teams_desk_configured)) if on]

@@ -275,6 +275,9 @@ class FakeTeamsService:
         conv_id = parts[1]
         rest = parts[2:]
         with self._lock:
+            if rest in (["members"], ["pagedMembers"]) and conv_id not in self.conversations:
+                # a roster the bot is not in (a wrong team id, or the app not added to the team)
+                return 404, _error("BotNotInConversationRoster", "The bot is not part of the roster")
             conv = self.conversations.setdefault(conv_id, Conversation(conv_id))
             if rest == ["activities"] and method == "POST":
                 activity_id = f"1{next(self._ids):012d}"
