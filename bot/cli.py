@@ -452,7 +452,10 @@ def cmd_clock(app: App, args: argparse.Namespace) -> int:
     if args.interval:
         scheduler.interval = args.interval
     if args.once:
-        print(json.dumps(scheduler.tick()))
+        try:
+            print(json.dumps(scheduler.tick()))
+        finally:
+            scheduler.resign()  # the next clock leads at once, not when the lease runs out
         return EXIT_OK
     scheduler.run_forever()
     return EXIT_OK

@@ -16,9 +16,10 @@ from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.core.conversations import Conversations
 from bot.core.engine import Engine
 from bot.dsl.desk import DslDesk
+from bot.dsl.health import Readiness, readiness
 from bot.dsl.outbox import RetryPolicy
 from bot.dsl.ports import DeskPolicy, DslDirectory, DslNotifier
-from bot.dsl.scheduler import Schedule, Scheduler
+from bot.dsl.scheduler import DeliveryLoop, Schedule, Scheduler
 from bot.flows.loader import FlowBundle, load_bundle
 from bot.settings import Settings, SettingsError
 from bot.storage import Key, Keyring, Storage
@@ -159,6 +160,18 @@ class Services:
         if practice:
             return Conversations(self.engine, self.storage, f"practice:{channel}", self.clock, practice=True)
         return Conversations(self.engine, self.storage, channel, self.clock, desk=self.desk)
+
+    def readiness(self) -> Readiness:
+        """What `/readyz` and operators' checks report (see `bot/dsl/health.py`)."""
+        return readiness(self.storage, self.clock, clock_interval=self.settings.clock_interval,
+                         fallback_minutes=self.settings.delivery_fallback_minutes)
+
+    def delivery_loop(self) -> DeliveryLoop | None:
+        """The web process's own deliverer (retries and fallbacks without a clock); None when
+        no channel has a DSL desk."""
+        if self.desk is None:
+            return None
+        return DeliveryLoop(self.storage, self.clock, self.desk, interval=self.settings.clock_interval)
 
     def scheduler(self) -> Scheduler:
         s = self.settings

@@ -330,5 +330,6 @@ def start_teams(fake: FakeTeamsService, bundle: FlowBundle, db: Path, clock: Clo
     services.__dict__["bundle"] = bundle
     config = teams_config(config_settings)
     bot = build_bot(services, config)
-    server = BackgroundServer(config, bot.register, token=fake.mint_outbound).start()
+    server = BackgroundServer(config, bot.register, token=fake.mint_outbound,
+                              readiness=services.readiness).start()
     return TeamsApp(fake, server, bot, services)

@@ -75,12 +75,11 @@ def clock():
 @pytest.fixture
 def migrated(tmp_path, clock) -> Path:
     """A current database the clock has just ticked against."""
-    from bot.dsl.scheduler import LEASE
+    from bot.dsl.health import beat
 
     path = tmp_path / "doctor.db"
     store = Storage(path, clock)
-    with store.transaction() as tx:
-        tx.housekeeping.hold_lease(LEASE, "clock-1", 30)
+    beat(store)
     store.close()
     return path
 
@@ -347,3 +346,17 @@ def test_start_up_warns_when_urgent_answers_reach_nobody(run_cli, tmp_path):
     result = run_cli("clock", "--once")
     assert result.returncode == 0
     assert "WARNING NO DSL ROUTE: clock: no DSL channel is configured" in result.stderr
+
+
+def test_a_delivery_waiting_past_the_fallback_deadline(fake_slack, migrated, clock):
+    from bot.dsl.health import beat
+    from bot.dsl.model import DeliveryKind
+
+    store = Storage(migrated, clock)
+    with store.transaction() as tx:
+        tx.outbox.enqueue("card:1", "slack", DeliveryKind.card, escalation_id=1)
+    clock.advance(minutes=6)
+    beat(store)  # the clock is alive; the delivery is what is stuck
+    store.close()
+    only_failure(checks(slack_settings(fake_slack, migrated), clock), "Deliveries: a delivery has waited 6 min",
+                 "DELIVERY FAILED")

@@ -126,10 +126,15 @@ def test_duplicate_click_changes_nothing(slack, fake):
     assert slack.click("answer:no", message=message).status == 200
     updates = len(fake.of("chat.update"))
     state_before = slack.channel.conv.resume_latest("U1").state
-    again = slack.click("answer:no", message=message)  # the same click delivered twice
+    shown = fake.last("chat.update").params["blocks"]
+    again = slack.click("answer:no", message=message)  # the same click pressed twice
     assert again.status == 200
-    assert len(fake.of("chat.update")) == updates
+    # nothing changes, and the message is drawn as the check stands (issue 20: never a dead button)
+    assert len(fake.of("chat.update")) == updates + 1 and fake.last("chat.update").params["blocks"] == shown
     assert slack.channel.conv.resume_latest("U1").state == state_before
+    replay = slack.click("answer:no", message=message, trigger="same-delivery")
+    assert slack.click("answer:no", message=message, trigger="same-delivery").status == 200
+    assert replay.status == 200 and len(fake.of("chat.update")) == updates + 2  # a retry acts once
 
 
 def test_click_on_a_stale_message(slack, fake):
@@ -137,8 +142,12 @@ def test_click_on_a_stale_message(slack, fake):
     old = slack.last_message()
     walk(slack, ["answer:no", "answer:england"])
     updates = len(fake.of("chat.update"))
+    current = fake.last("chat.update").params["blocks"]
     response = slack.click("answer:not_sure", message=old)
-    assert response.status == 200 and len(fake.of("chat.update")) == updates
+    # the old message is redrawn as the check stands now; the answer is not taken
+    assert response.status == 200 and len(fake.of("chat.update")) == updates + 1
+    assert fake.last("chat.update").params["blocks"] == current
+    assert fake.last("chat.update").params["ts"] == old["ts"]
     assert slack.channel.conv.resume_latest("U1").state.answers == {
         "immediate_danger": "no", "jurisdiction": "england"}
 

@@ -188,6 +188,14 @@ class Conversations:
                         ["flows_changed"], profile=profile, practice=self.practice)
         return Turn(conversation_id, row.version, state, step, profile=profile, practice=self.practice)
 
+    def current(self, user_id: str, conversation_id: str) -> Turn:
+        """The check as saved, with the truth about its answer's escalation: what an old
+        message is redrawn with, so a redraw that never happened costs the person nothing."""
+        turn = self.load(user_id, conversation_id)
+        if self.desk is not None and isinstance(turn.step, OutcomeStep):
+            turn.escalation = self.desk.outcome_notice(self.channel, user_id, conversation_id)
+        return turn
+
     def resume_latest(self, user_id: str, include_unrecorded: bool = False) -> Turn | None:
         """The person's latest unfinished check; with `include_unrecorded`, also one that reached
         its answer but whose decision was never recorded (golden rule 7), whichever is newer."""

@@ -25,7 +25,7 @@ from bot.core.record import RecordErrors, parse_note
 from bot.dsl import export
 from bot.dsl.hours import in_working_hours
 from bot.dsl.model import CardState, Delivery, DeliveryKind, Escalation, Kind, Status, Urgency
-from bot.dsl.outbox import Deliverer, RetryPolicy
+from bot.dsl.outbox import TOLD_NOT_REACHED, Deliverer, RetryPolicy
 from bot.dsl.ports import (
     CardView,
     DeskPolicy,
@@ -150,8 +150,19 @@ class DslDesk:
         assert escalation is not None
         delivered = escalation.card_state is CardState.delivered
         by_dm = not delivered and bool(fallbacks)
+        if not (delivered or by_dm):
+            # the person is about to read "not reached yet": the outbox tells them when it is
+            with self.storage.transaction() as tx:
+                tx.housekeeping.claim_job(TOLD_NOT_REACHED, str(escalation_id))
         return EscalationNotice(escalation_id, delivered=delivered or by_dm, by_direct_message=by_dm,
                                 already=already, route=self.policy.out_of_hours_route)
+
+    def outcome_notice(self, channel: str, requester: str, conversation_id: str) -> EscalationNotice | None:
+        """The truth about the escalation this check's answer raised, if it raised one."""
+        with self.storage.read() as tx:
+            ids = [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)
+                   if e.kind is Kind.outcome]
+        return self.notice(ids[0]) if ids else None
 
     def notices_for(self, channel: str, requester: str, conversation_id: str) -> list[EscalationNotice]:
         with self.storage.read() as tx:

@@ -35,6 +35,7 @@ log = logging.getLogger("canishare.outbox")
 FALLS_BACK = {DeliveryKind.card, DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.export}
 NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info}
 DIRECT = {DeliveryKind.notice, DeliveryKind.fallback}
+TOLD_NOT_REACHED = "told-not-reached"  # job_runs mark: this escalation's requester read "not reached yet"
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Deliverer:
             log.exception("delivery %s (%s): unexpected error", delivery.id, delivery.key)
             self._failed(delivery, escalation, f"{type(error).__name__}: {error}", None, False)
             return False
-        redraw = None
+        redraw = update = None
         with self.storage.transaction() as tx:
             if delivery.kind is DeliveryKind.card and result is not None and escalation:
                 ref = {k: v for k, v in result.items() if k != "found"}
@@ -149,12 +150,29 @@ class Deliverer:
                     redraw = tx.outbox.enqueue(f"update:{now.id}:{now.version}:posted", delivery.channel,
                                                DeliveryKind.card_update, escalation_id=now.id)
             tx.outbox.delivered(delivery.id, result or {})
+            update = self._tell_reached(tx, delivery, escalation)
         if redraw is not None:
             self.deliver([redraw])
+        if update is not None:
+            self.deliver([update])
         if delivery.attempts:
             log.info("delivery %s (%s) delivered after %d failed attempt(s)", delivery.id,
                      delivery.key, delivery.attempts)
         return True
+
+    @staticmethod
+    def _tell_reached(tx: Tx, delivery: Delivery, escalation: Escalation | None) -> int | None:
+        """The card (or a direct message to a DSL) has landed for an escalation whose requester
+        was told "we have not reached your DSLs yet": tell them the truth now, once."""
+        if (escalation is None or delivery.kind not in (DeliveryKind.card, DeliveryKind.fallback)
+                or not tx.housekeeping.job_ran(TOLD_NOT_REACHED, str(escalation.id))):
+            return None
+        how = "in their channel" if delivery.kind is DeliveryKind.card else "by direct message"
+        message = (f"Update on your escalation #{escalation.id}: your DSLs have now been alerted {how}. "
+                   "A DSL will contact you. If a child is in immediate danger, call 999.",)
+        return tx.outbox.enqueue(f"notice:{escalation.id}:reached", delivery.channel, DeliveryKind.notice,
+                                 escalation_id=escalation.id,
+                                 payload={"to": escalation.requester, "message": encode_message(message)})
 
     def _send(self, notifier: DslNotifier, delivery: Delivery,
               escalation: Escalation | None) -> dict | None:

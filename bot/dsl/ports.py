@@ -143,8 +143,8 @@ class EscalationNotice:
             again = "already been" if self.already else "been"
             return (f"Your DSLs have {again} alerted{how} {ref}: a DSL will contact you. "
                     "If a child is in immediate danger, call 999.")
-        return (f"We have not reached your DSLs yet {ref}: we will keep trying. Please contact "
-                f"your DSL directly now. {self.route}").strip()
+        return (f"We have not reached your DSLs yet {ref}: we will keep trying, and tell you here "
+                f"when we have. Please contact your DSL directly now. {self.route}").strip()
 
 
 @dataclass

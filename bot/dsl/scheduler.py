@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock
+from bot.dsl import health
 from bot.dsl.desk import DslDesk
 from bot.dsl.export import last_full_week
 from bot.dsl.hours import DAYS
@@ -54,6 +56,10 @@ class Scheduler:
         if not self._lead():
             return {"leader": 0}
         result = {"leader": 1}
+        try:
+            health.beat(self.storage)  # readiness reads it: the jobs below are running
+        except Exception:  # noqa: BLE001 - the database may be read-only: the jobs say more
+            log.exception("scheduler: could not record the heartbeat")
         jobs: list[tuple[str, Callable[[], int]]] = []
         desk = self.desk
         if desk is not None and desk.channels:
@@ -109,8 +115,12 @@ class Scheduler:
         return len(stuck)
 
     def resign(self) -> None:
-        with self.storage.transaction() as tx:
-            tx.housekeeping.release_lease(LEASE, self.holder)
+        """Hand the lease back (on exit), so the next clock leads at once."""
+        try:
+            with self.storage.transaction() as tx:
+                tx.housekeeping.release_lease(LEASE, self.holder)
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("scheduler: could not release the lease")
 
     # --- jobs -----------------------------------------------------------------------------
     def latest_weekly_slot(self, now: datetime) -> datetime:
@@ -164,3 +174,59 @@ class Scheduler:
                 waited += step
         self.resign()
         log.info("clock stopped")
+
+
+DELIVERY_LEASE = "deliveries"
+
+
+class DeliveryLoop:
+    """Deliveries need no extra process: every web process runs this on a background thread,
+    and the one holding the `deliveries` lease retries what is due and falls back what is
+    overdue, every `interval` seconds. A deployment with only the web process still keeps its
+    promises; the clock stays the home of reminders, exports and the purge (and delivers too:
+    each row has its own claim, so two deliverers never send one message twice)."""
+
+    def __init__(self, storage: Storage, clock: Clock, desk: DslDesk, *, interval: float = 10.0,
+                 holder: str | None = None):
+        self.storage, self.clock, self.desk, self.interval = storage, clock, desk, interval
+        self.holder = holder or default_holder()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> dict[str, int]:
+        budget = max(2 * self.interval, 1.0)
+        try:
+            with self.storage.transaction() as tx:
+                if not tx.housekeeping.hold_lease(DELIVERY_LEASE, self.holder,
+                                                  max(3 * self.interval, budget + self.interval)):
+                    return {"leader": 0}
+        except Exception:  # noqa: BLE001 - the database may be down: try again next time
+            log.exception("deliveries: could not take the lease")
+            return {"leader": 0}
+        result = {"leader": 1}
+        for name, job in (("delivered", lambda: self.desk.outbox.deliver_due(budget)["delivered"]),
+                          ("overdue", self.desk.outbox.sweep_overdue)):
+            try:
+                result[name] = job()
+            except Exception:  # noqa: BLE001 - one failed job never stops the other
+                log.exception("deliveries: %s failed", name)
+        return result
+
+    def start(self) -> DeliveryLoop:
+        self._thread = threading.Thread(target=self._run, name="canishare-deliveries", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+        try:
+            with self.storage.transaction() as tx:
+                tx.housekeeping.release_lease(DELIVERY_LEASE, self.holder)
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("deliveries: could not release the lease")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bot.ops.doctor import Check, fail, guarded, no_dsl_route, ok, warn
-from bot.ops.heartbeat import clock_heartbeat
 from bot.settings import Settings, SettingsError
 
 MIGRATE_FIX = "run `canishare db migrate` once (the container runs it at start)"
@@ -123,18 +122,32 @@ def database_checks(services: object, reached: list[bool]) -> Iterator[Check]:
 
 
 def clock_checks(services: object) -> Iterator[Check]:
+    """The clock's heartbeat (reminders to the deputy, the weekly export, the purge) and the
+    outbox: nothing owed to anyone waiting past the fallback deadline."""
+    from bot.dsl.health import clock_heartbeat_at, readiness
+
     s: Settings = services.settings  # type: ignore[attr-defined]
-    beat = clock_heartbeat(services.storage, services.clock)  # type: ignore[attr-defined]
-    if not beat.ever:
-        yield fail("Clock: `canishare clock` has never run against this database: escalation "
-                   "cards, reminders and exports are written but never delivered",
+    storage, clock = services.storage, services.clock  # type: ignore[attr-defined]
+    last = clock_heartbeat_at(storage)
+    limit = 3 * s.clock_interval
+    if last is None:
+        yield fail("Clock: `canishare clock` has never run against this database: no reminder "
+                   "reaches a deputy, no weekly export, no purge",
                    "start `canishare clock` as its own always-on process (README: Deploy)")
-    elif not beat.alive:
-        yield fail(f"Clock: silent for {_duration(beat.silent_seconds)}: nothing is being delivered",
+    elif (age := (clock.now() - last).total_seconds()) > limit:
+        yield fail(f"Clock: silent for {_duration(age)} (it ticks every {s.clock_interval:g} s): "
+                   "reminders are not being sent",
                    "restart `canishare clock` (systemctl restart canishare-clock, or the container's "
                    "clock service) and read its log")
     else:
-        yield ok(f"Clock: alive (ticks every {s.clock_interval:g} s)")
+        yield ok(f"Clock: alive (last tick {_duration(age)} ago)")
+    ready = readiness(storage, clock, clock_interval=s.clock_interval,
+                      fallback_minutes=s.delivery_fallback_minutes)
+    for check in ready.checks:
+        if check.name == "deliveries":
+            yield (ok(f"Deliveries: {check.detail}") if check.ok else
+                   fail(f"Deliveries: {check.detail}", "read the log for DELIVERY FAILED lines: the "
+                        "channel's checks below usually name the cause"))
 
 
 def _duration(seconds: float) -> str:

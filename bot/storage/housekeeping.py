@@ -11,7 +11,7 @@ from sqlalchemy import Connection, or_, select
 from bot.core.clock import Clock, iso
 from bot.storage import chain
 from bot.storage.chain import NO_KEYS, Keyring
-from bot.storage.database import insert_ignore, serialise
+from bot.storage.database import insert_ignore, serialise, upsert
 from bot.storage.schema import audit, conversations, events, job_runs, leases
 
 
@@ -62,6 +62,9 @@ class AuditTrail:
         return chain.walk("audit", rows, self.keyring, chain.GENESIS, 0, lambda _row: chain.AUDIT_FIELDS)
 
 
+HEARTBEAT = "heartbeat"  # job_runs rows whose `period` names who beats and `ran_at` says when
+
+
 class Housekeeping:
     def __init__(self, conn: Connection, clock: Clock):
         self.conn, self.clock = conn, clock
@@ -75,6 +78,23 @@ class Housekeeping:
         return insert_ignore(self.conn, job_runs, {"job": job, "period": period,
                                                    "ran_at": iso(self.clock.now())})
 
+    def job_ran(self, job: str, period: str) -> bool:
+        """Whether `claim_job(job, period)` has happened (a mark read by another process)."""
+        return self.conn.execute(select(job_runs.c.job).where(
+            job_runs.c.job == job, job_runs.c.period == period)).first() is not None
+
+    def beat(self, name: str) -> None:
+        """Record that `name` (the clock, a readiness probe) ran just now: one row per name in
+        `job_runs`, overwritten, so the database says when each last ran."""
+        upsert(self.conn, job_runs, {"job": HEARTBEAT, "period": name, "ran_at": iso(self.clock.now())},
+               ["job", "period"])
+
+    def last_beat(self, name: str) -> datetime | None:
+        """When `name` last beat, or None if it never has."""
+        value = self.conn.execute(select(job_runs.c.ran_at).where(
+            job_runs.c.job == HEARTBEAT, job_runs.c.period == name)).scalar()
+        return datetime.fromisoformat(value) if value else None
+
     def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or renew the lease `name` for `seconds`. True if `holder` has it now: a second
         scheduler gets False until the first stops renewing (crashed, or stopped)."""
@@ -86,11 +106,6 @@ class Housekeeping:
         if renewed:
             return True
         return insert_ignore(self.conn, leases, {"name": name, "holder": holder, "expires_at": until})
-
-    def lease_until(self, name: str) -> datetime | None:
-        """When the lease `name` runs out unless renewed; None if nobody has ever held it."""
-        found = self.conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar()
-        return datetime.fromisoformat(found) if found else None
 
     def release_lease(self, name: str, holder: str) -> None:
         self.conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))

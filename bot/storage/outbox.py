@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from bot.core.clock import Clock, iso
 from bot.dsl.model import Delivery, DeliveryKind
@@ -101,6 +101,13 @@ class OutboxStore:
             o.status == "pending", o.fallback_at.is_(None), o.created_at < iso(older_than),
             o.kind.in_(list(kinds))).order_by(o.id))
         return [_model(r) for r in rows.mappings()]
+
+    def oldest_pending_since(self) -> datetime | None:
+        """When the longest-waiting undelivered row became due (None: nothing is waiting).
+        A row queued for later (a reminder, a retry) counts from when it was first due."""
+        value = self.conn.execute(select(func.min(o.created_at)).where(
+            o.status == "pending", o.created_at <= iso(self.clock.now()))).scalar()
+        return datetime.fromisoformat(value) if value else None
 
     def fell_back(self, delivery_id: int) -> None:
         self.conn.execute(outbox.update().where(o.id == delivery_id).values(

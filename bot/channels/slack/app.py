@@ -23,6 +23,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from bot.channels.slack import blocks
 from bot.channels.slack.desk_actions import SlackDeskActions
@@ -277,15 +278,21 @@ class SlackChannel:
             return
         try:
             turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action)
-        except (StaleAction, UnknownConversation, NothingToUndo, ValueError):
-            return  # a double click, a retry, an old or someone else's message: nothing changes
+        except (StaleAction, NothingToUndo):
+            self.redraw_current(client, click)  # an old message: show where the check is now
+            return
+        except (UnknownConversation, ValueError):
+            return  # someone else's check, or a forged value: nothing changes
         except EngineError:
             self.ephemeral(client, body, click.user, "Sorry, that answer did not fit this question. "
                                                      "Please choose again.")
             return
         self.update(client, click.message, turn)
         if isinstance(action, Answer):
-            self.trail(client, click.message, turn, action.value)
+            try:
+                self.trail(client, click.message, turn, action.value)
+            except SlackClientError as error:  # a note under an answer already shown: no apology
+                log.warning("answer trail note not posted for %s: %r", click.user, error)
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
@@ -312,7 +319,10 @@ class SlackChannel:
             return
         try:
             turn = click.conv.restart(click.user, click.conversation_id, int(click.ref.get("v", -1)))
-        except (StaleAction, UnknownConversation, ValueError):
+        except StaleAction:
+            self.redraw_current(client, click)
+            return
+        except (UnknownConversation, ValueError):
             return
         if turn.conversation_id != click.conversation_id:
             self.post_turn(client, click.user, turn)  # a new check: the finished answer stays above
@@ -331,11 +341,24 @@ class SlackChannel:
         if click is None:
             return
         try:
-            turn = click.conv.load(click.user, click.conversation_id)
+            turn = click.conv.current(click.user, click.conversation_id)
         except UnknownConversation:
             return
         if str(turn.version) == str(click.ref.get("v")):
             self.update(client, click.message, turn, **show)
+        else:
+            self.update(client, click.message, turn)  # an old message: show where the check is now
+
+    def redraw_current(self, client: WebClient, click: Click) -> None:
+        """A press on a message that no longer shows the check's state (a redraw failed, or the
+        process died between saving and redrawing): draw the saved state into it, with the
+        answer's DSL status, so the person never presses a dead button. A repeat of the same
+        press redraws the same thing: harmless."""
+        try:
+            turn = click.conv.current(click.user, click.conversation_id)
+        except UnknownConversation:
+            return
+        self.update(client, click.message, turn)
 
     def on_profile_change(self, body: dict[str, Any], client: WebClient) -> None:
         click = self.clicked(body, client)

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.channels.slack import blocks
 from bot.dsl.model import Delivery
@@ -33,6 +34,15 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth
 DELIVERY_EVENT = "canishare_delivery"
 
 
+class RatelimitedRetryHandler(RetryHandler):
+    """Slack also says `ratelimited` as an `ok: false` answer with HTTP 200, which slack_sdk's
+    429 handler never sees: ride that out once too, after the default short backoff."""
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        body = getattr(response, "body", None)
+        return isinstance(body, dict) and body.get("error") == "ratelimited"
+
+
 def web_client(settings: Settings, *, retries: bool) -> WebClient:
     """The app's client. `retries`: a person is waiting on this call (redrawing their check), so
     ride out one 429, 5xx or dropped connection; the outbox's own client retries nothing itself
@@ -40,6 +50,7 @@ def web_client(settings: Settings, *, retries: bool) -> WebClient:
     assert settings.slack_bot_token is not None
     handlers = [ConnectionErrorRetryHandler(max_retry_count=1),
                 RateLimitErrorRetryHandler(max_retry_count=1),
+                RatelimitedRetryHandler(max_retry_count=1),
                 ServerErrorRetryHandler(max_retry_count=1)] if retries else []
     return WebClient(token=settings.slack_bot_token.get_secret_value(),
                      base_url=settings.slack_api_base_url, retry_handlers=handlers, timeout=15)

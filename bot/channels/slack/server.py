@@ -14,6 +14,7 @@ from slack_bolt.error import BoltError
 from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
 from bot.channels.slack.gate import SlackGate
 from bot.core.clock import SYSTEM_CLOCK, Clock
+from bot.dsl.health import Readiness
 from bot.services import Services
 from bot.settings import Settings, SettingsError, require
 
@@ -41,9 +42,12 @@ def build(services: Services, **options: Any) -> tuple[App, SlackChannel]:
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK) -> WSGIApp:
-    """/slack/events behind the gate (only Slack, only this workspace), and /healthz.
-    `request_clock` judges Slack's request timestamps: always the real time in production."""
+def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK,
+         readiness: Callable[[], Readiness] | None = None) -> WSGIApp:
+    """/slack/events behind the gate (only Slack, only this workspace), /healthz (liveness: the
+    process answers) and /readyz (`readiness`: the database, schema, clock and deliveries; 503
+    with one line per failing check). `request_clock` judges Slack's request timestamps: always
+    the real time in production."""
     settings = channel.settings
     assert settings.slack_signing_secret is not None
 
@@ -60,12 +64,25 @@ def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK) -
         if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
+        if path == "/readyz" and readiness is not None:
+            report = readiness()
+            start_response("200 OK" if report.ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])
+            return [report.text().encode()]
         if path != EVENTS_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
         return gate(environ, start_response)
 
     return application
+
+
+def start_deliveries(services: Services) -> None:
+    """Retries and fallbacks from this process too, so a deployment without a clock still
+    delivers (see `DeliveryLoop`)."""
+    loop = services.delivery_loop()
+    if loop is not None:
+        loop.start()
 
 
 def serve_http(services: Services) -> int:
@@ -87,7 +104,10 @@ def serve_http(services: Services) -> int:
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Callable:
-            return wsgi(*build(Services(settings, flows_dir=services.flows_dir)))
+            worker = Services(settings, flows_dir=services.flows_dir)
+            application = wsgi(*build(worker), readiness=worker.readiness)
+            start_deliveries(worker)  # in the worker (after the fork), beside its request threads
+            return application
 
     logging.getLogger("canishare").info("serving Slack on %s:%s%s; database %s", settings.host,
                                         settings.port, EVENTS_PATH, services.storage.where)
@@ -105,5 +125,6 @@ def serve_socket(services: Services) -> int:
     if not token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
     app, _ = build(services)
+    start_deliveries(services)
     SocketModeHandler(app, token).start()
     return 0

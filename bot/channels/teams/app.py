@@ -41,6 +41,9 @@ NO_ACCOUNT = ("canishare needs you signed in to Teams with your work account (gu
               "users cannot use it): please ask your DSL directly.")
 
 
+OTHER_TENANT = "canishare serves one organisation, and this request came from another: nothing was done."
+
+
 def apology_text(correlation: str) -> str:
     return (f"Sorry, something went wrong on our side (reference {correlation}). Your answers so far "
             "are saved. If you are worried about a child, talk to your DSL now; if a child is in "
@@ -99,8 +102,23 @@ class TeamsBot:
             return self._idle.wait_for(lambda: not self._tasks, timeout)
 
     # --- running the synchronous core -----------------------------------------------------------------
+    def foreign(self, inc: Incoming) -> bool:
+        """An activity from another tenant (or none): refused and audited, like Slack's other
+        workspaces. The token proves Microsoft sent it, not that it is this organisation's."""
+        if inc.tenant_id and inc.tenant_id.lower() == self.config.tenant_id.lower():
+            return False
+        try:
+            self.chat.conv.refused(inc.user, "request", f"another tenant: {inc.tenant_id or 'none'} "
+                                                        f"({inc.type} {inc.name or inc.verb})".strip())
+        except Exception:  # noqa: BLE001 - refusing must not depend on the audit
+            log.exception("could not audit a request from another tenant")
+        log.warning("refused a Teams %s from another tenant (%s)", inc.type, inc.tenant_id or "none")
+        return True
+
     def _guarded(self, work: Work, inc: Incoming) -> Reply:
         try:
+            if self.foreign(inc):  # nothing is stored or sent for another organisation
+                return Reply(answer=invoke_message(OTHER_TENANT) if inc.type == "invoke" else None)
             if not inc.user and inc.type in ("message", "invoke"):
                 return Reply(answer=invoke_message(NO_ACCOUNT) if inc.type == "invoke" else None,
                              send=[card_message(cards.text_card(NO_ACCOUNT), NO_ACCOUNT)])
@@ -212,7 +230,7 @@ class TeamsBot:
 
     async def on_invoke(self, ctx: Any) -> Any:
         inc = from_activity(ctx.activity)
-        if inc.name == "fileConsent/invoke" and self.desk_actions is not None:
+        if inc.name == "fileConsent/invoke" and self.desk_actions is not None and not self.foreign(inc):
             return await self._file_consent(inc, ctx)
         work = self._route(inc)
         if work is None:

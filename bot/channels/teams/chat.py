@@ -199,8 +199,8 @@ class TeamsChat:
     def _act(self, user: str, conversation: str, version: int, action: Action) -> Reply:
         try:
             return self.replace(self.conv.act(user, conversation, version, action))
-        except StaleAction:
-            return self.replace(self.conv.load(user, conversation))  # a repeat: show where it stands
+        except StaleAction:  # a repeat, or a card whose redraw never happened: show where it stands
+            return self.replace(self.conv.current(user, conversation))
         except EngineError as exc:
             turn = self.conv.load(user, conversation)
             error = ("Sorry, that answer did not fit this question. Please choose again."
@@ -211,14 +211,16 @@ class TeamsChat:
     def _restart(self, inc: Incoming, conversation: str, version: int) -> Reply:
         """Start again: in place mid-check; at an answer, a new check in a new message, once per
         answer card (the finished one stays, with its record)."""
-        turn = self.conv.load(inc.user, conversation)
+        turn = self.conv.current(inc.user, conversation)
         if not turn.finished:
             try:
                 return self.replace(self.conv.restart(inc.user, conversation, version))
             except StaleAction:
                 return self.replace(turn)
+        if turn.version != version:  # an old card of a check now answered: show the answer first
+            return self.replace(turn)
         first = self.conv.first_time(f"teams:new:{inc.user}:{conversation}:{version}")
-        if turn.version != version or not first:
+        if not first:
             return Reply(answer=invoke_message("Your new check is in a message below."))
         fresh = self.conv.restart(inc.user, conversation, version)
         return Reply(answer=invoke_message("A new check has started in a message below."),

@@ -26,7 +26,10 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     bot = build_bot(app, config)
     logging.getLogger("canishare").info("serving Teams on %s:%s; database %s", app.settings.host,
                                         config.port, app.storage.where)
-    asyncio.run(serve(config, register=bot.register, host=app.settings.host))
+    deliveries = app.delivery_loop()  # retries and fallbacks without a clock process too
+    if deliveries is not None:
+        deliveries.start()
+    asyncio.run(serve(config, register=bot.register, host=app.settings.host, readiness=app.readiness))
     return 0
 
 

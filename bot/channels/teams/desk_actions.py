@@ -69,6 +69,10 @@ class TeamsDeskActions:
     def __init__(self, desk: DslDesk, notifier: TeamsNotifier, chat: TeamsChat, storage: Storage):
         self.desk, self.notifier, self.chat, self.storage = desk, notifier, chat, storage
 
+    def in_dsl_team(self, inc: Incoming) -> bool:
+        """A channel of the DSL team (the team of DSLs only), not any team canishare is in."""
+        return bool(inc.team_id) and inc.team_id == self.notifier.config.dsl_team_id
+
     def handles(self, inc: Incoming) -> bool:
         if inc.name == "adaptiveCard/action":
             return inc.verb in ACTION_VERBS
@@ -144,6 +148,12 @@ class TeamsDeskActions:
     def on_channel_message(self, inc: Incoming) -> Reply:
         """An @mention in a team: `export`, `log`, `start`, else help."""
         word = inc.text.split()[0].lower() if inc.text.split() else ""
+        if word in ("export", "log") and not self.in_dsl_team(inc):
+            # every member of a staff team would read the log or the export summary
+            where = inc.team_id or "no team"
+            self.chat.conv.refused(inc.user, f"teams {word}", f"outside the DSL team: {where}")
+            return self._say(f"`{word}` works only in the DSL team's channel, where only DSLs can read "
+                             "the answer. Ask there, or in your personal chat with canishare for an export.")
         if word == "export":
             return self.export(inc)
         if word == "log":

@@ -33,6 +33,7 @@ class Incoming:
     data: dict[str, Any] = field(default_factory=dict)  # a card action's or dialog's data
     value: Any = None  # the invoke's value as teams.py parsed it (file consent)
     action: str = ""  # installationUpdate: add / remove
+    tenant_id: str = ""  # the Entra tenant the activity comes from (conversation, or channelData)
 
     @property
     def personal(self) -> bool:
@@ -85,4 +86,12 @@ def from_activity(activity: Any) -> Incoming:
         team_id=str(getattr(team, "id", "") or ""), team_name=str(getattr(team, "name", "") or ""),
         name=name, verb=verb or str(data.get("action") or ""),
         text=message_text(getattr(activity, "text", "")) if activity.type == "message" else "",
-        data=data, value=value, action=str(getattr(activity, "action", "") or ""))
+        data=data, value=value, action=str(getattr(activity, "action", "") or ""),
+        tenant_id=_tenant(conversation, channel_data))
+
+
+def _tenant(conversation: Any, channel_data: Any) -> str:
+    tenant = getattr(conversation, "tenant_id", None)
+    if not tenant and channel_data is not None:
+        tenant = getattr(getattr(channel_data, "tenant", None), "id", None)
+    return str(tenant or "")

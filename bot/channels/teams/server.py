@@ -29,6 +29,7 @@ from microsoft_teams.apps.http import FastAPIAdapter
 from microsoft_teams.common import ClientOptions
 
 from bot.channels.teams.config import TeamsConfig, refuse_auth_off
+from bot.dsl.health import Readiness
 from bot.settings import SettingsError
 
 log = logging.getLogger("canishare.teams")
@@ -85,13 +86,22 @@ def _auth_is_on(app: App) -> bool:
 
 
 async def build_asgi(config: TeamsConfig, register: Callable[[App], None],
-                     token: TokenFunction | None = None) -> tuple[FastAPI, App]:
-    """The ASGI app uvicorn serves: `/healthz` plus the SDK's `POST /api/messages`."""
+                     token: TokenFunction | None = None,
+                     readiness: Callable[[], Readiness] | None = None) -> tuple[FastAPI, App]:
+    """The ASGI app uvicorn serves: `/healthz` (liveness: the process answers), `/readyz`
+    (`readiness`: database, schema, clock, deliveries; 503 with one line per failing check) and
+    the SDK's `POST /api/messages`."""
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @api.get("/healthz")
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    if readiness is not None:
+        @api.get("/readyz")
+        async def readyz() -> PlainTextResponse:
+            report = await asyncio.to_thread(readiness)  # the database is blocking I/O
+            return PlainTextResponse(report.text(), status_code=200 if report.ok else 503)
 
     @api.middleware("http")
     async def refuse_what_is_not_an_activity(request: Request, call_next: Any) -> Response:
@@ -126,8 +136,9 @@ def uvicorn_config(api: FastAPI, host: str, port: int) -> uvicorn.Config:
 
 
 async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "127.0.0.1",
-                token: TokenFunction | None = None) -> None:
-    api, _ = await build_asgi(config, register, token=token)
+                token: TokenFunction | None = None,
+                readiness: Callable[[], Readiness] | None = None) -> None:
+    api, _ = await build_asgi(config, register, token=token, readiness=readiness)
     log.info("canishare teams listening on %s:%s%s", host, config.port, MESSAGING_ENDPOINT)
     await uvicorn.Server(uvicorn_config(api, host, config.port)).serve()
 
@@ -136,8 +147,9 @@ class BackgroundServer:
     """The real server on 127.0.0.1, port 0, on its own thread and loop (tests, benchmarks)."""
 
     def __init__(self, config: TeamsConfig, register: Callable[[App], None],
-                 token: TokenFunction | None = None) -> None:
-        self.config, self.token, self.register = config, token, register
+                 token: TokenFunction | None = None,
+                 readiness: Callable[[], Readiness] | None = None) -> None:
+        self.config, self.token, self.register, self.readiness = config, token, register, readiness
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -155,7 +167,8 @@ class BackgroundServer:
     def _run(self) -> None:
         async def main() -> None:
             try:
-                api, self.app = await build_asgi(self.config, self.register, token=self.token)
+                api, self.app = await build_asgi(self.config, self.register, token=self.token,
+                                                 readiness=self.readiness)
                 self._server = uvicorn.Server(uvicorn_config(api, "127.0.0.1", self.port))
             except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
                 self._error = exc
