@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.core.conversations import Conversations
@@ -23,6 +24,9 @@ from bot.dsl.scheduler import DeliveryLoop, Schedule, Scheduler
 from bot.flows.loader import FlowBundle, load_bundle
 from bot.settings import Settings, SettingsError
 from bot.storage import Key, Keyring, Storage
+
+if TYPE_CHECKING:
+    from bot.ops.metrics import MetricsEndpoint
 
 KEY_FILE_NOTE = ("no CANISHARE_LOG_KEY: using the log key in %s (set CANISHARE_LOG_KEY for a server, "
                  "and keep a copy of the key away from the database)")
@@ -165,6 +169,14 @@ class Services:
         """What `/readyz` and operators' checks report (see `bot/dsl/health.py`)."""
         return readiness(self.storage, self.clock, clock_interval=self.settings.clock_interval,
                          fallback_minutes=self.settings.delivery_fallback_minutes)
+
+    def metrics(self) -> MetricsEndpoint | None:
+        """`/metrics` for the web servers; None (no such page) unless CANISHARE_METRICS_TOKEN is set."""
+        if self.settings.metrics_token is None:
+            return None
+        from bot.ops.metrics import MetricsEndpoint
+
+        return MetricsEndpoint(self.storage, self.clock, self.settings.metrics_token.get_secret_value())
 
     def delivery_loop(self) -> DeliveryLoop | None:
         """The web process's own deliverer (retries and fallbacks without a clock); None when

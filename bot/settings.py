@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         "proxy on the same machine (the default), 0.0.0.0 in a container or on a PaaS.",
     )
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
+    metrics_token: SecretStr | None = Field(
+        None, validation_alias=_env("CANISHARE_METRICS_TOKEN"),
+        description="Turns on /metrics (Prometheus) on the Slack and Teams web ports, for requests "
+        "bearing this token; unset, there is no /metrics.",
+    )
     web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
     # --- DSL side ----------------------------------------------------------------------------
     dsl_channel: str | None = Field(None, validation_alias=_env("CANISHARE_DSL_CHANNEL"))
@@ -146,6 +151,16 @@ class Settings(BaseSettings):
             for part in value.get_secret_value().split(","):
                 if part.strip():
                     Key.parse(part)  # raises ValueError with what is wrong, never the key itself
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if not text.strip():
+            return None
+        if len(text) < 16 or not text.isascii():
+            raise ValueError("use at least 16 random ASCII characters (e.g. `openssl rand -hex 24`)")
         return value
 
     @field_validator("slack_api_base_url")

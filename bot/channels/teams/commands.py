@@ -29,7 +29,8 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     deliveries = app.delivery_loop()  # retries and fallbacks without a clock process too
     if deliveries is not None:
         deliveries.start()
-    asyncio.run(serve(config, register=bot.register, host=app.settings.host, readiness=app.readiness))
+    asyncio.run(serve(config, register=bot.register, host=app.settings.host, readiness=app.readiness,
+                      metrics=app.metrics()))
     return 0
 
 
