@@ -345,7 +345,7 @@ def test_exit_2_for_a_setting_that_cannot_be_read(run_cli, fake_slack, tmp_path)
 def test_start_up_warns_when_urgent_answers_reach_nobody(run_cli, tmp_path):
     result = run_cli("clock", "--once")
     assert result.returncode == 0
-    assert "WARNING NO DSL ROUTE: clock: no DSL channel is configured" in result.stderr
+    assert "ERROR NO DSL ROUTE: clock: no DSL channel is configured" in result.stderr
 
 
 def test_a_delivery_waiting_past_the_fallback_deadline(fake_slack, migrated, clock):

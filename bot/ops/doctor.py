@@ -56,7 +56,7 @@ def warn_at_start(s: Settings, process: str) -> None:
 
     route = no_dsl_route(s)
     if route:
-        logging.getLogger("canishare").warning("NO DSL ROUTE: %s: %s; run `canishare doctor`", process, route)
+        logging.getLogger("canishare").error("NO DSL ROUTE: %s: %s; run `canishare doctor`", process, route)
 
 
 def print_checklist(checks: Iterable[Check], out: TextIO = sys.stdout) -> int:
