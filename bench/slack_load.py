@@ -232,7 +232,12 @@ def main() -> int:
                         help="the backend the web processes share (postgresql: a throwaway "
                              "server started for the run, as the tests do)")
     parser.add_argument("--skip-retry", action="store_true", help="skip the card-after-a-failure run")
+    parser.add_argument("--smoke", action="store_true",
+                        help="2 people, 1 check each, 1 worker, no retry run, results not saved: "
+                             "proves the benchmark still runs (make test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.checks, args.workers, args.skip_retry = 2, 1, 1, True
     if args.users * args.checks > 500:
         raise SystemExit("bounded: at most 500 checks")
     fake = FakeSlack().start()
@@ -295,6 +300,8 @@ def main() -> int:
               "card_after_one_failed_post": retried,
               "goal": "ack p99 within 1.5x bare; click-to-update p99 < 100 ms"}
     print(json.dumps(report, indent=2))
+    if args.smoke:
+        return 0 if results[0]["requests"] and results[1]["requests"] else 1
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"slack_load_{args.database}.json").write_text(json.dumps(report, indent=2))

@@ -307,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true",
+                        help="2 people, 1 check each, results not saved: proves the benchmark still "
+                             "runs (make test)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.users, args.checks, args.seconds = 2, 1, 60
     if args.serve == "bare":
         serve_bare(args.port, args.metadata)
         return 0
@@ -356,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
               "results": results, "invoke_p99_ratio": round(ratio, 2),
               "goal": "invoke p99 within 1.5x the bare app's at the same load"}
     print(json.dumps(report, indent=2))
+    ok = all(r.get("errors", 1) == 0 for r in results)
+    if args.smoke:
+        return 0 if ok and results[0].get("escalation_cards") else 1
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "teams_load.json").write_text(json.dumps(report, indent=2))
