@@ -316,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_teams, teams_action="serve")
     package = teams.add_parser("package", help="build the app package zip for the Teams admin centre")
     package.add_argument("--out", help="zip to write (default: canishare-teams.zip)")
+    for name, what in (("privacy", "your organisation's privacy notice"), ("terms", "your terms of use"),
+                       ("website", "your organisation's website")):
+        package.add_argument(f"--{name}-url", metavar="URL", help=f"https:// address of {what}")
     package.set_defaults(handler=cmd_teams, teams_action="package")
     return parser
 
