@@ -83,7 +83,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         began = time.perf_counter()
-        generate(Storage(db, keyring=Keyring(Key.parse(key))), args.rows, start)
+        storage = Storage(db, keyring=Keyring(Key.parse(key)))
+        generate(storage, args.rows, start)
+        if args.smoke:  # the generated log is a real keyed chain, as `canishare log verify` sees it
+            with storage.read() as tx:
+                verified = tx.verify()
+            if not verified.ok or verified.decisions.checked != args.rows:
+                raise SystemExit(f"the generated log does not verify: {verified.problems[:3]}")
+        storage.close()
         print(f"generated {args.rows} decisions in {time.perf_counter() - began:.1f}s", file=sys.stderr)
         report = {"rows": args.rows, "cores": os.cpu_count(),
                   "goal": "CSV under 10 s, peak memory under 200 MB"}
