@@ -300,11 +300,33 @@ class TerminalChat:
         return None
 
     def more(self, view) -> None:
+        """Why, the law and what to record. About a hundred lines: on a terminal they come a
+        screen at a time from the top (Enter = next, q = back to the answer), never scrolled past."""
+        lines: list[str] = []
         for section in details(view):
-            self.say()
-            self.say(section.title)
+            lines += ["", *wrapped(section.title, self.width)]
             for line in section.lines:
-                self.say(line, indent="  ")
+                lines += wrapped(line, self.width, "  ")
+        self.page(lines)
+
+    def page(self, lines: list[str]) -> None:
+        height = shutil.get_terminal_size((80, 24)).lines - 1  # the prompt's line
+        if not (self.stdin.isatty() and self.stdout.isatty()) or len(lines) <= height:
+            self.stdout.write("".join(line + "\n" for line in lines))
+            self.stdout.flush()
+            return
+        pages = [lines[start:start + height] for start in range(0, len(lines), height)]
+        for number, chunk in enumerate(pages, 1):
+            self.stdout.write("".join(line + "\n" for line in chunk))
+            if number == len(pages):
+                break
+            self.stdout.write(f"-- page {number} of {len(pages)}: Enter = next page, "
+                              "q = back to the answer > ")
+            self.stdout.flush()
+            reply = self.stdin.readline()
+            if not reply or reply.strip().lower() in ("q", "b"):
+                break
+        self.stdout.flush()
 
     # --- recording ------------------------------------------------------------------------------
     def record(self, turn: Turn, verdict: str) -> bool:
