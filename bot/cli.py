@@ -50,9 +50,24 @@ def parse_since(text: str, clock: Clock) -> datetime:
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
 
-    user = args.user or getpass.getuser()
+    user = args.user or (ask_who() if app.settings.chat_user == "ask" else getpass.getuser())
     conversations = app.conversations(CHANNEL, practice=args.practice)
     return TerminalChat(conversations, user, where=app.storage.where).run()
+
+
+def ask_who() -> str:
+    """On a shared PC the login says nothing about who decided: each person says who they are
+    (CANISHARE_CHAT_USER=ask), so the log names them and each resumes their own checks."""
+    for _ in range(3):
+        print("Who are you? Your name or staff id, as your DSL knows you (it goes in the decision "
+              "log): ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        who = " ".join(line.split())[:80]
+        if who:
+            return who
+    raise CommandError("CANISHARE_CHAT_USER=ask: nobody said who they are; nothing was started")
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
@@ -217,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="the terminal chat")
-    chat.add_argument("--user", help="who is asking (default: your login name)")
+    chat.add_argument("--user", help="who is asking (default: your login name, or asked when "
+                      "CANISHARE_CHAT_USER=ask, for shared PCs)")
     chat.add_argument("--practice", action="store_true",
                       help="practice mode for training: the same flows, nothing recorded, no DSL alerted")
     chat.set_defaults(handler=cmd_chat)

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("CANISHARE_LOG_LEVEL")
     )
+    chat_user: Literal["login", "ask"] = Field(
+        "login", validation_alias=_env("CANISHARE_CHAT_USER"),
+        description="Who the terminal chat logs as: `login` (the computer's login name) or `ask` "
+        "(each person types their name or staff id at the start: shared PCs).",
+    )
     # --- Slack -----------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(
