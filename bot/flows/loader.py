@@ -28,6 +28,7 @@ from bot.flows.schema import (
     Flow,
     Gateway,
     GatewaysCatalogue,
+    Glossary,
     Manifest,
     Outcome,
     OutcomesCatalogue,
@@ -37,7 +38,7 @@ from bot.flows.schema import (
 )
 
 SPECIAL_FILES = {"manifest.yaml", "rules.yaml", "gateways.yaml", "outcomes.yaml"}
-OPTIONAL_FILES = {"conventions.yaml"}
+OPTIONAL_FILES = {"conventions.yaml", "glossary.yaml"}
 
 
 @dataclass(frozen=True, order=True)
@@ -185,6 +186,7 @@ class FlowBundle:
     gateway_ids: list[str] = field(default_factory=list)
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     conventions: Conventions = field(default_factory=Conventions)
+    glossary: Glossary = field(default_factory=Glossary)  # terms of art, shared by every screen
     docs: dict[str, YamlDoc] = field(default_factory=dict, repr=False)
     flow_files: dict[str, str] = field(default_factory=dict)
     # What schema repair set aside, so graph checks do not report its consequences as noise.
@@ -391,6 +393,7 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     gateways = special("gateways.yaml", GatewaysCatalogue)
     shared = special("outcomes.yaml", OutcomesCatalogue)
     conventions = special("conventions.yaml", Conventions) if "conventions.yaml" in docs else None
+    glossary = special("glossary.yaml", Glossary) if "glossary.yaml" in docs else None
 
     flows: dict[str, Flow] = {}
     flow_files: dict[str, str] = {}
@@ -453,6 +456,7 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         gateway_ids=[g.id for g in gateways.gateways],
         locations=locations,
         conventions=conventions,
+        glossary=glossary or Glossary(),
         docs=docs,
         flow_files=flow_files,
         broken_ids=broken,
