@@ -156,6 +156,18 @@ class TeamsApp:
     services: Services
     shown: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    answered: dict[str, Any] = field(default_factory=dict)  # the last invoke's own answer, per person
+
+    def settled(self, user: str, message_id: str, body: Any) -> Any:
+        """The click's answer as the message stands once the bot's work after it is done (answer
+        first, deliver after: an alerting answer is written into its message again with the
+        truth about the card). The invoke's own answer stays in `answered[user]`."""
+        self.answered[user] = body
+        if not isinstance(body, dict) or body.get("type") != CARD:
+            return body
+        writes = self.fake.calls_to("PUT", rf"/conversations/a:personal-{user}/activities/{re.escape(message_id)}$")
+        latest = card_of(writes[-1].body) if writes else None
+        return {**body, "value": latest} if latest is not None else body
 
     @property
     def storage(self) -> Storage:
@@ -209,6 +221,7 @@ class TeamsApp:
             "type": "Action.Execute", "verb": action["verb"], "data": {**action["data"], **(inputs or {})}}},
             reply_to=message_id, activity_id=activity_id)
         assert status == 200 and body and body.get("value"), (status, body)
+        body = self.settled(user, message_id, body)
         if body.get("type") == CARD:
             self.shown[user] = (message_id, body["value"])
         self._follow_new_cards(user, before)
@@ -226,6 +239,7 @@ class TeamsApp:
             status, body = self.invoke(user, "adaptiveCard/action", {"action": {
                 "type": "Action.Execute", "verb": "answer", "data": action["data"]}}, reply_to=message_id)
             assert status == 200 and body["type"] == CARD, (answer_id, body)
+            body = self.settled(user, message_id, body)
             self.shown[user] = (message_id, body["value"])
         return body
 

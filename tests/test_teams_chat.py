@@ -78,7 +78,9 @@ def test_a_full_check_by_card_actions_ends_at_the_outcome_in_the_same_message(te
     assert {"record_open", "talk_to_dsl", "restart"} <= set(verbs(outcome))
     # every card was also written into the message for every device, the last one last
     puts = fake.calls_to("PUT", rf"/conversations/a:personal-{user}/activities/{message_id}$")
-    assert len(puts) == len(TO_REFERRAL) + 2  # the concern, then whether the family may be involved
+    # the concern, then whether the family may be involved, then the answer written again once its
+    # escalation card is out (answer first, deliver after: "alerting now", then "alerted")
+    assert len(puts) == len(TO_REFERRAL) + 3
     assert card_of(teams.chat(user)[0]) == outcome
 
 

@@ -14,7 +14,14 @@ import pytest
 
 from bot.core.clock import FrozenClock
 from tests.conftest import MONDAY_10AM
-from tests.fakes.teams_service import DSL_CHANNEL_ID, DSL_TEAM_ID, FakeTeamsService, Member, new_user_id
+from tests.fakes.teams_service import (
+    DSL_CHANNEL_ID,
+    DSL_TEAM_ID,
+    TENANT_ID,
+    FakeTeamsService,
+    Member,
+    new_user_id,
+)
 from tests.teams_harness import CARD, TeamsApp, card_of, personal_activity, start_teams, text_of, verbs
 from tests.test_teams_chat import FAMILY_MAY_BE_INVOLVED, TO_REFERRAL
 
@@ -186,8 +193,11 @@ def test_talk_to_a_dsl_now_mid_check_and_the_truth_when_the_card_did_not_arrive(
     assert "Asked to talk to a DSL now" in text_of(the_card(teams)[1])
     again = teams.click(staff, "talk_to_dsl")["value"]  # pressed again at the same step
     assert "already been alerted" in text_of(again) and len(teams.escalation_cards()) == 1
-    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=5)
     teams.answer(staff, "public_body")
+    later = teams.click(staff, "talk_to_dsl")["value"]  # later in the same check: one escalation per check
+    assert "already been alerted (escalation #1)" in text_of(later) and len(teams.escalation_cards()) == 1
+    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=5)
+    teams.message(staff, "start")  # a new check: a new case
     not_yet = teams.click(staff, "talk_to_dsl")["value"]
     assert "We have not reached your DSLs yet (escalation #2)" in text_of(not_yet)
     assert "emergency duty team" in text_of(not_yet)
@@ -360,7 +370,8 @@ def test_start_in_the_channel_opens_a_check_in_the_personal_chat(teams, fake):
 def test_the_team_install_is_remembered_for_later_posts(teams, fake):
     install = personal_activity(fake, DSL, kind="installationUpdate", action="add")
     install["conversation"] = {"id": DSL_CHANNEL_ID, "conversationType": "channel"}
-    install["channelData"] = {"team": {"id": DSL_TEAM_ID, "name": "DSLs"}}
+    # Teams names the tenant on every activity; one without it would be refused (issue 20.8)
+    install["channelData"] = {"team": {"id": DSL_TEAM_ID, "name": "DSLs"}, "tenant": {"id": TENANT_ID}}
     assert teams._send(install)[0] == 200
     with teams.storage.read() as tx:
         assert tx.contacts.load("teams", f"team:{DSL_TEAM_ID}")["service_url"] == fake.service_url

@@ -128,3 +128,16 @@ def test_a_shared_pc_asks_who_is_there_and_logs_them(run_cli):
     assert row["user_id"] == "Sam Patel (Year 5)"
     nobody = run_cli(*FLOWS, "chat", input="", env={"CANISHARE_CHAT_USER": "ask"})
     assert nobody.returncode == 2 and "nobody said who they are" in nobody.stderr
+
+
+def test_an_answered_check_is_not_lost_by_starting_another_and_quitting(run_cli):
+    """Issue 20.7: `n` at an answer ("this check waits for you"), then another check, then quit:
+    the answered check is still offered next time, until the person says to discard it."""
+    first = chat(run_cli, "t8", ["1", "2", "1", "n", "y", "q"])
+    assert "this check waits for you" in first and "Your place is saved" in first
+    second = chat(run_cli, "t8", ["q"])  # quit at the offer itself: it stays offered
+    assert "(Earlier check, answered, not recorded: c = carry on, n = discard.)" in second
+    third = chat(run_cli, "t8", ["c", "y", "deferred", "summary", "", "", "waiting for advice", "", "n"])
+    assert "(Earlier check, answered, not recorded: c = carry on, n = discard.)" in third
+    [row] = log_rows(run_cli)
+    assert row["decision"] == "deferred" and row["outcome_id"] == "REFER"

@@ -101,3 +101,75 @@ def test_a_dsl_command_in_a_staff_team_is_refused(teams, fake, staff):  # noqa: 
     assert any("outside the DSL team" in detail for detail in audit_refusals(teams))
     # in the DSL team's own channel it still answers
     assert teams.mention(DSL, "Dee Lead", "log") == 200
+
+
+def test_the_alerting_click_is_answered_before_the_card_is_posted(teams, fake, staff):  # noqa: F811
+    """No outbound call inside the invoke (issue 20.6): the answer says the DSLs are being
+    alerted; the card follows, and the message is written again with the truth."""
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    settled = teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    answered = text_of(teams.answered[staff]["value"])
+    assert "Refer to children's social care" in answered and "Alerting your DSLs now (escalation #1)" in answered
+    assert len(teams.escalation_cards()) == 1
+    assert "Your DSLs have been alerted (escalation #1)" in text_of(settled["value"])
+
+
+def test_a_fallback_dm_is_in_plain_words_and_the_dsl_can_claim_from_it(teams, fake, clock, staff):  # noqa: F811
+    """The bot was removed from the DSL team: its posts there fail with 403
+    BotNotInConversationRoster. The DSLs' direct message says so in plain words, and carries the
+    card with its Claim button, which works from the personal chat (issue 20.8)."""
+    from tests.fakes.teams_service import DSL_CHANNEL_ID
+    from tests.teams_harness import actions, card_of, personal_activity
+    from tests.test_teams_dsl import DSL
+
+    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 403, times=50,
+              code="BotNotInConversationRoster")
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    [dm] = [a for a in fake.activities_in(f"a:personal-{DSL}") if "could not be posted" in text_of(a)]
+    said = text_of(dm)
+    assert "BotNotInConversationRoster" not in said and "403" not in said
+    assert "comes to you directly" in said and "claim it with the card below" in said
+    [card] = [a["content"] for a in dm["attachments"] if "dsl_claim" in str(a["content"])]
+    [claim] = [a for a in actions(card) if a.get("verb") == "dsl_claim"]
+    status, body = teams._send(personal_activity(fake, DSL, kind="invoke", name="adaptiveCard/action",
+                                                 value={"action": {"type": "Action.Execute", "verb": "dsl_claim",
+                                                                   "data": claim["data"]}}, replyToId=dm["id"]))
+    assert status == 200 and "Claimed by" in text_of(body["value"])
+    with teams.storage.read() as tx:
+        assert tx.escalations.get(1).status.value == "claimed"
+    assert card_of(dm) is not None
+
+
+def test_show_details_names_rules_by_title_never_by_id(teams, staff):  # noqa: F811
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    with teams.storage.read() as tx:
+        escalation = tx.escalations.get(1)
+    view = teams.services.desk.card_view(escalation)
+    assert view.rules and not any(rule.startswith("GR") for rule in view.rules)
+    assert "Protection first" in view.rules
+
+
+def test_a_person_told_not_reached_is_told_when_the_card_lands(teams, fake, clock, staff):  # noqa: F811
+    from tests.fakes.teams_service import DSL_CHANNEL_ID
+    from tests.test_teams_dsl import told
+
+    fake.fail("POST", rf"/conversations/{DSL_CHANNEL_ID}/activities$", 500, times=1)
+    teams.message(staff, "hello")
+    teams.answer(staff, *TO_REFERRAL)
+    teams.tick(staff, "sexual_abuse")
+    settled = teams.answer(staff, FAMILY_MAY_BE_INVOLVED)
+    assert "We have not reached your DSLs yet (escalation #1)" in text_of(settled["value"])
+    assert not teams.escalation_cards()
+    clock.advance(seconds=30)
+    teams.services.scheduler().tick()
+    assert len(teams.escalation_cards()) == 1
+    updates = [t for t in told(teams, staff) if "Update on your escalation #1" in t]
+    assert len(updates) == 1 and "now been alerted in their channel" in updates[0]

@@ -149,9 +149,11 @@ class TerminalChat:
         """A new check, its danger question first. An earlier check left unfinished, or answered
         but not recorded, is offered on the same screen (c = carry on, n = discard)."""
         earlier = self.conv.resume_latest(self.user_id, include_unrecorded=True)
-        if earlier is not None and not earlier.state.history and not earlier.finished:
-            self.conv.discard(self.user_id, earlier.conversation_id)  # a blank check: nothing to offer
-            earlier = None
+        while earlier is not None and not earlier.state.history and not earlier.finished:
+            # a blank check (one started, then quit) is nothing to offer: look past it, so an
+            # answered or half-done check behind it is still offered, never silently dropped
+            self.conv.discard(self.user_id, earlier.conversation_id)
+            earlier = self.conv.resume_latest(self.user_id, include_unrecorded=True)
         turn = self.conv.start(self.user_id)
         self.offer = earlier
         return turn

@@ -75,6 +75,7 @@ class Turn:
     profile: dict[str, str] = field(default_factory=dict)  # remembered answers this check used
     escalation: EscalationNotice | None = None  # set when this action raised one
     practice: bool = False
+    owed: list[int | None] = field(default_factory=list)  # deliveries the channel sends after answering
 
     @property
     def finished(self) -> bool:
@@ -228,7 +229,8 @@ class Conversations:
         return fresh, new_version
 
     # --- acting -----------------------------------------------------------------------------
-    def act(self, user_id: str, conversation_id: str, expected_version: int, action: Action) -> Turn:
+    def act(self, user_id: str, conversation_id: str, expected_version: int, action: Action, *,
+            deliver: bool = True) -> Turn:
         """Apply an action if the check is still at `expected_version`.
 
         Raises `StaleAction` for an old or repeated action (the channel acknowledges quietly) and
@@ -264,9 +266,23 @@ class Conversations:
         result = Turn(conversation_id, version, state, step, turn.notices, previous=turn.step,
                       profile=profile, practice=self.practice)
         if raised is not None and self.desk is not None:
-            self.desk.deliver_now([raised.delivery_id])
-            result.escalation = self.desk.notice(raised.escalation_id)
+            if deliver:
+                self.desk.deliver_now([raised.delivery_id, *raised.also])
+                result.escalation = self.desk.notice(raised.escalation_id)
+            else:  # answer first: the channel shows this, then calls `deliver_owed`
+                result.owed = [raised.delivery_id, *raised.also]
+                result.escalation = self.desk.notice(raised.escalation_id, sending=True)
         return result
+
+    def deliver_owed(self, turn: Turn) -> Turn:
+        """After the answer is on the person's screen: deliver what it owes (the card) and
+        return the turn with the truth about it, for the channel to redraw. A hung or failing
+        chat service delays only this second drawing, never the answer."""
+        if self.desk is None or turn.escalation is None:
+            return turn
+        turn.escalation = self.desk.deliver_and_tell(turn.escalation.escalation_id, turn.owed)
+        turn.owed = []
+        return turn
 
     def restart(self, user_id: str, conversation_id: str, expected_version: int) -> Turn:
         """"Start again": in place mid-check; at an answer, a new check (the finished one, and

@@ -51,6 +51,7 @@ ALERT_RANK = {"none": 0, "routine": 1, "urgent": 2}
 class Raised:
     escalation_id: int
     delivery_id: int | None  # None: it already existed (a repeat), its card is on its way
+    also: tuple[int | None, ...] = ()  # more to deliver now (the note saying why a card changed)
 
 
 class DslDesk:
@@ -86,17 +87,63 @@ class DslDesk:
         if alert == "none":
             return None
         key = f"outcome:{channel}:{conversation_id}:{outcome.id}"
+        earlier = self._open_for(tx, channel, requester, conversation_id)
+        if earlier is not None and tx.escalations.by_dedupe_key(key) is None:
+            return self._finished_after_alert(tx, earlier, step, answers, Urgency(alert))
         delivery_id = self._raise(tx, channel, requester, conversation_id, Kind.outcome,
                                   Urgency(alert), key, step, answers)
         escalation = tx.escalations.by_dedupe_key(key)
         return Raised(escalation.id, delivery_id) if escalation else None
 
+    @staticmethod
+    def _open_for(tx: Tx, channel: str, requester: str, conversation_id: str) -> Escalation | None:
+        """The check's escalation still open (one escalation per check: a later alert updates
+        it). A resolved one is history: a new alert after it is a new case."""
+        for escalation in tx.escalations.for_conversation(channel, requester, conversation_id):
+            if escalation.status is not Status.resolved:
+                return escalation
+        return None
+
+    def _finished_after_alert(self, tx: Tx, earlier: Escalation, step: OutcomeStep,
+                              answers: Mapping[str, Any], urgency: Urgency) -> Raised:
+        """The check reached its answer after its DSLs were already alerted (Talk to a DSL
+        now): the same card gains the verdict (and the higher urgency), and a note under it says
+        why it changed, instead of a second card that does not mention the first."""
+        outcome, secondary = step.outcome, tuple(getattr(step, "secondary", ()) or ())
+        higher = max(earlier.urgency, urgency, key=lambda u: ALERT_RANK[u.value])
+        tx.escalations.update(
+            earlier.id, outcome_id=outcome.id, verdict=outcome.verdict.value, flow_id=step.flow,
+            secondary=[{"outcome_id": s.id, "verdict": s.verdict.value} for s in secondary],
+            rules=list(outcome.rules), gateways=list(outcome.gateways), answers=dict(answers),
+            urgency=higher)
+        changed = tx.escalations.get(earlier.id)
+        assert changed is not None
+        tx.audit.add(earlier.requester, "escalate", f"escalation {earlier.id}",
+                     f"answer reached after the alert: {outcome.id} {higher.value}")
+        verdict = verdict_label(self.bundle, outcome.verdict.value, dict(answers))
+        update = tx.outbox.enqueue(f"update:{earlier.id}:{changed.version}", earlier.channel,
+                                   DeliveryKind.card_update, escalation_id=earlier.id)
+        note = tx.outbox.enqueue(
+            f"note:{earlier.id}:answer:{changed.version}", earlier.channel, DeliveryKind.note,
+            escalation_id=earlier.id, payload={"message": encode_message((
+                Person(earlier.requester), f" has now finished the check behind escalation #{earlier.id}: "
+                f"the answer is \"{verdict}\". The card shows it. This is the same case, not a new one."))})
+        return Raised(earlier.id, update, (note,))
+
     def talk_now(self, channel: str, requester: str, conversation_id: str, version: int,
                  step: Any, answers: Mapping[str, Any]) -> EscalationNotice | None:
-        """"Talk to a DSL now", pressed at any step: urgent, and once per step of the check."""
+        """"Talk to a DSL now", pressed at any step: urgent, once per check (a press after the
+        check's answer alerted the DSLs makes that card urgent and says so under it)."""
         if not self.serves(channel):
             return None
         key = f"talk:{channel}:{conversation_id}:{version}"
+        with self.storage.transaction() as tx:
+            earlier = self._open_for(tx, channel, requester, conversation_id)
+            again = earlier is not None and tx.escalations.by_dedupe_key(key) is None
+            ids = self._asked_again(tx, earlier, version) if again and earlier is not None else []
+        if again and earlier is not None:
+            self.outbox.deliver(ids)
+            return self.notice(earlier.id, already=True)
         with self.storage.transaction() as tx:
             existing = tx.escalations.by_dedupe_key(key)
             delivery_id = None if existing else self._raise(
@@ -105,6 +152,25 @@ class DslDesk:
             escalation_id = existing.id if existing else tx.escalations.by_dedupe_key(key).id  # type: ignore[union-attr]
         self.outbox.deliver([delivery_id])
         return self.notice(escalation_id, already=existing is not None)
+
+    def _asked_again(self, tx: Tx, earlier: Escalation, version: int) -> list[int | None]:
+        """Talk to a DSL now on a check whose DSLs are already alerted: urgent now, and said
+        under the card once per step of the check."""
+        ids: list[int | None] = []
+        if earlier.urgency is not Urgency.urgent:
+            tx.escalations.update(earlier.id, urgency=Urgency.urgent)
+            changed = tx.escalations.get(earlier.id)
+            assert changed is not None
+            ids.append(tx.outbox.enqueue(f"update:{earlier.id}:{changed.version}", earlier.channel,
+                                         DeliveryKind.card_update, escalation_id=earlier.id))
+        ids.append(tx.outbox.enqueue(
+            f"note:{earlier.id}:talk:{version}", earlier.channel, DeliveryKind.note,
+            escalation_id=earlier.id, payload={"broadcast": True, "message": encode_message((
+                Person(earlier.requester), f" asked to talk to a DSL now about escalation #{earlier.id}: "
+                "please contact them."))}))
+        if ids[-1] is not None:
+            tx.audit.add(earlier.requester, "talk_now", f"escalation {earlier.id}", "asked again")
+        return ids
 
     def _raise(self, tx: Tx, channel: str, requester: str, conversation_id: str, kind: Kind,
                urgency: Urgency, key: str, step: OutcomeStep | None,
@@ -141,8 +207,18 @@ class DslDesk:
         with self.storage.read() as tx:
             return [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)]
 
-    def notice(self, escalation_id: int, already: bool = False) -> EscalationNotice:
-        """The truth about an escalation's delivery, for the person who raised it."""
+    def deliver_and_tell(self, escalation_id: int, delivery_ids: list[int | None]) -> EscalationNotice:
+        """Deliver now, and return the truth for the caller to show the person at once (so the
+        outbox need not tell them again: the mark is cleared first, and set again by `notice`
+        if the card is still not out)."""
+        with self.storage.transaction() as tx:
+            tx.housekeeping.forget_job(TOLD_NOT_REACHED, str(escalation_id))
+        self.outbox.deliver(delivery_ids)
+        return self.notice(escalation_id)
+
+    def notice(self, escalation_id: int, already: bool = False, sending: bool = False) -> EscalationNotice:
+        """The truth about an escalation's delivery, for the person who raised it. `sending`:
+        the card is being sent right after this is shown (the words say so)."""
         with self.storage.read() as tx:
             escalation = tx.escalations.get(escalation_id)
             fallbacks = [d for d in tx.outbox.for_escalation(escalation_id)
@@ -155,13 +231,14 @@ class DslDesk:
             with self.storage.transaction() as tx:
                 tx.housekeeping.claim_job(TOLD_NOT_REACHED, str(escalation_id))
         return EscalationNotice(escalation_id, delivered=delivered or by_dm, by_direct_message=by_dm,
-                                already=already, route=self.policy.out_of_hours_route)
+                                already=already, route=self.policy.out_of_hours_route,
+                                sending=sending and not (delivered or by_dm))
 
     def outcome_notice(self, channel: str, requester: str, conversation_id: str) -> EscalationNotice | None:
         """The truth about the escalation this check's answer raised, if it raised one."""
         with self.storage.read() as tx:
             ids = [e.id for e in tx.escalations.for_conversation(channel, requester, conversation_id)
-                   if e.kind is Kind.outcome]
+                   if e.kind is Kind.outcome or e.outcome_id]  # or a Talk now card the answer joined
         return self.notice(ids[0]) if ids else None
 
     def notices_for(self, channel: str, requester: str, conversation_id: str) -> list[EscalationNotice]:
@@ -403,7 +480,7 @@ class DslDesk:
         answers = [Fact(question_text(self.bundle, key, escalation.answers),
                         self._answer(key, value, escalation.answers))
                    for key, value in escalation.answers.items()]
-        rules = [f"{r} {self.bundle.rules[r].name.replace('_', ' ')}" if r in self.bundle.rules else r
+        rules = [self.bundle.rules[r].name.replace("_", " ").capitalize() if r in self.bundle.rules else r
                  for r in escalation.rules]
         gateways = [self.bundle.gateways[g].title if g in self.bundle.gateways else g
                     for g in escalation.gateways]
@@ -443,9 +520,10 @@ class DslDesk:
                     "). It will be retried; ask your administrator to check the bot's access.")
         assert escalation is not None
         view = self.card_view(escalation)
-        return (view.title, " from ", view.requester, " could not be posted in the DSL channel (",
-                error, "). ", view.what, ". Please contact ", view.requester,
-                " now and claim it in the DSL channel when it appears.")
+        # plain words: the service's error code is for the operator's log, not for a DSL
+        return (view.title, " from ", view.requester, " could not be posted in the DSL channel, so it "
+                "comes to you directly. ", view.what, ". Please contact ", view.requester,
+                " now. You can claim it with the card below (the other DSLs see who did).")
 
 
 __all__ = ["DslDesk", "EscalationNotice"]

@@ -86,6 +86,8 @@ class DeliveryKind(StrEnum):
     reminder = "reminder"  # nudge the DSL group in the card's thread
     deputy = "deputy"  # re-escalate to the deputies: thread note and a direct message each
     more_info = "more_info"  # a DSL asks the requester for more, in the card's thread
+    note = "note"  # the card's own case moved on (the check finished after Talk to a DSL now)
+    redraw = "redraw"  # the person's own check message, after its redraw failed: drawn as saved
     notice = "notice"  # tell the requester what happened (claimed, resolved, more info)
     fallback = "fallback"  # a direct message to a DSL or deputy when the channel post failed
     export = "export"  # the weekly (or requested) export to the DSLs

@@ -33,7 +33,7 @@ from bot.storage import Storage, Tx
 
 log = logging.getLogger("canishare.outbox")
 FALLS_BACK = {DeliveryKind.card, DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.export}
-NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info}
+NOTES = {DeliveryKind.reminder, DeliveryKind.deputy, DeliveryKind.more_info, DeliveryKind.note}
 DIRECT = {DeliveryKind.notice, DeliveryKind.fallback}
 TOLD_NOT_REACHED = "told-not-reached"  # job_runs mark: this escalation's requester read "not reached yet"
 
@@ -181,7 +181,15 @@ class Deliverer:
             return notifier.deliver_export(self.exporter(delivery), delivery)
         if kind in DIRECT:
             message = decode_message(delivery.payload.get("message", []))
+            if kind is DeliveryKind.fallback and escalation is not None:  # with its buttons: act from here
+                card = self.card_view(escalation)
+                return notifier.tell(delivery.payload["to"], message, delivery, card=card)
             return notifier.tell(delivery.payload["to"], message, delivery)
+        if kind is DeliveryKind.redraw:
+            redraw = getattr(notifier, "redraw", None)  # a channel that draws people's messages
+            if redraw is None:
+                raise DeliveryError(f"{delivery.channel} does not redraw messages", permanent=True)
+            return redraw(delivery.payload)
         if escalation is None:
             raise DeliveryError(f"escalation {delivery.escalation_id} not found", permanent=True)
         if kind is DeliveryKind.card:

@@ -7,13 +7,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from bot.core.clock import Clock, iso
 from bot.dsl.model import Escalation
 from bot.storage import chain
 from bot.storage.chain import NO_KEYS, Keyring
-from bot.storage.database import insert_ignore_returning_id, is_sqlite
+from bot.storage.database import insert_ignore_returning_id, is_sqlite, serialise
 from bot.storage.housekeeping import AuditTrail
 from bot.storage.schema import escalations
 
@@ -64,7 +64,13 @@ class EscalationStore:
 
     def create(self, dedupe_key: str, **values: Any) -> int | None:
         """A new open escalation, unless one with `dedupe_key` exists (returns None then)."""
-        row = _stored({"dedupe_key": dedupe_key, "status": "open", "card_state": "pending",
+        # Numbered here, one writer at a time, as the last number + 1: a PostgreSQL sequence
+        # jumps (by 32 after a crash), and DSLs read a gap in the numbers as cases missing.
+        serialise(self.conn, "escalation-number")
+        if self.conn.execute(select(e.id).where(e.dedupe_key == dedupe_key)).first() is not None:
+            return None
+        number = int(self.conn.execute(select(func.coalesce(func.max(e.id), 0))).scalar() or 0) + 1
+        row = _stored({"id": number, "dedupe_key": dedupe_key, "status": "open", "card_state": "pending",
                        "version": 1, "reminders_sent": 0, "card_ref": {}, "case_reference": "",
                        "secondary": [], "rules": [], "gateways": [], "answers": {},
                        "created_at": self.clock.now(), **values})

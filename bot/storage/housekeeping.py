@@ -78,6 +78,10 @@ class Housekeeping:
         return insert_ignore(self.conn, job_runs, {"job": job, "period": period,
                                                    "ran_at": iso(self.clock.now())})
 
+    def forget_job(self, job: str, period: str) -> None:
+        """Undo `claim_job(job, period)` (a mark whose purpose was served another way)."""
+        self.conn.execute(job_runs.delete().where(job_runs.c.job == job, job_runs.c.period == period))
+
     def job_ran(self, job: str, period: str) -> bool:
         """Whether `claim_job(job, period)` has happened (a mark read by another process)."""
         return self.conn.execute(select(job_runs.c.job).where(

@@ -213,12 +213,19 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             message_ts = params.get("ts") or ts
             if method == "chat.postMessage":
-                with self._lock:
-                    self.messages.setdefault(params["channel"], []).append(
+                with self._lock:  # a post to a person's user id lands in their DM, as on Slack
+                    where = f"D{params['channel']}" if params["channel"].startswith("U") else params["channel"]
+                    self.messages.setdefault(where, []).append(
                         {"ts": ts, "text": params.get("text", ""), "metadata": params.get("metadata"),
                          "thread_ts": params.get("thread_ts")})
             return {"ok": True, "channel": params.get("channel"), "ts": message_ts,
                     "message_ts": ts, "message": {"text": params.get("text", ""), "ts": message_ts}}
+        if method == "conversations.replies":  # the thread's parent, then its replies
+            with self._lock:
+                thread = params.get("ts")
+                found = [m for m in self.messages.get(params.get("channel", ""), [])
+                         if m["ts"] == thread or m["thread_ts"] == thread]
+            return {"ok": True, "messages": found, "has_more": False}
         if method == "conversations.history":
             with self._lock:
                 found = [m for m in self.messages.get(params.get("channel", ""), []) if not m["thread_ts"]]
@@ -244,8 +251,12 @@ class FakeSlack:
         if method.startswith("upload/"):
             return {"ok": True}
         if method == "files.completeUploadExternal":
-            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
-                                          for f in params.get("files", [])]}
+            shared = [{"id": f["id"], "title": f.get("title", "")} for f in params.get("files", [])]
+            with self._lock:  # shared into the channel as a message with the files, as Slack does
+                self.messages.setdefault(params.get("channel_id", ""), []).append(
+                    {"ts": ts, "text": params.get("initial_comment", ""), "metadata": None,
+                     "thread_ts": None, "files": shared})
+            return {"ok": True, "files": shared}
         if method.startswith("views."):
             return {"ok": True, "view": {"id": f"V{ts}", **(params.get("view") or {})}}
         return {"ok": True}

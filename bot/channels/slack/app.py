@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -47,6 +48,7 @@ from bot.core.presentation import decision_label, profile_line, step_view
 from bot.core.privacy import describe, scan
 from bot.core.record import RecordErrors, parse_record
 from bot.dsl.desk import DslDesk
+from bot.dsl.model import DeliveryKind
 from bot.settings import Settings
 
 CHANNEL = "slack"
@@ -277,7 +279,8 @@ class SlackChannel:
         if click is None:
             return
         try:
-            turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action)
+            turn = click.conv.act(click.user, click.conversation_id, int(click.ref.get("v", -1)), action,
+                                  deliver=False)
         except (StaleAction, NothingToUndo):
             self.redraw_current(client, click)  # an old message: show where the check is now
             return
@@ -287,12 +290,22 @@ class SlackChannel:
             self.ephemeral(client, body, click.user, "Sorry, that answer did not fit this question. "
                                                      "Please choose again.")
             return
-        self.update(client, click.message, turn)
+        try:
+            self.update(client, click.message, turn)
+        except (SlackClientError, OSError) as error:
+            if turn.owed:  # the DSLs never wait on the person's screen: the card goes out anyway
+                turn = click.conv.deliver_owed(turn)
+            if not self.queue_redraw(click):
+                raise  # the person gets the apology; any press on the message redraws the truth
+            log.warning("redraw for %s failed (%r): queued in the outbox", click.user, error)
+            return
         if isinstance(action, Answer):
             try:
                 self.trail(client, click.message, turn, action.value)
-            except SlackClientError as error:  # a note under an answer already shown: no apology
+            except (SlackClientError, OSError) as error:  # a note under an answer already shown: no apology
                 log.warning("answer trail note not posted for %s: %r", click.user, error)
+        if turn.owed:  # answered first; now the card, then the answer again with its truth
+            self.update(client, click.message, click.conv.deliver_owed(turn))
 
     def on_answer(self, body: dict[str, Any], client: WebClient) -> None:
         ref = ref_of(body)
@@ -348,6 +361,30 @@ class SlackChannel:
             self.update(client, click.message, turn, **show)
         else:
             self.update(client, click.message, turn)  # an old message: show where the check is now
+
+    def queue_redraw(self, click: Click) -> bool:
+        """A failed redraw is an outbox delivery like any other: retried with backoff by
+        whichever process delivers, so the message ends as the check stands. False when this
+        channel has no outbox (no DSL desk)."""
+        desk = self.conv.desk
+        if desk is None:
+            return False
+        payload = {"user": click.user, "conversation": click.conversation_id,
+                   "practice": bool(click.ref.get("p")), **click.message}
+        key = f"redraw:{click.conversation_id}:{click.message['ts']}:{uuid.uuid4().hex[:8]}"
+        with desk.storage.transaction() as tx:
+            delivery = tx.outbox.enqueue(key, CHANNEL, DeliveryKind.redraw, payload=payload,
+                                         not_before=desk.clock.now() + timedelta(seconds=2))
+        return delivery is not None
+
+    def draw_saved(self, client: WebClient, payload: dict[str, Any]) -> None:
+        """What the outbox calls to deliver a queued redraw (see `queue_redraw`)."""
+        conversations = self.practice if payload.get("practice") and self.practice is not None else self.conv
+        try:
+            turn = conversations.current(str(payload["user"]), str(payload["conversation"]))
+        except UnknownConversation:
+            return
+        self.update(client, {"channel": str(payload["channel"]), "ts": str(payload["ts"])}, turn)
 
     def redraw_current(self, client: WebClient, click: Click) -> None:
         """A press on a message that no longer shows the check's state (a redraw failed, or the
@@ -560,6 +597,9 @@ def create_app(settings: Settings, conversations: Conversations, desk: DslDesk |
     channel = SlackChannel(conversations, settings, signer, team_id, enterprise_id, practice)
     app.use(only_this_workspace(channel))
     actions = SlackDeskActions(desk, settings, signer, channel) if desk is not None else None
+    notifier = desk.outbox.notifiers.get(CHANNEL) if desk is not None else None
+    if notifier is not None and hasattr(notifier, "drawer"):
+        notifier.drawer = channel.draw_saved  # queued redraws of people's messages
     def lazily(work: Callable[..., Any]) -> dict[str, Any]:
         return {"ack": ack_now, "lazy": [channel.guard(once_per_delivery(conversations, work))]}
 

@@ -86,6 +86,17 @@ class SlackNotifier:
     def __init__(self, client: WebClient, settings: Settings):
         self.client, self.settings = client, settings
         self.dsl_channel = settings.dsl_channel or ""
+        # draws a person's check message as saved ({user, conversation, channel, ts, practice}),
+        # set by the app (which knows how to render a check); None until it is built
+        self.drawer: Callable[[WebClient, dict[str, Any]], None] | None = None
+
+    def redraw(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A person's check message whose redraw failed, drawn now as the check stands."""
+        drawer = self.drawer
+        if drawer is None:
+            raise DeliveryError("Slack: this process cannot draw check messages")
+        _call(lambda: drawer(self.client, payload))
+        return {"channel": payload.get("channel"), "ts": payload.get("ts")}
 
     def _metadata(self, delivery: Delivery) -> dict[str, Any]:
         return {"event_type": DELIVERY_EVENT, "event_payload": {"key": delivery.key}}
@@ -100,19 +111,24 @@ class SlackNotifier:
             metadata=self._metadata(delivery), unfurl_links=False, unfurl_media=False))
         return {"channel": response["channel"], "ts": response["ts"]}
 
-    def _already_posted(self, delivery: Delivery) -> dict[str, Any] | None:
-        """After a failure that may have reached Slack (a lost response), look for the message
-        before posting again, by the delivery key carried in its metadata."""
+    def _already_posted(self, delivery: Delivery, channel: str | None = None,
+                        thread_ts: str | None = None) -> dict[str, Any] | None:
+        """After a failure that may have reached Slack (a lost response, a kill mid-post), look
+        for the message before posting again, by the delivery key carried in its metadata: in
+        the channel, in a card's thread (reminders, notes) or in a person's DM (notices)."""
+        channel = channel or self.dsl_channel
         try:
             oldest = (delivery.created_at - timedelta(minutes=1)).timestamp()
-            history = self.client.conversations_history(channel=self.dsl_channel, oldest=f"{oldest:.6f}",
-                                                        include_all_metadata=True, limit=200)
+            where = {"channel": channel, "oldest": f"{oldest:.6f}", "include_all_metadata": True,
+                     "limit": 200}
+            history = (self.client.conversations_replies(ts=thread_ts, **where) if thread_ts
+                       else self.client.conversations_history(**where))
         except (SlackClientError, OSError):
             return None
         for message in history.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == delivery.key:
-                return {"channel": self.dsl_channel, "ts": message["ts"], "found": True}
+                return {"channel": channel, "ts": message["ts"], "found": True}
         return None
 
     def update_card(self, card: CardView, card_ref: dict[str, Any]) -> None:
@@ -123,20 +139,58 @@ class SlackNotifier:
                   broadcast: bool = False) -> dict[str, Any]:
         group = self.settings.dsl_group_mention
         thread = {"thread_ts": card_ref["ts"], "reply_broadcast": broadcast} if card_ref.get("ts") else {}
+        if delivery.maybe_sent:
+            found = self._already_posted(delivery, card_ref.get("channel"), card_ref.get("ts"))
+            if found:
+                return found
         response = _call(lambda: self.client.chat_postMessage(
             channel=card_ref.get("channel") or self.dsl_channel, text=blocks.message_text(message, group),
             blocks=[blocks.message_block(message, group)], metadata=self._metadata(delivery),
             unfurl_links=False, unfurl_media=False, **thread))
         return {"channel": response["channel"], "ts": response["ts"]}
 
-    def tell(self, person: str, message: Message, delivery: Delivery) -> dict[str, Any]:
+    def tell(self, person: str, message: Message, delivery: Delivery,
+             card: CardView | None = None) -> dict[str, Any]:
         group = self.settings.dsl_group_mention
+        extra = blocks.card_blocks(card) if card is not None else []
+        if delivery.maybe_sent:
+            found = self._already_told(person, delivery)
+            if found:
+                return found
         response = _call(lambda: self.client.chat_postMessage(
             channel=person, text=blocks.message_text(message, group),
-            blocks=[blocks.message_block(message, group)], unfurl_links=False, unfurl_media=False))
+            blocks=[blocks.message_block(message, group), *extra], metadata=self._metadata(delivery),
+            unfurl_links=False, unfurl_media=False))
         return {"channel": response["channel"], "ts": response["ts"]}
 
+    def _already_shared(self, export: ExportFile, delivery: Delivery) -> dict[str, Any] | None:
+        """The export's file shared in the DSL channel since the delivery was queued (found in
+        the channel's history by its title: files carry no metadata)."""
+        try:
+            oldest = (delivery.created_at - timedelta(minutes=1)).timestamp()
+            history = self.client.conversations_history(channel=self.dsl_channel, oldest=f"{oldest:.6f}",
+                                                        limit=200)
+        except (SlackClientError, OSError):
+            return None
+        for message in history.get("messages") or []:
+            files = [f for f in message.get("files") or [] if f.get("title") == export.title]
+            if files:
+                return {"files": [f.get("id") for f in files], "found": True}
+        return None
+
+    def _already_told(self, person: str, delivery: Delivery) -> dict[str, Any] | None:
+        """A direct message that may have arrived: look in the person's DM with the bot first."""
+        try:
+            channel = self.client.conversations_open(users=person)["channel"]["id"]
+        except (SlackClientError, OSError, KeyError, TypeError):
+            return None
+        return self._already_posted(delivery, channel)
+
     def deliver_export(self, export: ExportFile, delivery: Delivery) -> dict[str, Any]:
+        if delivery.maybe_sent:  # a lost response or a kill after the upload: is it there already?
+            found = self._already_shared(export, delivery)
+            if found:
+                return found
         comment = blocks.export_comment(export)
         response = _call(lambda: self.client.files_upload_v2(
             channel=self.dsl_channel, content=export.content, filename=export.filename,

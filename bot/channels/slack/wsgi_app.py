@@ -10,9 +10,12 @@ from pathlib import Path
 def create() -> Callable:
     from dotenv import load_dotenv
 
-    from bot.channels.slack.server import build, wsgi
+    from bot.channels.slack.server import build, start_deliveries, wsgi
     from bot.services import Services
     from bot.settings import load_settings
 
     load_dotenv(Path.cwd() / ".env")
-    return wsgi(*build(Services(load_settings())))
+    services = Services(load_settings())
+    application = wsgi(*build(services), readiness=services.readiness)
+    start_deliveries(services)  # retries and fallbacks from this worker too: no clock needed
+    return application

@@ -150,14 +150,26 @@ class TeamsBot:
         await self._deliver(reply, inc, ctx)
 
     async def _deliver(self, reply: Reply, inc: Incoming, ctx: Any) -> None:
-        """Write the replaced card into its message for every device, then send what is new."""
+        """Write the replaced card into its message for every device, then send what is new;
+        then what the answer owes (the escalation card), and the card again with its truth."""
         if reply.card is not None and inc.reply_to_id and inc.personal:
             self._write_card(reply.card, inc, ctx)
+        if reply.after is not None:
+            self._background(self._after(reply.after, inc, ctx))
         for activity in reply.send:
             try:
                 await ctx.send(activity)
             except Exception as exc:  # noqa: BLE001 - the person already has the answer to their click
                 log.warning("could not send a message in %s: %r", inc.conversation_id, exc)
+
+    async def _after(self, work: Callable[[], cards.Card], inc: Incoming, ctx: Any) -> None:
+        try:
+            card = await asyncio.to_thread(work)
+        except Exception:  # noqa: BLE001 - the outbox still owes it; the next press shows the truth
+            log.exception("Teams: delivering after an answer failed")
+            return
+        if inc.reply_to_id and inc.personal:
+            self._write_card(card, inc, ctx)
 
     def _write_card(self, card: cards.Card, inc: Incoming, ctx: Any) -> None:
         """PUT the card into its message, one write at a time per message; a write that a later

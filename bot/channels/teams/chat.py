@@ -12,6 +12,7 @@ check, Start a new check, change my profile) act once per card.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -65,6 +66,7 @@ class Reply:
     card: cards.Card | None = None
     send: list[MessageActivityInput] = field(default_factory=list)
     late: str = ""
+    after: Callable[[], cards.Card] | None = None  # run once answered (the card post): its card follows
 
 
 
@@ -198,7 +200,11 @@ class TeamsChat:
 
     def _act(self, user: str, conversation: str, version: int, action: Action) -> Reply:
         try:
-            return self.replace(self.conv.act(user, conversation, version, action))
+            turn = self.conv.act(user, conversation, version, action, deliver=False)
+            reply = self.replace(turn)
+            if turn.owed:  # answer first; the card goes out after the invoke is answered
+                reply.after = lambda: self.render(self.conv.deliver_owed(turn))
+            return reply
         except StaleAction:  # a repeat, or a card whose redraw never happened: show where it stands
             return self.replace(self.conv.current(user, conversation))
         except EngineError as exc:

@@ -160,10 +160,15 @@ class TeamsNotifier:
         self.contacts.remember(Contact(person, conversation_id=conversation, service_url=url))
         return url, conversation
 
-    def tell(self, person: str, message: Message, delivery: Delivery) -> dict[str, Any]:
+    def tell(self, person: str, message: Message, delivery: Delivery,
+             card: CardView | None = None) -> dict[str, Any]:
         try:
             url, conversation = self.personal_chat(person)
-            activity_id = self.connector.send(url, conversation, self._message(message, group=False))
+            activity = self._message(message, group=False)
+            if card is not None:  # the escalation card too: Claim, Resolve and the rest work from here
+                activity.attachments = [*(activity.attachments or []),
+                                        *card_message(self.escalation_card(card)).attachments]
+            activity_id = self.connector.send(url, conversation, activity)
         except NotInstalled as exc:
             log.error("TEAMS DELIVERY FAILED %s to %s: %s", delivery.key, person, exc)
             relayed = self._relay_in_thread(person, message, delivery)
