@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat test lint install install-test clean
+.PHONY: chat test lint install install-test clean container-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,18 @@ chat: install
 	$(BIN)/canishare chat
 
 lint: install-test
-	$(BIN)/ruff check bot tests $(wildcard bench)
+	$(BIN)/ruff check bot tests $(wildcard bench) $(wildcard scripts/*.py)
 
 test: install-test
 	bash scripts/ensure-postgres
 	$(BIN)/ruff check bot tests $(wildcard bench) $(wildcard scripts/*.py)
 	$(BIN)/canishare flows check
 	$(BIN)/python -m pytest
+
+# The image built daemonless (debootstrap base, buildah) and the stack run in it against the fakes,
+# ending with `canishare doctor`: a few minutes, so not part of `make test`.
+container-smoke: install-test
+	bash scripts/container-smoke
 
 clean:
 	rm -rf $(VENV) data/*.db

@@ -285,7 +285,12 @@ def main() -> int:
                         help="the backend the web processes share (postgresql: a throwaway "
                              "server started for the run, as the tests do)")
     parser.add_argument("--skip-retry", action="store_true", help="skip the card-after-a-failure run")
+    parser.add_argument("--smoke", action="store_true",
+                        help="2 people, 1 check each, 1 worker, 1 pair, no retry run, results not saved: "
+                             "proves the benchmark still runs (make test)")
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.checks, args.workers, args.pairs, args.skip_retry = 2, 1, 1, 1, True
     if args.users * args.checks * args.pairs > 1500 or not 1 <= args.pairs <= 20:
         raise SystemExit("bounded: at most 1500 checks, 20 pairs")
     global PACER
@@ -332,6 +337,8 @@ def main() -> int:
               "goal": "ack p99 within 1.5x bare; final click to card p99 < 1 s; corrected message p99 < 2 "
                       "delivery intervals"}
     print(json.dumps(report, indent=2))
+    if args.smoke:
+        return 0 if runs and all(r["canishare"]["requests"] and r["bare"]["requests"] for r in runs) else 1
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"slack_load_{args.database}.json").write_text(json.dumps(report, indent=2))

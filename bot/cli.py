@@ -49,9 +49,24 @@ def parse_since(text: str, clock: Clock) -> datetime:
 def cmd_chat(app: App, args: argparse.Namespace) -> int:
     from bot.channels.terminal import CHANNEL, TerminalChat
 
-    user = args.user or getpass.getuser()
+    user = args.user or (ask_who() if app.settings.chat_user == "ask" else getpass.getuser())
     conversations = app.conversations(CHANNEL, practice=args.practice)
     return TerminalChat(conversations, user, where=app.storage.where).run()
+
+
+def ask_who() -> str:
+    """On a shared PC the login says nothing about who decided: each person says who they are
+    (CANISHARE_CHAT_USER=ask), so the log names them and each resumes their own checks."""
+    for _ in range(3):
+        print("Who are you? Your name or staff id, as your DSL knows you (it goes in the decision "
+              "log): ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        who = " ".join(line.split())[:80]
+        if who:
+            return who
+    raise CommandError("CANISHARE_CHAT_USER=ask: nobody said who they are; nothing was started")
 
 
 def cmd_flows_check(app: App, args: argparse.Namespace) -> int:
@@ -237,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="the terminal chat")
-    chat.add_argument("--user", help="who is asking (default: your login name)")
+    chat.add_argument("--user", help="who is asking (default: your login name, or asked when "
+                      "CANISHARE_CHAT_USER=ask, for shared PCs)")
     chat.add_argument("--practice", action="store_true",
                       help="practice mode for training: the same flows, nothing recorded, no DSL alerted")
     chat.set_defaults(handler=cmd_chat)
@@ -328,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--to", dest="target", required=True, help="an empty database: a postgresql:// URL")
     copy.set_defaults(handler=cmd_db_copy)
 
+    doctor = sub.add_parser("doctor", help="check the set-up live (database, clock, Slack, Teams): "
+                            "exit 0 only when an urgent escalation reaches a DSL")
+    doctor.set_defaults(handler=cmd_doctor)
+
     slack = sub.add_parser("slack", help="run the Slack app: HTTP on PORT, or --socket")
     slack.add_argument("--socket", action="store_true",
                        help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
@@ -339,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_teams, teams_action="serve")
     package = teams.add_parser("package", help="build the app package zip for the Teams admin centre")
     package.add_argument("--out", help="zip to write (default: canishare-teams.zip)")
+    for name, what in (("privacy", "your organisation's privacy notice"), ("terms", "your terms of use"),
+                       ("website", "your organisation's website")):
+        package.add_argument(f"--{name}-url", metavar="URL", help=f"https:// address of {what}")
     package.set_defaults(handler=cmd_teams, teams_action="package")
     return parser
 
@@ -467,7 +490,10 @@ def cmd_purge(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_clock(app: App, args: argparse.Namespace) -> int:
+    from bot.ops.doctor import warn_at_start
+
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    warn_at_start(app.settings, "clock")
     scheduler = app.scheduler()
     if args.interval:
         scheduler.interval = args.interval
@@ -483,8 +509,10 @@ def cmd_clock(app: App, args: argparse.Namespace) -> int:
 
 def cmd_slack(app: App, args: argparse.Namespace) -> int:
     from bot.channels.slack.server import serve_http, serve_socket
+    from bot.ops.doctor import warn_at_start
 
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    warn_at_start(app.settings, "slack")
     return serve_socket(app) if args.socket else serve_http(app)
 
 
@@ -531,6 +559,15 @@ def cmd_db_migrate(app: App, args: argparse.Namespace) -> int:
         state = "created" if before == 0 else ("already current" if before == after else f"from {before}")
         print(f"database schema {after} ({state}): {storage.where}")
     return EXIT_OK
+
+
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
+    from bot.ops.checks import all_checks
+    from bot.ops.doctor import print_checklist
+
+    print("canishare doctor: can an urgent escalation reach a DSL?",
+          flush=True)
+    return print_checklist(all_checks(app))
 
 
 def cmd_teams(app: App, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from bot.analysis.load import load_bundle
 from bot.core.clock import SYSTEM_CLOCK, Clock, today
@@ -26,6 +27,9 @@ from bot.flows.law import Law, provisions
 from bot.flows.loader import FlowBundle
 from bot.settings import Settings, SettingsError
 from bot.storage import Key, Keyring, Storage
+
+if TYPE_CHECKING:
+    from bot.ops.metrics import MetricsEndpoint
 
 KEY_FILE_NOTE = ("no CANISHARE_LOG_KEY: using the log key in %s (set CANISHARE_LOG_KEY for a server, "
                  "and keep a copy of the key away from the database)")
@@ -46,7 +50,7 @@ def load_keyring(settings: Settings) -> Keyring:
                                        else "").split(",") if p.strip())
     if settings.log_key is not None:
         return Keyring(Key.parse(settings.log_key.get_secret_value()), old)
-    if settings.database.startswith(("postgres://", "postgresql")):
+    if settings.uses_postgresql:
         raise SettingsError("CANISHARE_LOG_KEY: required with PostgreSQL (every process must chain the "
                             "log with the same key): generate one with `canishare log key`")
     path = key_file()
@@ -176,6 +180,14 @@ class Services:
         """What `/readyz` and operators' checks report (see `bot/dsl/health.py`)."""
         return readiness(self.storage, self.clock, clock_interval=self.settings.clock_interval,
                          fallback_minutes=self.settings.delivery_fallback_minutes)
+
+    def metrics(self) -> MetricsEndpoint | None:
+        """`/metrics` for the web servers; None (no such page) unless CANISHARE_METRICS_TOKEN is set."""
+        if self.settings.metrics_token is None:
+            return None
+        from bot.ops.metrics import MetricsEndpoint
+
+        return MetricsEndpoint(self.storage, self.clock, self.settings.metrics_token.get_secret_value())
 
     def delivery_loop(self) -> DeliveryLoop | None:
         """The web process's own deliverer (retries and fallbacks without a clock); None when

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("CANISHARE_LOG_LEVEL")
     )
+    chat_user: Literal["login", "ask"] = Field(
+        "login", validation_alias=_env("CANISHARE_CHAT_USER"),
+        description="Who the terminal chat logs as: `login` (the computer's login name) or `ask` "
+        "(each person types their name or staff id at the start: shared PCs).",
+    )
     # --- Slack -----------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(
@@ -63,7 +68,17 @@ class Settings(BaseSettings):
     slack_api_base_url: str = Field(SLACK_DEFAULT_API, validation_alias=_env("SLACK_API_BASE_URL"))
     slack_team_id: str = Field("", validation_alias=_env("SLACK_TEAM_ID"))
     slack_enterprise_id: str = Field("", validation_alias=_env("SLACK_ENTERPRISE_ID"))
+    host: str = Field(
+        "127.0.0.1", validation_alias=_env("HOST"),
+        description="Address the Slack and Teams web servers listen on: 127.0.0.1 behind a reverse "
+        "proxy on the same machine (the default), 0.0.0.0 in a container or on a PaaS.",
+    )
     port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
+    metrics_token: SecretStr | None = Field(
+        None, validation_alias=_env("CANISHARE_METRICS_TOKEN"),
+        description="Turns on /metrics (Prometheus) on the Slack and Teams web ports, for requests "
+        "bearing this token; unset, there is no /metrics.",
+    )
     web_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("WEB_CONCURRENCY"))
     # --- DSL side ----------------------------------------------------------------------------
     dsl_channel: str | None = Field(None, validation_alias=_env("CANISHARE_DSL_CHANNEL"))
@@ -117,6 +132,29 @@ class Settings(BaseSettings):
     def _database_text(cls, value: object) -> object:
         return str(value) if isinstance(value, Path) else value
 
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from bot.storage.database import database_url_problem
+
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c in value for c in " /:") and not _is_ipv6(value):
+            raise ValueError("must be an address to listen on, e.g. 127.0.0.1 (this machine only, "
+                             "behind a reverse proxy) or 0.0.0.0 (every interface, e.g. in a container)")
+        return value
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.database.lower().startswith(("postgres://", "postgresql"))
+
     @field_validator("log_key", "log_old_keys")
     @classmethod
     def _keys(cls, value: SecretStr | None) -> SecretStr | None:
@@ -126,6 +164,16 @@ class Settings(BaseSettings):
             for part in value.get_secret_value().split(","):
                 if part.strip():
                     Key.parse(part)  # raises ValueError with what is wrong, never the key itself
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value() if value is not None else ""
+        if not text.strip():
+            return None
+        if len(text) < 16 or not text.isascii():
+            raise ValueError("use at least 16 random ASCII characters (e.g. `openssl rand -hex 24`)")
         return value
 
     @field_validator("slack_api_base_url")
@@ -244,6 +292,15 @@ def parse_commencements(value: str) -> dict[str, date]:
     return found
 
 
+def _is_ipv6(value: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value.strip("[]")).version == 6
+    except ValueError:
+        return False
+
+
 def _alias_of(field_name: str) -> str:
     alias = Settings.model_fields[field_name].validation_alias
     if isinstance(alias, AliasChoices):
@@ -260,7 +317,7 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             name = _alias_of(field) if field in Settings.model_fields else field
-            lines.append(f"{name}: {error['msg']}")
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("; ".join(lines)) from None
 
 

@@ -258,7 +258,8 @@ def start_app(fake: FakeSlack, bundle: FlowBundle, db: Path, clock: Clock | None
     app, channel = create_app(config, services.conversations(CHANNEL), services.desk,
                               practice=services.conversations(CHANNEL, practice=True),
                               listener_executor=InlineExecutor())
-    server = make_server("127.0.0.1", 0, wsgi(app, channel, readiness=services.readiness), server_class=_ThreadingWSGIServer,
+    server = make_server("127.0.0.1", 0, wsgi(app, channel, readiness=services.readiness, metrics=services.metrics()),
+                         server_class=_ThreadingWSGIServer,
                          handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]

@@ -345,5 +345,5 @@ def start_teams(fake: FakeTeamsService, bundle: FlowBundle, db: Path, clock: Clo
     config = teams_config(config_settings)
     bot = build_bot(services, config)
     server = BackgroundServer(config, bot.register, token=fake.mint_outbound,
-                              readiness=services.readiness).start()
+                              readiness=services.readiness, metrics=services.metrics()).start()
     return TeamsApp(fake, server, bot, services)

@@ -211,3 +211,14 @@ def test_a_delivery_nobody_here_can_send_is_reported(slack, fake, clock, caplog)
         scheduler.tick()
     stuck = [r for r in caplog.records if "DELIVERY STUCK card card:77" in r.getMessage()]
     assert len(stuck) == 1 and "no teams settings" in stuck[0].getMessage()
+
+
+def test_log_levels_follow_the_line_name(slack, fake, clock, caplog):
+    """README 'What to alert on': a try that will be retried is a WARNING named DELIVERY RETRY;
+    DELIVERY FAILED is only ever an ERROR (see the fallback test above)."""
+    fake.fail("chat.postMessage", "500", **TO_CARD)
+    with caplog.at_level(logging.WARNING, logger="canishare.outbox"):
+        reach_referral(slack)
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "canishare.outbox"]
+    assert [level for level, text in lines if text.startswith("DELIVERY RETRY card card:1")] == [logging.WARNING]
+    assert not [text for level, text in lines if "DELIVERY FAILED" in text and level != logging.ERROR]

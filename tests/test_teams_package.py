@@ -81,3 +81,21 @@ def test_the_cli_names_a_missing_bot_id(run_cli):
     result = run_cli("teams", "package", env={"TEAMS_CLIENT_ID": ""})
     assert result.returncode == 2
     assert result.stderr.startswith("canishare: settings: TEAMS_CLIENT_ID not set")
+
+
+def test_the_package_carries_the_project_version_and_the_organisations_links(run_cli, tmp_path: Path):
+    from importlib.metadata import version
+
+    out = tmp_path / "app.zip"
+    result = run_cli("teams", "package", "--out", str(out), "--privacy-url", "https://school.example/privacy",
+                     "--terms-url", "https://school.example/terms", env={"TEAMS_CLIENT_ID": CLIENT_ID})
+    assert result.returncode == 0 and "you must" not in result.stderr
+    manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
+    assert manifest["version"] == version("canishare")
+    assert manifest["developer"]["privacyUrl"] == "https://school.example/privacy"
+    assert manifest["developer"]["termsOfUseUrl"] == "https://school.example/terms"
+    jsonschema.Draft4Validator(SCHEMA).validate(manifest)
+    without = run_cli("teams", "package", "--out", str(out), env={"TEAMS_CLIENT_ID": CLIENT_ID})
+    assert without.returncode == 0 and "you must give your organisation's privacy notice" in without.stderr
+    bad = run_cli("teams", "package", "--privacy-url", "http://x", env={"TEAMS_CLIENT_ID": CLIENT_ID})
+    assert bad.returncode == 2 and "--privacy-url: must be an https:// address" in bad.stderr

@@ -120,6 +120,17 @@ def test_practice_mode_records_nothing_and_says_so(run_cli):
     assert log_rows(run_cli) == []
 
 
+def test_a_shared_pc_asks_who_is_there_and_logs_them(run_cli):
+    keys = ["", "Sam Patel (Year 5)", "1", "2", "1", "y", "shared", "summary", "", "", "risk of harm", "", "n"]
+    result = run_cli(*FLOWS, "chat", input="\n".join(keys) + "\n", env={"CANISHARE_CHAT_USER": "ask"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Who are you?") == 2  # an empty answer is asked again
+    [row] = log_rows(run_cli)
+    assert row["user_id"] == "Sam Patel (Year 5)"
+    nobody = run_cli(*FLOWS, "chat", input="", env={"CANISHARE_CHAT_USER": "ask"})
+    assert nobody.returncode == 2 and "nobody said who they are" in nobody.stderr
+
+
 def test_an_answered_check_is_not_lost_by_starting_another_and_quitting(run_cli):
     """Issue 20.7: `n` at an answer ("this check waits for you"), then another check, then quit:
     the answered check is still offered next time, until the person says to discard it."""

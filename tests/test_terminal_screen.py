@@ -200,7 +200,13 @@ def test_a_request_revealing_an_unreferred_risk_shows_the_request_under_the_refe
     assert any("y = record your decision" in line for line in lines) and all(len(line) <= 80 for line in lines)
     assert GMC_NOTE not in " ".join(session.transcript.split())  # notes for your profession wait behind m
     before = len(session.transcript)
-    session.send("m")
+    page = session.send("m")
+    pages = 1
+    while "Enter = next page" in page[-1]:  # `m` opens at the top, a screen at a time
+        assert all(len(line) <= 80 for line in page)
+        page = session.send("")
+        pages += 1
+    assert pages > 1 and "y = record your decision" in " ".join(page)
     more = " ".join(session.transcript[before:].split())
     assert more.index("Why this applies") < more.index("Next steps") < more.index("Golden rules")
     also = more[more.index("Also: Don't share yet - get advice today"):]

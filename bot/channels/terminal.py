@@ -28,6 +28,7 @@ from bot.core.conversations import (
     Turn,
 )
 from bot.core.engine import EngineError, NothingToUndo, OutcomeStep, QuestionStep
+from bot.core.glossary import explained, terms_in
 from bot.core.presentation import answer_problem, profile_line, step_view
 from bot.core.privacy import describe, normalise, scan, suggest_edit
 from bot.core.record import DECISIONS, FIELDS_BY_ID, RECORD_FIELDS, RecordErrors, parse_record
@@ -100,6 +101,7 @@ class TerminalChat:
         self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
         self.bundle = conversations.engine.bundle
         self.width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
+        self.explained: set[str] = set()  # glossary terms already explained on a question screen
 
     # --- I/O ---------------------------------------------------------------------------------
     def say(self, text: str = "", indent: str = "") -> None:
@@ -216,6 +218,8 @@ class TerminalChat:
             self.say(f"{number}. {choice.label}", indent="  ")
         if q.multi:
             self.say("Choose all that apply: numbers with commas, e.g. 1,3", indent="  ")
+        for entry in terms_in([q.text, *(c.label for c in q.choices)], self.bundle.glossary, self.explained):
+            self.say(f"({explained(entry)})", indent="  ")  # once a session, where it first appears
         commands = "brq?"
         if turn.uses_profile:
             commands += "p"
@@ -249,6 +253,9 @@ class TerminalChat:
         for choice in q.choices:
             if choice.help:
                 self.say(f"{choice.label}: {choice.help}", indent="  ")
+        helps = [q.help or "", *(c.help or "" for c in q.choices)]
+        for entry in terms_in(helps, self.bundle.glossary, self.explained):
+            self.say(f"({explained(entry)})", indent="  ")
 
     @staticmethod
     def parse_choice(reply: str, choices, multi: bool) -> str | list[str] | None:
@@ -305,11 +312,40 @@ class TerminalChat:
         return None
 
     def more(self, view) -> None:
+        """Why, the law and what to record. About a hundred lines: on a terminal they come a
+        screen at a time from the top (Enter = next, q = back to the answer), never scrolled past."""
+        lines: list[str] = []
+        texts: list[str] = []
         for section in details(view):
-            self.say()
-            self.say(section.title)
+            lines += ["", *wrapped(section.title, self.width)]
+            texts += [section.title, *section.lines]
             for line in section.lines:
-                self.say(line, indent="  ")
+                lines += wrapped(line, self.width, "  ")
+        words = terms_in(texts, self.bundle.glossary)  # this screen's own list: all it uses
+        if words:
+            lines += ["", "Words used above"]
+            for entry in words:
+                lines += wrapped(explained(entry), self.width, "  ")
+        self.page(lines)
+
+    def page(self, lines: list[str]) -> None:
+        height = shutil.get_terminal_size((80, 24)).lines - 1  # the prompt's line
+        if not (self.stdin.isatty() and self.stdout.isatty()) or len(lines) <= height:
+            self.stdout.write("".join(line + "\n" for line in lines))
+            self.stdout.flush()
+            return
+        pages = [lines[start:start + height] for start in range(0, len(lines), height)]
+        for number, chunk in enumerate(pages, 1):
+            self.stdout.write("".join(line + "\n" for line in chunk))
+            if number == len(pages):
+                break
+            self.stdout.write(f"-- page {number} of {len(pages)}: Enter = next page, "
+                              "q = back to the answer > ")
+            self.stdout.flush()
+            reply = self.stdin.readline()
+            if not reply or reply.strip().lower() in ("q", "b"):
+                break
+        self.stdout.flush()
 
     # --- recording ------------------------------------------------------------------------------
     def record(self, turn: Turn, verdict: str) -> bool:

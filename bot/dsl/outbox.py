@@ -228,9 +228,12 @@ class Deliverer:
                 fallback_ids = self._fall_back(tx, delivery, escalation, error)
             if give_up:
                 tx.outbox.abandon(delivery.id, f"gave up after {attempts} attempts: {error}")
+        # One name, one level (README: What to alert on): a try that will be retried and has not
+        # yet cost anyone anything is DELIVERY RETRY, a WARNING; DELIVERY FAILED is always an
+        # ERROR: the fallback was used, the delivery was given up, or it can never succeed.
         serious = fall_back or give_up or delivery.fallback_at or permanent
-        level = logging.ERROR if serious else logging.WARNING
-        log.log(level, "DELIVERY FAILED %s %s (%s) attempt %d: %s%s%s", delivery.kind.value, delivery.key,
+        level, name = (logging.ERROR, "DELIVERY FAILED") if serious else (logging.WARNING, "DELIVERY RETRY")
+        log.log(level, "%s %s %s (%s) attempt %d: %s%s%s", name, delivery.kind.value, delivery.key,
                 delivery.channel, attempts, error,
                 "; DSLs and deputies messaged directly" if fall_back else "",
                 "; given up" if give_up else f"; retry at {retry_at.isoformat(timespec='seconds')}")

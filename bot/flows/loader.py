@@ -28,6 +28,7 @@ from bot.flows.schema import (
     Flow,
     Gateway,
     GatewaysCatalogue,
+    Glossary,
     LawNote,
     Manifest,
     Outcome,
@@ -38,19 +39,23 @@ from bot.flows.schema import (
 )
 
 SPECIAL_FILES = {"manifest.yaml", "rules.yaml", "gateways.yaml", "outcomes.yaml"}
-OPTIONAL_FILES = {"conventions.yaml"}
+OPTIONAL_FILES = {"conventions.yaml", "glossary.yaml"}
 
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong in a flow file, printed as `file:line: node_id: message`."""
+    """One thing wrong in a flow file, printed as `file:line: node_id: message`, or
+    `file:line:column: message` for a YAML syntax error (no node can be named there)."""
 
     file: str
     line: int
     node: str
     message: str
+    column: int = 0
 
     def __str__(self) -> str:
+        if self.column:
+            return f"{self.file}:{self.line}:{self.column}: {self.message}"
         return f"{self.file}:{self.line}: {self.node}: {self.message}"
 
 
@@ -182,6 +187,7 @@ class FlowBundle:
     gateway_ids: list[str] = field(default_factory=list)
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     conventions: Conventions = field(default_factory=Conventions)
+    glossary: Glossary = field(default_factory=Glossary)  # terms of art, shared by every screen
     docs: dict[str, YamlDoc] = field(default_factory=dict, repr=False)
     flow_files: dict[str, str] = field(default_factory=dict)
     # What schema repair set aside, so graph checks do not report its consequences as noise.
@@ -343,6 +349,17 @@ def _hash(models: list[BaseModel]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def _syntax_problem(path: Path, exc: yaml.YAMLError) -> Problem:
+    """One line for a YAML syntax error: where it was found, and what YAML expected there."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f" ({context} at line {exc.context_mark.line + 1})" if (
+        context and getattr(exc, "context_mark", None) and exc.context_mark.line + 1 != line) else ""
+    return Problem(str(path), line, "-", f"not valid YAML: {reason}{where}", column=column)
+
+
 def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     """Parse and schema-check every file; graph checks happen in `checks.check_bundle`."""
     directory = Path(directory)
@@ -354,10 +371,11 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         try:
             docs[path.name] = read_yaml(path)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line = mark.line + 1 if mark else 1
-            reason = getattr(exc, "problem", None) or str(exc)
-            problems.append(Problem(str(path), line, "-", f"not valid YAML: {reason}"))
+            problems.append(_syntax_problem(path, exc))
+    if problems:
+        # A file that is not YAML leaves holes every other check would report (its flow, its
+        # nodes, its rules "unknown" everywhere): the syntax error alone is the one thing to fix.
+        return None, problems
     for name in sorted(SPECIAL_FILES - set(docs)):
         if not any(p.file.endswith(name) for p in problems):
             problems.append(Problem(str(directory / name), 1, "-", "required file is missing"))
@@ -377,6 +395,7 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
     gateways = special("gateways.yaml", GatewaysCatalogue)
     shared = special("outcomes.yaml", OutcomesCatalogue)
     conventions = special("conventions.yaml", Conventions) if "conventions.yaml" in docs else None
+    glossary = special("glossary.yaml", Glossary) if "glossary.yaml" in docs else None
 
     flows: dict[str, Flow] = {}
     flow_files: dict[str, str] = {}
@@ -440,6 +459,7 @@ def parse_folder(directory: Path) -> tuple[FlowBundle | None, list[Problem]]:
         law_notes={n.id: n for n in gateways.notes},
         locations=locations,
         conventions=conventions,
+        glossary=glossary or Glossary(),
         docs=docs,
         flow_files=flow_files,
         broken_ids=broken,

@@ -568,3 +568,33 @@ class Conventions(Strict):
         description="Answer keys that only choose a route (C0): left out when comparing the "
         "answers of two paths (INV14) and never read by a condition.",
     )
+
+
+class GlossaryTerm(Strict):
+    """A term of art and its plain-words meaning (optional file `glossary.yaml`)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    term: str = Field(min_length=2, max_length=60)
+    also: list[str] = Field(default_factory=list)
+    plain: str = Field(min_length=10, max_length=200)
+    source: str = Field(min_length=3)
+
+
+class Glossary(Strict):
+    """Shared by the questions and the outcomes: each term explained where it first appears."""
+
+    terms: list[GlossaryTerm] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Glossary:
+        ids: set[str] = set()
+        words: set[str] = set()
+        for entry in self.terms:
+            if entry.id in ids:
+                raise ValueError(f"id {entry.id!r} is listed twice")
+            ids.add(entry.id)
+            for word in (entry.term.lower(), *(a.lower() for a in entry.also)):
+                if word in words:
+                    raise ValueError(f"{word!r} is listed twice")
+                words.add(word)
+        return self

@@ -11,6 +11,7 @@ locks (session locks break behind PgBouncer).
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -27,18 +28,66 @@ class StorageError(Exception):
     """The database could not do what was asked: one line, no driver traceback for people."""
 
 
+# `scheme:` at the start of a value: a URL, never a file name (RFC 3986 3.1). One letter is a
+# Windows drive (C:\\...), so a scheme here has at least two characters.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
+POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+
+
+def database_url_problem(value: str) -> str | None:
+    """What is wrong with a `DATABASE_URL` value, in one line that never repeats the value (it
+    may hold a password); None when canishare can use it. Only SQLite (a file path or `sqlite:`)
+    and PostgreSQL (`postgresql://`, `postgres://`, `postgresql+psycopg://`) are accepted, so a
+    typo is an error and never a new SQLite file in a folder named after the URL. Schemes are
+    case-insensitive (RFC 3986 3.1): `PostgreSQL://` is PostgreSQL."""
+    if not value.strip():
+        return "is empty: give a SQLite file path or a postgresql:// URL"
+    if value != value.strip():
+        return ("starts or ends with a space: remove it (in .env, no space after DATABASE_URL= and "
+                "no quotes around part of the value)")
+    match = _SCHEME.match(value)
+    if match is None:
+        return None  # a file path
+    scheme = match.group(1).lower()
+    if scheme == "sqlite":
+        return None
+    if scheme.startswith(("postgres", "postgresql+")) and scheme not in POSTGRES_SCHEMES:
+        if scheme.startswith("postgresql+"):
+            return (f"the driver {scheme.split('+', 1)[1]!r} is not installed: canishare uses psycopg 3, "
+                    "write postgresql://user:password@host/database (or postgresql+psycopg://)")
+        return (f"{scheme}:// is not a database canishare knows: did you mean postgresql://? "
+                "(write postgresql://user:password@host/database)")
+    if scheme not in POSTGRES_SCHEMES:
+        return (f"{scheme}: databases are not supported: canishare stores its log in SQLite (a file "
+                "path) or PostgreSQL (postgresql://user:password@host/database)")
+    if not value[match.end():].startswith("//"):
+        return "a PostgreSQL URL looks like postgresql://user:password@host/database"
+    try:
+        make_url(_sqlalchemy_url(value)).port  # noqa: B018 - reading the port checks it
+    except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError and ValueError (a bad port)
+        return ("is not a URL SQLAlchemy can read (a bad port, or a character in the password "
+                "that must be %-encoded, e.g. @ as %40): postgresql://user:password@host/database")
+    return None
+
+
 def normalise_url(target: str | Path) -> str:
-    """A SQLAlchemy URL for a `DATABASE_URL` value, a SQLite URL or a plain file path."""
+    """A SQLAlchemy URL for a `DATABASE_URL` value, a SQLite URL or a plain file path. A value
+    `database_url_problem` refuses is a `StorageError` (one line, no password), never a file."""
     value = str(target)
-    if value.startswith(("postgres://", "postgresql://")):
-        return "postgresql+psycopg://" + value.split("://", 1)[1]
-    if value.startswith("postgresql+"):
-        return value
-    if value.startswith("sqlite:"):
-        return value
     if value == ":memory:":
         return "sqlite://"
-    return "sqlite:///" + str(Path(value).expanduser().resolve())
+    problem = database_url_problem(value)
+    if problem:
+        raise StorageError(f"database: {problem}")
+    return _sqlalchemy_url(value)
+
+
+def _sqlalchemy_url(value: str) -> str:
+    match = _SCHEME.match(value)
+    if match is None:
+        return "sqlite:///" + str(Path(value).expanduser().resolve())
+    scheme, rest = match.group(1).lower(), value[match.end():]
+    return ("sqlite:" if scheme == "sqlite" else "postgresql+psycopg:") + rest
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -59,21 +59,33 @@ class DecisionLog:
                 raise DuplicateDecision(int(existing[0]))
         return self._append(row)
 
-    def append_rows(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Append already-stored rows (benchmarks, imports), re-chained in order."""
+    def append_rows(self, rows: Iterable[dict[str, Any]], chunk: int = 5000) -> int:
+        """Append already-stored rows (benchmarks, imports), re-chained in order: the head is read
+        once (the chain lock is held), and rows go in `chunk` at a time."""
         serialise(self.conn, "chain")
-        count = 0
+        prev, next_id = self._next_link()
+        count, pending = 0, []
         for row in rows:
-            self._append(dict(row))
+            linked = self._link(dict(row), prev, next_id + count)
+            prev = linked["row_hash"]
+            pending.append(linked)
             count += 1
+            if len(pending) >= chunk:
+                self.conn.execute(decisions.insert(), pending)
+                pending = []
+        if pending:
+            self.conn.execute(decisions.insert(), pending)
         return count
+
+    def _link(self, row: dict[str, Any], prev: str, row_id: int) -> dict[str, Any]:
+        row = {**row, "id": row_id, "key_id": self.keyring.kid, "prev_hash": prev}
+        row.setdefault("secondary", "[]")
+        row["row_hash"] = chain.link_hash(prev, row, chain.decision_fields(row), self.keyring.current)
+        return row
 
     def _append(self, row: dict[str, Any]) -> int:
         prev, next_id = self._next_link()
-        row = {**row, "id": next_id, "key_id": self.keyring.kid, "prev_hash": prev}
-        row.setdefault("secondary", "[]")
-        row["row_hash"] = chain.link_hash(prev, row, chain.decision_fields(row), self.keyring.current)
-        self.conn.execute(decisions.insert().values(**row))
+        self.conn.execute(decisions.insert().values(**self._link(row, prev, next_id)))
         return next_id
 
     def _next_link(self) -> tuple[str, int]:

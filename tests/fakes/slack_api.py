@@ -55,6 +55,14 @@ class FakeSlack:
     fail_methods: dict[str, str] = field(default_factory=dict)
     unknown_channels: set[str] = field(default_factory=set)
     public_channels: set[str] = field(default_factory=set)
+    # Channels the bot is not in: a private one is then invisible to it (channel_not_found), as
+    # in Slack; a public one says is_member false.
+    outside_channels: set[str] = field(default_factory=set)
+    unknown_users: set[str] = field(default_factory=set)  # users.info says user_not_found
+    deleted_users: set[str] = field(default_factory=set)  # deactivated accounts
+    # What Slack sends in X-OAuth-Scopes on every answer: the token's granted scopes.
+    scopes: str = ("commands,chat:write,im:history,im:write,channels:read,groups:read,channels:history,"
+                   "groups:history,files:write,users:read")
     failures: list[Failure] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     held: threading.Event = field(default_factory=threading.Event)
@@ -69,6 +77,7 @@ class FakeSlack:
                 pass
 
             def do_POST(self) -> None:
+                self.oauth_scopes = fake.scopes
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 fake.handle(self, raw)
@@ -180,6 +189,8 @@ class FakeSlack:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
+        if fake_scopes := getattr(handler, "oauth_scopes", None):
+            handler.send_header("X-OAuth-Scopes", fake_scopes)
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
         handler.end_headers()
@@ -221,9 +232,17 @@ class FakeSlack:
             return {"ok": True, "messages": list(reversed(found)), "has_more": False}
         if method == "conversations.info":
             channel = params.get("channel", "")
-            if channel in self.unknown_channels:
+            private = channel not in self.public_channels
+            if channel in self.unknown_channels or (private and channel in self.outside_channels):
                 return {"ok": False, "error": "channel_not_found"}
-            return {"ok": True, "channel": {"id": channel, "is_private": channel not in self.public_channels}}
+            return {"ok": True, "channel": {"id": channel, "is_private": private,
+                                            "is_member": channel not in self.outside_channels}}
+        if method == "users.info":
+            user = params.get("user", "")
+            if user in self.unknown_users:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": f"Person {user}",
+                                         "deleted": user in self.deleted_users, "is_bot": user == BOT_USER}}
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(params.get("channel", ""), []),
                     "response_metadata": {"next_cursor": ""}}

@@ -114,6 +114,7 @@ class FakeTeamsService:
         self.calls: list[Call] = []
         self.key_fetches = 0
         self.conversations: dict[str, Conversation] = {}
+        self.team_channels: dict[str, list[str]] = {}  # team id -> its channel ids
         self.installed: set[str] = set()  # Entra object ids who have the app in personal scope
         self.uploads: dict[str, bytes] = {}  # upload session id -> the bytes written to it
         self._failures: list[Failure] = []
@@ -188,10 +189,12 @@ class FakeTeamsService:
                           "n": _b64(numbers.n), "e": _b64(numbers.e), "endorsements": ["msteams"]}]}
 
     # --- people and conversations ----------------------------------------------------------
-    def add_team(self, team_id: str, members: list[Member]) -> None:
-        """A team the bot is installed in; the roster API returns `members`."""
+    def add_team(self, team_id: str, members: list[Member], channels: list[str] | None = None) -> None:
+        """A team the bot is installed in; the roster API returns `members`, the channel list
+        the General channel (whose id is the team's) and `channels`."""
         with self._lock:
             self.conversations[team_id] = Conversation(team_id, list(members))
+            self.team_channels[team_id] = [team_id, *(channels or [])]
 
     def install_for(self, *aad_object_ids: str) -> None:
         """The app is installed in these people's personal scope (proactive chat works)."""
@@ -218,6 +221,7 @@ class FakeTeamsService:
             self.calls.clear()
             self._failures.clear()
             self.conversations.clear()
+            self.team_channels.clear()
             self.installed.clear()
             self.uploads.clear()
 
@@ -260,11 +264,20 @@ class FakeTeamsService:
         parts = [p for p in path.removeprefix("/teams/v3/").split("/") if p]
         if parts == ["conversations"] and method == "POST":
             return self._create_conversation(body)
+        if len(parts) == 3 and parts[0] == "teams" and parts[2] == "conversations" and method == "GET":
+            with self._lock:
+                if parts[1] not in self.team_channels:  # the bot is not in that team
+                    return 404, _error("BotNotInConversationRoster", "The bot is not part of the roster")
+                return 200, {"conversations": [{"id": c, "type": "standard"}
+                                               for c in self.team_channels[parts[1]]]}
         if len(parts) < 2 or parts[0] != "conversations":
             return 404, _error("NotFound", "unknown endpoint")
         conv_id = parts[1]
         rest = parts[2:]
         with self._lock:
+            if rest in (["members"], ["pagedMembers"]) and conv_id not in self.conversations:
+                # a roster the bot is not in (a wrong team id, or the app not added to the team)
+                return 404, _error("BotNotInConversationRoster", "The bot is not part of the roster")
             conv = self.conversations.setdefault(conv_id, Conversation(conv_id))
             if rest == ["activities"] and method == "POST":
                 activity_id = f"1{next(self._ids):012d}"

@@ -4,6 +4,7 @@ Socket Mode for workspaces that cannot expose a URL."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.channels.slack.app import CHANNEL, SlackChannel, create_app
 from bot.channels.slack.gate import SlackGate
 from bot.core.clock import SYSTEM_CLOCK, Clock
 from bot.dsl.health import Readiness
+from bot.ops.metrics import observe
 from bot.services import Services
 from bot.settings import Settings, SettingsError, require
 
@@ -43,7 +45,8 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK,
-         readiness: Callable[[], Readiness] | None = None) -> WSGIApp:
+         readiness: Callable[[], Readiness] | None = None,
+         metrics: Callable[[str], tuple[int, str, bytes]] | None = None) -> WSGIApp:
     """/slack/events behind the gate (only Slack, only this workspace), /healthz (liveness: the
     process answers) and /readyz (`readiness`: the database, schema, clock and deliveries; 503
     with one line per failing check). `request_clock` judges Slack's request timestamps: always
@@ -69,10 +72,23 @@ def wsgi(app: App, channel: SlackChannel, request_clock: Clock = SYSTEM_CLOCK,
             start_response("200 OK" if report.ok else "503 Service Unavailable",
                            [("Content-Type", "text/plain; charset=utf-8")])
             return [report.text().encode()]
+        if path == "/metrics" and metrics is not None:
+            status, content_type, body = metrics(environ.get("HTTP_AUTHORIZATION", ""))
+            start_response(f"{status} {'OK' if status == 200 else 'Unauthorized'}",
+                           [("Content-Type", content_type)])
+            return [body]
         if path != EVENTS_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
-        return gate(environ, start_response)
+        started, answered = time.perf_counter(), []
+
+        def recording(status: str, headers: list, exc_info: Any = None) -> Any:
+            answered.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info)
+
+        body = gate(environ, recording)
+        observe("slack", answered[0] if answered else 500, time.perf_counter() - started)
+        return body
 
     return application
 
@@ -96,7 +112,7 @@ def serve_http(services: Services) -> int:
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"0.0.0.0:{settings.port}")
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.web_concurrency)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 8)
@@ -105,12 +121,12 @@ def serve_http(services: Services) -> int:
 
         def load(self) -> Callable:
             worker = Services(settings, flows_dir=services.flows_dir)
-            application = wsgi(*build(worker), readiness=worker.readiness)
+            application = wsgi(*build(worker), readiness=worker.readiness, metrics=worker.metrics())
             start_deliveries(worker)  # in the worker (after the fork), beside its request threads
             return application
 
-    logging.getLogger("canishare").info("serving Slack on port %s%s; database %s", settings.port,
-                                        EVENTS_PATH, services.storage.where)
+    logging.getLogger("canishare").info("serving Slack on %s:%s%s; database %s", settings.host,
+                                        settings.port, EVENTS_PATH, services.storage.where)
     Server().run()
     return 0
 

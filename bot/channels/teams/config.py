@@ -64,10 +64,16 @@ def refuse_auth_off(environ: dict[str, str] | None = None) -> None:
             "remove it from the environment and .env")
 
 
-def teams_config(settings: Settings, environ: dict[str, str] | None = None) -> TeamsConfig:
-    """Check every Teams setting; raise one `SettingsError` naming each problem."""
+def teams_config(settings: Settings, environ: dict[str, str] | None = None, *,
+                 desk_required: bool = True) -> TeamsConfig:
+    """Check every Teams setting; raise one `SettingsError` naming each problem. With
+    `desk_required=False` (`teams serve`), the DSL team and channel may both be unset: the bot
+    serves staff while the admin adds it to the DSL team (set-up step 6), and start-up says
+    loudly that urgent answers alert no DSL until then."""
     refuse_auth_off(environ)
     problems: list[str] = []
+    no_desk_yet = (not desk_required and not settings.teams_dsl_team_id.strip()
+                   and not settings.teams_dsl_channel_id.strip())
 
     def guid(name: str, value: str, what: str) -> str:
         value = value.strip()
@@ -97,9 +103,12 @@ def teams_config(settings: Settings, environ: dict[str, str] | None = None) -> T
                         "bot: use your Directory (tenant) ID")
     else:
         guid("TEAMS_TENANT_ID", tenant, "the Directory (tenant) ID")
-    team = thread("TEAMS_DSL_TEAM_ID", settings.teams_dsl_team_id, "the DSL team's id")
-    channel = thread("TEAMS_DSL_CHANNEL_ID", settings.teams_dsl_channel_id,
-                     "the id of a standard channel in the DSL team")
+    if no_desk_yet:
+        team = channel = ""
+    else:
+        team = thread("TEAMS_DSL_TEAM_ID", settings.teams_dsl_team_id, "the DSL team's id")
+        channel = thread("TEAMS_DSL_CHANNEL_ID", settings.teams_dsl_channel_id,
+                         "the id of a standard channel in the DSL team")
     dsls, deputies = [], []
     for name, raw, into in (("TEAMS_DSL_USER_IDS", settings.teams_dsl_user_ids, dsls),
                             ("TEAMS_DEPUTY_DSL_USER_IDS", settings.teams_deputy_dsl_user_ids, deputies)):

@@ -135,3 +135,17 @@ class TeamsConnector:
         """The team's roster, Entra object id -> display name (the bot's roster API: no Graph)."""
         members = self._run(self._api(service_url).conversations.get_members(team_id), "read the team roster")
         return {m.aad_object_id: m.name or "" for m in members if m.aad_object_id}
+
+    def team_channels(self, service_url: str, team_id: str) -> set[str]:
+        """The ids of the team's channels the bot can see (the General channel's id is the team's)."""
+        channels = self._run(self._api(service_url).teams.get_conversations(team_id),
+                             "list the team's channels")
+        return {c.id for c in channels if c.id}
+
+    def can_get_token(self) -> None:
+        """Ask Entra ID (or the test issuer) for the bot's token, as every outbound call does;
+        raises `DeliveryError` with what went wrong. teams.py has no public call for this, so the
+        app's own token provider is asked (docs/teams-sdk.md)."""
+        token = self._run(self._app._get_bot_token(), "get the bot's token from Entra ID")
+        if token is None:
+            raise DeliveryError("Teams: no token: the app has no client secret")

@@ -19,19 +19,42 @@ class PackageError(ValueError):
     """The bot id is missing or not a GUID."""
 
 
-def manifest_for(bot_id: str, source: Path = PACKAGE_DIR / "manifest.json") -> dict[str, Any]:
-    """The manifest with `bot_id` (the Entra app's client id) as both the app id and the bot id."""
+# The shipped developer links point at the national guidance, not at any organisation's own
+# privacy notice and terms: each organisation must give its own (`teams package --privacy-url`).
+LINKS = {"website": "websiteUrl", "privacy": "privacyUrl", "terms": "termsOfUseUrl"}
+
+
+def project_version() -> str:
+    """canishare's version (pyproject.toml): the package's version, so raising it ships an update
+    Teams accepts (it refuses an upload whose version is not higher than the installed one)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("canishare")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.1.0"
+
+
+def manifest_for(bot_id: str, source: Path = PACKAGE_DIR / "manifest.json",
+                 links: dict[str, str] | None = None) -> dict[str, Any]:
+    """The manifest with `bot_id` (the Entra app's client id) as both the app id and the bot id,
+    the project's version, and the organisation's own `links` (website, privacy, terms)."""
     if not GUID.match(bot_id) or bot_id == PLACEHOLDER_ID:
         raise PackageError(f"bot id {bot_id!r} is not an Entra Application (client) ID")
     manifest = json.loads(source.read_text(encoding="utf-8"))
     manifest["id"] = bot_id
+    manifest["version"] = project_version()
+    for name, url in (links or {}).items():
+        if not url.startswith("https://"):
+            raise PackageError(f"--{name}-url: must be an https:// address")
+        manifest["developer"][LINKS[name]] = url
     for bot in manifest["bots"]:
         bot["botId"] = bot_id
     return manifest
 
 
-def package_bytes(bot_id: str, source_dir: Path = PACKAGE_DIR) -> bytes:
-    manifest = manifest_for(bot_id, source_dir / "manifest.json")
+def package_bytes(bot_id: str, source_dir: Path = PACKAGE_DIR, links: dict[str, str] | None = None) -> bytes:
+    manifest = manifest_for(bot_id, source_dir / "manifest.json", links)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -40,7 +63,7 @@ def package_bytes(bot_id: str, source_dir: Path = PACKAGE_DIR) -> bytes:
     return buffer.getvalue()
 
 
-def write_package(bot_id: str, out: Path) -> Path:
+def write_package(bot_id: str, out: Path, links: dict[str, str] | None = None) -> Path:
     """Write the zip an admin uploads in the Teams admin centre."""
-    out.write_bytes(package_bytes(bot_id))
+    out.write_bytes(package_bytes(bot_id, links=links))
     return out

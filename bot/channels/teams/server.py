@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from microsoft_teams.common import ClientOptions
 
 from bot.channels.teams.config import TeamsConfig, refuse_auth_off
 from bot.dsl.health import Readiness
+from bot.ops.metrics import observe
 from bot.settings import SettingsError
 
 log = logging.getLogger("canishare.teams")
@@ -85,9 +87,13 @@ def _auth_is_on(app: App) -> bool:
             and app.options.dangerously_allow_unauthenticated_requests is False)
 
 
+MetricsFunction = Callable[[str], tuple[int, str, bytes]]
+
+
 async def build_asgi(config: TeamsConfig, register: Callable[[App], None],
                      token: TokenFunction | None = None,
-                     readiness: Callable[[], Readiness] | None = None) -> tuple[FastAPI, App]:
+                     readiness: Callable[[], Readiness] | None = None,
+                     metrics: MetricsFunction | None = None) -> tuple[FastAPI, App]:
     """The ASGI app uvicorn serves: `/healthz` (liveness: the process answers), `/readyz`
     (`readiness`: database, schema, clock, deliveries; 503 with one line per failing check) and
     the SDK's `POST /api/messages`."""
@@ -121,6 +127,23 @@ async def build_asgi(config: TeamsConfig, register: Callable[[App], None],
                 return JSONResponse({"error": "Expected an activity"}, status_code=400)
         return await call_next(request)
 
+    @api.middleware("http")
+    async def count_activities(request: Request, call_next: Any) -> Response:
+        """Outermost: every POST to the messaging endpoint counted and timed, refusals included."""
+        if request.url.path != MESSAGING_ENDPOINT:
+            return await call_next(request)
+        started = time.perf_counter()
+        response = await call_next(request)
+        observe("teams", response.status_code, time.perf_counter() - started)
+        return response
+
+    if metrics is not None:
+        @api.get("/metrics")
+        async def metrics_page(request: Request) -> Response:
+            status, content_type, body = await asyncio.to_thread(
+                metrics, request.headers.get("authorization", ""))
+            return Response(body, status_code=status, media_type=content_type)
+
     app = build_app(config, token=token, adapter=FastAPIAdapter(app=api))
     register(app)
     await app.initialize()
@@ -135,10 +158,11 @@ def uvicorn_config(api: FastAPI, host: str, port: int) -> uvicorn.Config:
                           lifespan="on", timeout_keep_alive=30, server_header=False)
 
 
-async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "0.0.0.0",
+async def serve(config: TeamsConfig, register: Callable[[App], None], host: str = "127.0.0.1",
                 token: TokenFunction | None = None,
-                readiness: Callable[[], Readiness] | None = None) -> None:
-    api, _ = await build_asgi(config, register, token=token, readiness=readiness)
+                readiness: Callable[[], Readiness] | None = None,
+                metrics: MetricsFunction | None = None) -> None:
+    api, _ = await build_asgi(config, register, token=token, readiness=readiness, metrics=metrics)
     log.info("canishare teams listening on %s:%s%s", host, config.port, MESSAGING_ENDPOINT)
     await uvicorn.Server(uvicorn_config(api, host, config.port)).serve()
 
@@ -148,8 +172,10 @@ class BackgroundServer:
 
     def __init__(self, config: TeamsConfig, register: Callable[[App], None],
                  token: TokenFunction | None = None,
-                 readiness: Callable[[], Readiness] | None = None) -> None:
+                 readiness: Callable[[], Readiness] | None = None,
+                 metrics: MetricsFunction | None = None) -> None:
         self.config, self.token, self.register, self.readiness = config, token, register, readiness
+        self.metrics = metrics
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -168,7 +194,7 @@ class BackgroundServer:
         async def main() -> None:
             try:
                 api, self.app = await build_asgi(self.config, self.register, token=self.token,
-                                                 readiness=self.readiness)
+                                                 readiness=self.readiness, metrics=self.metrics)
                 self._server = uvicorn.Server(uvicorn_config(api, "127.0.0.1", self.port))
             except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
                 self._error = exc
