@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, cast, func, or_, select, text
+from sqlalchemy import JSON, Connection, and_, cast, func, or_, select, text, true
 from sqlalchemy.sql import ColumnElement
 
 from bot.core.clock import iso
@@ -133,7 +133,7 @@ class ConsoleQueries:
         where = [d.created_at >= iso(start), d.created_at < iso(end)]
         if self.conn.dialect.name == "sqlite":
             each = func.json_each(d.answers, "$.concern_type").table_valued("value")
-            query = (select(each.c.value, func.count()).select_from(decisions).join(each, True)
+            query = (select(each.c.value, func.count()).select_from(decisions).join(each, true())
                      .where(*where).group_by(each.c.value).order_by(func.count().desc()).limit(limit))
             return [(str(k), int(v)) for k, v in self.conn.execute(query)]
         rows = self.conn.execute(text(
