@@ -210,12 +210,12 @@ def test_a_note_with_an_identifier_is_refused(console):
 # --- the decision log ----------------------------------------------------------------------------------
 def seed_log(storage) -> None:
     day = MONDAY_10AM - timedelta(days=3)
-    rows = [decision(day, "refer_now", "shared", "england", "public_body"),
+    rows = [decision(day, "refer_to_childrens_social_care", "shared", "england", "public_body"),
             decision(day + timedelta(hours=1), "share_with_consent", "not_shared", "wales", "charity_voluntary",
                      reasons="parent objected", concerns=("neglect", "emotional_abuse")),
-            decision(day + timedelta(hours=2), "refer_now", "deferred", "scotland", "nhs_health",
+            decision(day + timedelta(hours=2), "refer_to_childrens_social_care", "deferred", "scotland", "nhs_health",
                      channel="teams", case_reference="CR-1"),
-            decision(day - timedelta(days=60), "refer_now", "shared")]
+            decision(day - timedelta(days=60), "refer_to_childrens_social_care", "shared")]
     with storage.transaction() as tx:
         for row in rows:
             tx.decisions.record(row)
@@ -237,15 +237,15 @@ def test_the_log_filters_and_exports_what_is_filtered(console):
     assert web.get("/log?org_type=nhs_health").text.count("<tr><td>") == 1
     assert web.get("/log?channel=teams&decision=deferred").text.count("<tr><td>") == 1
     assert web.get("/log?from=2026-09-01&to=2026-09-30").text.count("<tr><td>") == 1
-    exported = web.get("/log/export?format=csv&verdict=refer_now&from=2026-11-01&to=2026-11-16")
+    exported = web.get("/log/export?format=csv&verdict=refer_to_childrens_social_care&from=2026-11-01&to=2026-11-16")
     assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(exported.text)))
     assert rows[0] == export.COLUMNS and len(rows) == 3
-    assert {r[export.COLUMNS.index("verdict")] for r in rows[1:]} == {"refer_now"}
+    assert {r[export.COLUMNS.index("verdict")] for r in rows[1:]} == {"refer_to_childrens_social_care"}
     xlsx = web.get("/log/export?format=xlsx&jurisdiction=wales")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     details = [r["detail"] for r in audit(console, "export")]
-    assert any("web csv" in d and "verdict=refer_now" in d for d in details) and any("web xlsx" in d for d in details)
+    assert any("web csv" in d and "verdict=refer_to_childrens_social_care" in d for d in details) and any("web xlsx" in d for d in details)
     assert any("jurisdiction=wales" in r["detail"] for r in audit(console, "log"))
 
 

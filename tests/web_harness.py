@@ -117,7 +117,7 @@ class WebClient:
         return match.group(1)
 
 
-def decision(when: datetime, verdict: str = "refer_now", decision: str = "shared", jurisdiction: str = "england",
+def decision(when: datetime, verdict: str = "refer_to_childrens_social_care", decision: str = "shared", jurisdiction: str = "england",
              org_type: str = "public_body", channel: str = "slack", outcome_id: str = "O03",
              concerns: tuple[str, ...] = ("neglect",), **extra: Any) -> Decision:
     return Decision(created_at=when, channel=channel, user_id="U1", conversation_id="", flow_id="can_i_share",

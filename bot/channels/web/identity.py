@@ -14,6 +14,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import authlib.deprecate  # noqa: F401, I001 - it sets its warning to "always" when imported: first
+
 with warnings.catch_warnings():
     # Authlib 1.9 announces that its httpx client moves to the httpx2 package; the Starlette
     # client we use still runs on httpx, which the project already has

@@ -34,6 +34,10 @@ class Term:
         return f"{self.year}-{self.name}"
 
     @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
+
+    @property
     def title(self) -> str:
         return f"{self.name.title()} term {self.year}"
 
