@@ -128,6 +128,15 @@ class ConsoleQueries:
             .group_by(d.verdict).order_by(func.count().desc()))
         return [(str(k or ""), int(v)) for k, v in self.conn.execute(query)]
 
+    def not_shared_reasons(self, start: datetime, end: datetime, limit: int = 8) -> list[tuple[str, int]]:
+        """The reasons most often recorded for not sharing (the same words counted together)."""
+        reason = func.lower(func.trim(d.reasons))
+        query = (select(reason, func.count()).where(
+            d.created_at >= iso(start), d.created_at < iso(end), d.decision == "not_shared",
+            d.reasons.is_not(None), d.reasons != "").group_by(reason).order_by(func.count().desc(), reason)
+            .limit(limit))
+        return [(str(k), int(v)) for k, v in self.conn.execute(query)]
+
     def concern_types(self, start: datetime, end: datetime, limit: int = 8) -> list[tuple[str, int]]:
         """How often each concern type was chosen (a multi-choice answer: a JSON list)."""
         where = [d.created_at >= iso(start), d.created_at < iso(end)]

@@ -314,7 +314,8 @@ class Console:
     def trends(self, request: Request, who: guard.Signed, form: FormData) -> Response:
         context = self.trends_context(request)
         self.audit(who.user_id, "trends", "decisions", f"web: {context['term'].key}")
-        return self.page("trends.html", who=who, title="Trends", active="trends", **context)
+        return self.page("trends.html", who=who, title="Trends", active="trends", show_reasons=True,
+                         **context)
 
     def report(self, request: Request, who: guard.Signed, form: FormData) -> Response:
         context = self.trends_context(request)
@@ -332,8 +333,10 @@ class Console:
             self.audit(who.user_id, "verify", "log", "ok" if report.ok else "broken")
         with self.storage.read() as tx:
             latest = tx.checkpoints.latest()
+            last = tx.audit.latest_for("log", "verify")
         return self.page("integrity.html", who=who, title="Log integrity", active="integrity",
-                         report=report, checkpoint=latest,
+                         report=report, checkpoint=latest, last=last,
+                         last_at=self.local(last["at"]) if last else "",
                          checkpoint_at=self.local(latest.at) if latest else "",
                          keyed=self.storage.keyring.current is not None)
 

@@ -85,6 +85,7 @@ class TermTrends:
     to_resolve: tuple[float | None, float | None] = (None, None)
     concern_types: list[tuple[str, int]] = field(default_factory=list)
     not_shared: list[tuple[str, int]] = field(default_factory=list)
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # free text: the DSLs' page only
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -106,6 +107,7 @@ def term_trends(storage: Storage, term: Term) -> TermTrends:
                                                                                   "resolved_at")
         out.concern_types = q.concern_types(term.start, term.end)
         out.not_shared = q.not_shared_by_verdict(term.start, term.end)
+        out.reasons = q.not_shared_reasons(term.start, term.end)
     monday = term.start.date() - timedelta(days=term.start.weekday())
     while monday < term.end.date():
         out.weeks.append(monday.isoformat())
