@@ -30,7 +30,8 @@ def seed(store) -> None:
                 start + timedelta(days=n), ("share_with_consent", "do_not_share")[n % 2],
                 ("shared", "not_shared", "deferred")[n % 3], ("england", "wales")[n % 2],
                 ("public_body", "nhs_health", "charity_voluntary")[n % 3],
-                concerns=("neglect",) if n % 4 else ("neglect", "sexual_abuse")))
+                concerns=("neglect",) if n % 4 else ("neglect", "sexual_abuse"),
+                reasons=(" Parent objected", "parent objected ")[n % 2] if n % 3 == 1 else ""))
         for n, minutes in enumerate((5, 15, 60)):
             escalation_id = tx.escalations.create(
                 f"k{n}", channel="slack", requester="U1", conversation_id=f"c{n}", kind=Kind.outcome,
@@ -71,6 +72,7 @@ def test_term_trends_are_aggregates(store):
     assert data.to_claim == (15.0, 60.0)
     assert data.to_resolve == (None, None)
     assert sum(n for _, n in data.not_shared) == 4
+    assert data.reasons == [("parent objected", 4)]  # the same words, counted together
 
 
 def test_terms_and_percentiles():
