@@ -232,6 +232,7 @@ def test_the_log_filters_and_exports_what_is_filtered(console):
     page = web.get("/log").text
     assert page.count("<tr><td>") == 3  # the last 30 days by default
     assert "parent objected" not in page  # free text the export has is not needed on screen
+    assert "Tell your DSL now: they refer to children" in page and ">O03<" not in page  # words, not ids
     wales = web.get("/log?jurisdiction=wales").text
     assert wales.count("<tr><td>") == 1 and "Not shared" in wales and "Charity or voluntary group" in wales
     assert web.get("/log?org_type=nhs_health").text.count("<tr><td>") == 1

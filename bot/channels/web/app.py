@@ -33,7 +33,7 @@ from bot.channels.web import guard
 from bot.channels.web.config import WebConfig
 from bot.channels.web.identity import NotOurs, claims_options, identity, oidc_client
 from bot.channels.web.trends import hbars, parse_term, recent_terms, stacked_bars, term_trends
-from bot.core.presentation import answer_label, verdict_label
+from bot.core.presentation import answer_label, localised, verdict_label
 from bot.dsl import export
 from bot.dsl.export import parse_day
 from bot.services import Services
@@ -43,7 +43,7 @@ log = logging.getLogger("canishare.web")
 HERE = Path(__file__).resolve().parent
 # What the log page shows: a subset of the export's columns, never a field the export lacks
 # (organisation type is read from `answers`, which the export carries whole).
-LOG_COLUMNS = ["id", "created_at", "channel", "jurisdiction", "outcome_id", "verdict", "dsl_alert",
+LOG_COLUMNS = ["id", "created_at", "channel", "jurisdiction", "flow_id", "outcome_id", "verdict", "dsl_alert",
                "decision", "case_reference", "answers"]
 FILTERS = ("verdict", "outcome_id", "jurisdiction", "org_type", "channel", "decision")
 DECISIONS = {"shared": "Shared", "not_shared": "Not shared", "deferred": "Deferred"}
@@ -248,7 +248,7 @@ class Console:
                   "nation": answer_label(bundle, "jurisdiction", r["jurisdiction"] or "") if r["jurisdiction"]
                   else "", "verdict": verdict_label(bundle, r["verdict"] or "",
                                                     {"jurisdiction": r["jurisdiction"]}),
-                  "outcome": _outcome_title(bundle, r["outcome_id"]),
+                  "outcome": _outcome_title(bundle, r["outcome_id"], r["flow_id"], r["jurisdiction"]),
                   "org_type": _org_type(bundle, r["answers"]),
                   "decision": DECISIONS.get(r["decision"] or "", r["decision"] or ""),
                   "case_reference": r["case_reference"] or ""} for r in rows]
@@ -369,13 +369,20 @@ def _describe(raw: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in raw.items() if v)
 
 
-def _outcome_title(bundle: Any, outcome_id: str | None) -> str:
+def _outcome_title(bundle: Any, outcome_id: str | None, flow_id: str | None = None,
+                   nation: str | None = None) -> str:
+    """An outcome's headline, in the words of the nation it was logged for (never its id, unless
+    the flows no longer have it)."""
     if not outcome_id:
         return ""
-    for _, node in bundle.all_nodes() if hasattr(bundle, "all_nodes") else []:
-        if getattr(node, "id", None) == outcome_id and hasattr(node, "headline"):
-            return str(node.headline)[:90]
-    return outcome_id
+    node = bundle.node(flow_id or "", outcome_id) if flow_id else None
+    if node is None:
+        found = (bundle.node(f, outcome_id) for f in bundle.flows)
+        node = bundle.shared_outcome(outcome_id) or next((n for n in found if n is not None), None)
+    headline = getattr(node, "headline", None)
+    if not headline:
+        return outcome_id
+    return localised(bundle, str(headline), {"jurisdiction": nation or ""})[:120]
 
 
 def _org_choices(bundle: Any) -> list[Any]:
