@@ -103,13 +103,6 @@ class ConsoleQueries:
         for row in self.conn.execution_options(yield_per=5000).execute(query):
             yield tuple(row)
 
-    def choices(self, column: str, since: datetime | None = None) -> list[str]:
-        """The distinct values of a filterable column (for the filter's menu)."""
-        query = select(d[column]).where(d[column].is_not(None)).distinct().order_by(d[column])
-        if since is not None:
-            query = query.where(d.created_at >= iso(since))
-        return [row[0] for row in self.conn.execute(query) if row[0]]
-
     # --- trends -------------------------------------------------------------------------------
     def decisions_per_day(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
         day = func.substr(d.created_at, 1, 10)

@@ -19,7 +19,7 @@ from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import StorageError, is_sqlite, serialise
 from bot.storage.escalations import EscalationStore
 
-LATEST = 4
+LATEST = 5
 
 
 def _v2(conn: Connection) -> None:
@@ -153,8 +153,16 @@ def _sign_anchors(conn: Connection, keyring: Keyring) -> None:
             table_name="decisions", key_id=keyring.kid, signature=chain.sign(keyring.current, text)))
 
 
+def _v5(conn: Connection) -> None:
+    """The web console's indexes: the queue by desk and state, a term's trends from the index."""
+    for index in (schema.decisions.indexes | schema.escalations.indexes):
+        if index.name in ("ix_decisions_trends", "ix_escalations_queue", "ix_escalations_resolved"):
+            index.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection, Clock, Keyring], None]] = {
-    2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4}
+    2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4,
+    5: lambda conn, _clock, _keys: _v5(conn)}
 
 
 def current_version(conn: Connection) -> int | None:

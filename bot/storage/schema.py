@@ -47,6 +47,8 @@ decisions = Table(
     Index("ix_decisions_created_at", "created_at"),
     Index("ux_decisions_check_key", "check_key", unique=True),
     Index("ix_decisions_check", "channel", "user_id", "conversation_id"),
+    # schema 5: the web console's trends read a term's verdicts and decisions from the index alone
+    Index("ix_decisions_trends", "created_at", "verdict", "decision"),
 )
 
 events = Table(  # deliveries already acted on: Slack retries, replays, double submissions
@@ -76,6 +78,9 @@ escalations = Table(
     _text("row_mac"), _text("key_id"),  # keyed MAC over what a DSL is accountable for
     Index("ix_escalations_due", "status", "next_reminder_at"),
     Index("ix_escalations_conversation", "channel", "requester", "conversation_id"),
+    # schema 5: the web console's queue (each state of a desk, oldest first; resolved, latest first)
+    Index("ix_escalations_queue", "channel", "status", "created_at"),
+    Index("ix_escalations_resolved", "channel", "status", "resolved_at"),
 )
 
 audit = Table(  # a hash chain too, like decisions: every escalation change is recorded here

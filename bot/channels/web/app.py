@@ -13,6 +13,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,7 +34,7 @@ from bot.channels.web import guard
 from bot.channels.web.config import WebConfig
 from bot.channels.web.identity import NotOurs, claims_options, identity, oidc_client
 from bot.channels.web.trends import hbars, parse_term, recent_terms, stacked_bars, term_trends
-from bot.core.presentation import answer_label, localised, verdict_label
+from bot.core.presentation import answer_label, localised, questions_asking, verdict_label
 from bot.dsl import export
 from bot.dsl.export import parse_day
 from bot.services import Services
@@ -240,10 +241,6 @@ class Console:
         with self.storage.transaction() as tx:
             tx.audit.add(who.user_id, "log", "decisions", f"web: {_describe(raw)}")
             rows = tx.console.log_page(LOG_COLUMNS, filters, before=before)
-            verdicts = tx.console.choices("verdict")
-            nations = tx.console.choices("jurisdiction")
-            channels = tx.console.choices("channel")
-            outcomes = tx.console.choices("outcome_id")
         shown = [{"id": r["id"], "when": self.local(r["created_at"]), "channel": r["channel"],
                   "nation": answer_label(bundle, "jurisdiction", r["jurisdiction"] or "") if r["jurisdiction"]
                   else "", "verdict": verdict_label(bundle, r["verdict"] or "",
@@ -257,17 +254,33 @@ class Console:
             query = {k: v for k, v in raw.items() if v}
             query["before"] = f"{rows[-1]['created_at']}~{rows[-1]['id']}"
             more = "/log?" + urlencode(query)
-        menus = {
-            "verdict": [(v, verdict_label(bundle, v)) for v in verdicts],
-            "outcome_id": [(o, _outcome_title(bundle, o)) for o in outcomes],
-            "jurisdiction": [(n, answer_label(bundle, "jurisdiction", n)) for n in nations],
-            "org_type": [(c.id, c.label) for c in _org_choices(bundle)],
-            "channel": [(c, c.title()) for c in channels],
-            "decision": list(DECISIONS.items()),
-        }
+        menus = self.menus()
         export_query = urlencode({k: v for k, v in raw.items() if v})
         return self.page("log.html", who=who, title="Decision log", rows=shown, raw=raw, menus=menus,
                          more=more, export_query=export_query, active="log")
+
+    @cached_property
+    def _menus(self) -> dict[str, list[tuple[str, str]]]:
+        """The filters' choices, from the flows (never a scan of the log)."""
+        bundle = self.services.bundle
+        nation = next(questions_asking(bundle, "jurisdiction"), None)
+        org = next(questions_asking(bundle, "org_type"), None)
+        outcomes: dict[str, str] = {}
+        for flow_id, node_id in bundle.all_nodes():
+            node = bundle.node(flow_id, node_id) if flow_id else bundle.shared_outcome(node_id)
+            if getattr(node, "headline", None) and node_id not in outcomes:
+                outcomes[node_id] = _outcome_title(bundle, node_id, flow_id)
+        return {
+            "verdict": [(v.value, verdict_label(bundle, v.value)) for v in bundle.manifest.verdict_labels],
+            "outcome_id": sorted(outcomes.items(), key=lambda kv: kv[1]),
+            "jurisdiction": [(c.id, c.label) for c in nation.choices] if nation else [],
+            "org_type": [(c.id, c.label) for c in org.choices] if org else [],
+            "channel": [("slack", "Slack"), ("teams", "Teams"), ("terminal", "Terminal")],
+            "decision": list(DECISIONS.items()),
+        }
+
+    def menus(self) -> dict[str, list[tuple[str, str]]]:
+        return self._menus
 
     def log_export(self, request: Request, who: guard.Signed, form: FormData) -> Response:
         filters, raw = self.log_filter(request)
@@ -383,13 +396,6 @@ def _outcome_title(bundle: Any, outcome_id: str | None, flow_id: str | None = No
     if not headline:
         return outcome_id
     return localised(bundle, str(headline), {"jurisdiction": nation or ""})[:120]
-
-
-def _org_choices(bundle: Any) -> list[Any]:
-    from bot.core.presentation import questions_asking
-
-    question = next(questions_asking(bundle, "org_type"), None)
-    return list(question.choices) if question else []
 
 
 def _org_type(bundle: Any, answers: str | None) -> str:
