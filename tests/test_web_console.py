@@ -257,7 +257,8 @@ def test_trends_report_and_integrity(console):
     trends = web.get("/trends?term=2026-autumn")
     assert trends.status_code == 200 and "<svg" in trends.text and "Autumn term 2026" in trends.text
     assert "Emotional abuse" in trends.text or "emotional" in trends.text.lower()
-    assert "parent objected" in trends.text  # the reasons, for DSLs
+    assert "parent objected" not in trends.text and "Show the reasons" in trends.text
+    assert "parent objected" in web.get("/trends?term=2026-autumn&reasons=1").text  # for DSLs, on request
     report = web.get("/report?term=2026-autumn")
     assert "Governor report" in report.text and "Printed" in report.text and "U1" not in report.text
     assert "parent objected" not in report.text  # free text stays off the governors' page

@@ -60,9 +60,10 @@ def test_log_filters_and_pages(store):
         assert len(list(q.log_rows(COLUMNS, LogFilter(term.start, term.end, org_type="public_body")))) == 4
 
 
-def test_term_trends_are_aggregates(store):
+def test_term_trends_are_aggregates(store, clock):
     seed(store)
-    data = term_trends(store, make_term(2026, "autumn", LONDON))
+    term = make_term(2026, "autumn", LONDON)
+    data = term_trends(store, term, clock.now(), reasons=True)
     assert data.decisions == 12 and sum(sum(w.values()) for w in data.per_week.values()) == 12
     assert data.weeks[0] == "2026-08-31" and len(data.weeks) == 18
     assert data.by_decision == {"shared": 4, "not_shared": 4, "deferred": 4}
@@ -72,6 +73,15 @@ def test_term_trends_are_aggregates(store):
     assert data.to_resolve == (None, None)
     assert sum(n for _, n in data.not_shared) == 4
     assert data.reasons == [("parent objected", 4)]  # the same words, counted together
+    # closed days now come from the daily counts; today's are counted live, so a decision logged
+    # today shows at once, and one changed behind the rollup's back does not (it was counted)
+    with store.transaction() as tx:
+        tx.decisions.record(decision(clock.now(), "do_not_share", "not_shared"))
+    again = term_trends(store, term, clock.now())
+    assert again.decisions == 13 and again.by_decision["not_shared"] == 5 and again.reasons == []
+    clock.advance(days=1)
+    later = term_trends(store, term, clock.now())
+    assert later.decisions == 13 and dict(later.concern_types) == {"neglect": 13, "sexual_abuse": 3}
 
 
 def test_terms_and_percentiles():

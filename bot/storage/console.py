@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Connection, and_, cast, func, or_, select, text, true
 from sqlalchemy.sql import ColumnElement
 
 from bot.core.clock import iso
+from bot.storage.database import serialise
 from bot.storage.escalations import _model
-from bot.storage.schema import decisions, escalations, outbox
+from bot.storage.schema import console_daily, decisions, escalations, outbox
 
 d, e = decisions.c, escalations.c
+ROLLUP_KINDS = ("verdict", "decision", "not_shared", "concern")
 
 
 @dataclass(frozen=True)
@@ -104,46 +106,88 @@ class ConsoleQueries:
             yield tuple(row)
 
     # --- trends -------------------------------------------------------------------------------
-    def decisions_per_day(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    # A term's counts come from `console_daily`: one row per (UTC day, kind, key), written once for
+    # each day that has ended (the first time a term is shown), so a term costs a few hundred rows
+    # whatever the size of the log; the current day is counted live.
+    def daily_counts(self, start: datetime, end: datetime,
+                     now: datetime) -> dict[str, dict[tuple[str, str], int]]:
+        """{kind: {(day, key): count}} for [start, end): closed days from the rollup (filled here
+        when missing, so call this in a write transaction), today and later counted live."""
+        today = min(iso(now)[:10], iso(end)[:10])
+        first = iso(start)[:10]
+        self._fill(first, today)
+        out: dict[str, dict[tuple[str, str], int]] = {k: {} for k in ROLLUP_KINDS}
+        rows = self.conn.execute(select(console_daily.c.day, console_daily.c.kind, console_daily.c.key,
+                                        console_daily.c.count).where(
+            console_daily.c.day >= first, console_daily.c.day < today, console_daily.c.kind != "done"))
+        for day, kind, key, count in rows:
+            out[kind][(day, key)] = int(count)
+        live_start = max(start, datetime.fromisoformat(today + "T00:00:00+00:00"))
+        for kind, counts in self._counts(iso(live_start), iso(end)).items():
+            out[kind].update(counts)
+        return out
+
+    def _fill(self, first: str, until: str) -> None:
+        """Count the days in [first, until) that are not in the rollup yet."""
+        if first >= until:
+            return
+        done = {row[0] for row in self.conn.execute(select(console_daily.c.day).where(
+            console_daily.c.kind == "done", console_daily.c.day >= first, console_daily.c.day < until))}
+        days, day = [], date.fromisoformat(first)
+        while day.isoformat() < until:
+            if day.isoformat() not in done:
+                days.append(day.isoformat())
+            day += timedelta(days=1)
+        if not days:
+            return
+        serialise(self.conn, "console_daily")
+        lo, hi = days[0], (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()
+        self.conn.execute(console_daily.delete().where(console_daily.c.day >= lo, console_daily.c.day < hi))
+        rows = [{"day": day, "kind": kind, "key": key, "count": count}
+                for kind, counts in self._counts(lo, hi).items() for (day, key), count in counts.items()]
+        step = date.fromisoformat(lo)
+        while step.isoformat() < hi:
+            rows.append({"day": step.isoformat(), "kind": "done", "key": "", "count": 0})
+            step += timedelta(days=1)
+        for at in range(0, len(rows), 5000):
+            self.conn.execute(console_daily.insert(), rows[at:at + 5000])
+
+    def _counts(self, start: str, end: str) -> dict[str, dict[tuple[str, str], int]]:
+        """Per UTC day, straight from the log: the aggregate queries the rollup stores."""
         day = func.substr(d.created_at, 1, 10)
-        query = (select(day, d.verdict, func.count()).where(
-            d.created_at >= iso(start), d.created_at < iso(end)).group_by(day, d.verdict))
-        return [(str(a), str(b or ""), int(c)) for a, b, c in self.conn.execute(query)]
+        where = [d.created_at >= start, d.created_at < end]
+        out: dict[str, dict[tuple[str, str], int]] = {}
+        for kind, column, extra in (("verdict", d.verdict, []), ("decision", d.decision, []),
+                                    ("not_shared", d.verdict, [d.decision == "not_shared"])):
+            query = select(day, column, func.count()).where(*where, *extra).group_by(day, column)
+            out[kind] = {(str(a), str(b or "")): int(c) for a, b, c in self.conn.execute(query)}
+        out["concern"] = self._concerns(start, end)
+        return out
 
-    def by_decision(self, start: datetime, end: datetime) -> dict[str, int]:
-        query = (select(d.decision, func.count()).where(d.created_at >= iso(start), d.created_at < iso(end))
-                 .group_by(d.decision))
-        return {str(k or ""): int(v) for k, v in self.conn.execute(query)}
-
-    def not_shared_by_verdict(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
-        query = (select(d.verdict, func.count().label("n")).where(
-            d.created_at >= iso(start), d.created_at < iso(end), d.decision == "not_shared")
-            .group_by(d.verdict).order_by(func.count().desc()))
-        return [(str(k or ""), int(v)) for k, v in self.conn.execute(query)]
+    def _concerns(self, start: str, end: str) -> dict[tuple[str, str], int]:
+        """How often each concern type was chosen, per day (a multi-choice answer: a JSON list)."""
+        if self.conn.dialect.name == "sqlite":
+            each = func.json_each(d.answers, "$.concern_type").table_valued("value")
+            day = func.substr(d.created_at, 1, 10)
+            query = (select(day, each.c.value, func.count()).select_from(decisions).join(each, true())
+                     .where(d.created_at >= start, d.created_at < end).group_by(day, each.c.value))
+            return {(str(a), str(b)): int(c) for a, b, c in self.conn.execute(query)}
+        rows = self.conn.execute(text(
+            "SELECT substr(created_at, 1, 10), v, count(*) FROM decisions, jsonb_array_elements_text("
+            "CASE WHEN jsonb_typeof(answers::jsonb->'concern_type') = 'array' THEN "
+            "answers::jsonb->'concern_type' ELSE '[]'::jsonb END) AS v WHERE created_at >= :s AND "
+            "created_at < :e GROUP BY 1, 2"), {"s": start, "e": end})
+        return {(str(a), str(b)): int(c) for a, b, c in rows}
 
     def not_shared_reasons(self, start: datetime, end: datetime, limit: int = 8) -> list[tuple[str, int]]:
-        """The reasons most often recorded for not sharing (the same words counted together)."""
+        """The reasons most often recorded for not sharing (the same words counted together): free
+        text, so read live from the log (and gone with it when it is purged), on request."""
         reason = func.lower(func.trim(d.reasons))
         query = (select(reason, func.count()).where(
             d.created_at >= iso(start), d.created_at < iso(end), d.decision == "not_shared",
             d.reasons.is_not(None), d.reasons != "").group_by(reason).order_by(func.count().desc(), reason)
             .limit(limit))
         return [(str(k), int(v)) for k, v in self.conn.execute(query)]
-
-    def concern_types(self, start: datetime, end: datetime, limit: int = 8) -> list[tuple[str, int]]:
-        """How often each concern type was chosen (a multi-choice answer: a JSON list)."""
-        where = [d.created_at >= iso(start), d.created_at < iso(end)]
-        if self.conn.dialect.name == "sqlite":
-            each = func.json_each(d.answers, "$.concern_type").table_valued("value")
-            query = (select(each.c.value, func.count()).select_from(decisions).join(each, true())
-                     .where(*where).group_by(each.c.value).order_by(func.count().desc()).limit(limit))
-            return [(str(k), int(v)) for k, v in self.conn.execute(query)]
-        rows = self.conn.execute(text(
-            "SELECT v, count(*) FROM decisions, jsonb_array_elements_text(CASE WHEN "
-            "jsonb_typeof(answers::jsonb->'concern_type') = 'array' THEN answers::jsonb->'concern_type' "
-            "ELSE '[]'::jsonb END) AS v WHERE created_at >= :s AND created_at < :e "
-            "GROUP BY v ORDER BY count(*) DESC LIMIT :n"), {"s": iso(start), "e": iso(end), "n": limit})
-        return [(str(k), int(v)) for k, v in rows]
 
     def escalations_by_urgency(self, start: datetime, end: datetime) -> dict[str, int]:
         query = (select(e.urgency, func.count()).where(e.created_at >= iso(start), e.created_at < iso(end))

@@ -154,7 +154,8 @@ def _sign_anchors(conn: Connection, keyring: Keyring) -> None:
 
 
 def _v5(conn: Connection) -> None:
-    """The web console's indexes: the queue by desk and state, a term's trends from the index."""
+    """The web console: its daily counts, the queue's indexes, a term's trends from the index."""
+    schema.console_daily.create(conn, checkfirst=True)
     for index in (schema.decisions.indexes | schema.escalations.indexes):
         if index.name in ("ix_decisions_trends", "ix_escalations_queue", "ix_escalations_resolved"):
             index.create(conn, checkfirst=True)

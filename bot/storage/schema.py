@@ -136,6 +136,12 @@ contacts = Table(  # how to reach a person (or a team) in a channel: Teams needs
     _text("address", nullable=False), _text("updated_at", nullable=False),
 )
 
+console_daily = Table(  # schema 5: counts per day for the web console's trends (no free text, no ids)
+    "console_daily", metadata,  # kind: verdict, decision, not_shared (by verdict), concern, done
+    _text("day", primary_key=True), _text("kind", primary_key=True), _text("key", primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 leases = Table(  # one scheduler leader at a time, across processes and machines
     "leases", metadata,
     _text("name", primary_key=True), _text("holder", nullable=False),

@@ -303,7 +303,8 @@ class Console:
     def trends_context(self, request: Request) -> dict[str, Any]:
         today = self.clock.now().astimezone(self.tz).date()
         term = parse_term(request.query_params.get("term", ""), today, self.tz)
-        data = term_trends(self.storage, term)
+        reasons = request.query_params.get("reasons") == "1"
+        data = term_trends(self.storage, term, self.clock.now(), reasons=reasons)
         bundle = self.services.bundle
         labels = {v: verdict_label(bundle, v) for v in data.verdicts}
         concern = [(answer_label(bundle, "concern_type", k), n) for k, n in data.concern_types]
@@ -311,7 +312,7 @@ class Console:
         week = lambda w: datetime.fromisoformat(w).strftime("%d %b")  # noqa: E731
         times = [("Time to claim", data.to_claim), ("Time to resolve", data.to_resolve)]
         return dict(
-            term=term, terms=recent_terms(today, self.tz), data=data, labels=labels,
+            term=term, terms=recent_terms(today, self.tz), data=data, labels=labels, reasons=reasons,
             concern=concern, not_shared=not_shared, times=times, week=week,
             weekly_chart=stacked_bars("weekly", f"Decisions per week by verdict, {term.title}", data.weeks,
                                       data.verdicts, data.per_week, labels, week),

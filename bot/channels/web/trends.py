@@ -96,25 +96,24 @@ def percentile(values: list[float], share: float) -> float | None:
     return round(values[rank - 1], 1)
 
 
-def term_trends(storage: Storage, term: Term) -> TermTrends:
+def term_trends(storage: Storage, term: Term, now: datetime, reasons: bool = False) -> TermTrends:
     out = TermTrends(term)
+    with storage.transaction() as tx:  # the first showing of a term writes its closed days' counts
+        daily = tx.console.daily_counts(term.start, term.end, now)
     with storage.read() as tx:
         q = tx.console
-        days = q.decisions_per_day(term.start, term.end)
-        out.by_decision = q.by_decision(term.start, term.end)
         out.escalations_by_urgency = q.escalations_by_urgency(term.start, term.end)
-        claim, resolve = q.minutes(term.start, term.end, "claimed_at"), q.minutes(term.start, term.end,
-                                                                                  "resolved_at")
-        out.concern_types = q.concern_types(term.start, term.end)
-        out.not_shared = q.not_shared_by_verdict(term.start, term.end)
-        out.reasons = q.not_shared_reasons(term.start, term.end)
+        claim = q.minutes(term.start, term.end, "claimed_at")
+        resolve = q.minutes(term.start, term.end, "resolved_at")
+        if reasons:
+            out.reasons = q.not_shared_reasons(term.start, term.end)
     monday = term.start.date() - timedelta(days=term.start.weekday())
     while monday < term.end.date():
         out.weeks.append(monday.isoformat())
         out.per_week[monday.isoformat()] = {}
         monday += timedelta(days=7)
     totals: dict[str, int] = {}
-    for day, verdict, count in days:
+    for (day, verdict), count in daily["verdict"].items():
         moment = date.fromisoformat(day)
         week = (moment - timedelta(days=moment.weekday())).isoformat()
         bucket = out.per_week.setdefault(week, {})
@@ -122,8 +121,18 @@ def term_trends(storage: Storage, term: Term) -> TermTrends:
         totals[verdict] = totals.get(verdict, 0) + count
         out.decisions += count
     out.verdicts = sorted(totals, key=lambda v: (-totals[v], v))
+    out.by_decision = _sum(daily["decision"])
+    out.not_shared = sorted(_sum(daily["not_shared"]).items(), key=lambda kv: (-kv[1], kv[0]))
+    out.concern_types = sorted(_sum(daily["concern"]).items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     out.to_claim = (percentile(claim, 0.5), percentile(claim, 0.9))
     out.to_resolve = (percentile(resolve, 0.5), percentile(resolve, 0.9))
+    return out
+
+
+def _sum(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for (_, key), count in counts.items():
+        out[key] = out.get(key, 0) + count
     return out
 
 
