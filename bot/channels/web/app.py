@@ -238,8 +238,8 @@ class Console:
         if stamp and number.isdigit():
             before = (stamp, int(number))
         bundle = self.services.bundle
-        with self.storage.transaction() as tx:
-            tx.audit.add(who.user_id, "log", "decisions", f"web: {_describe(raw)}")
+        self.audit(who.user_id, "log", "decisions", f"web: {_describe(raw)}")
+        with self.storage.read() as tx:  # the read holds no write lock
             rows = tx.console.log_page(LOG_COLUMNS, filters, before=before)
         shown = [{"id": r["id"], "when": self.local(r["created_at"]), "channel": r["channel"],
                   "nation": answer_label(bundle, "jurisdiction", r["jurisdiction"] or "") if r["jurisdiction"]
