@@ -108,10 +108,11 @@ class Console:
         """A page or action for DSLs only; POSTs also need the session's CSRF token."""
 
         async def endpoint(request: Request) -> Response:
-            form = await request.form() if request.method == "POST" else FormData()
             signed = await run_in_threadpool(self.signed_in, request)
             if isinstance(signed, Response):
-                return signed
+                return signed  # before reading any body: nothing from a stranger is parsed
+            form = (await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
+                    if request.method == "POST" else FormData())
             if request.method == "POST" and not guard.csrf_ok(signed, form.get("csrf")):
                 await run_in_threadpool(self.audit, signed.user_id, "refused", request.url.path,
                                         "web form without a valid CSRF token")
