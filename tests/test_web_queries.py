@@ -11,7 +11,7 @@ import pytest
 
 from bot.channels.web.config import web_config
 from bot.channels.web.identity import NotOurs, identity
-from bot.channels.web.trends import make_term, percentile, term_of, term_trends
+from bot.channels.web.trends import make_term, term_of, term_trends
 from bot.dsl.model import Kind, Urgency
 from bot.settings import Settings, SettingsError
 from bot.storage import LogFilter
@@ -84,11 +84,10 @@ def test_term_trends_are_aggregates(store, clock):
     assert later.decisions == 13 and dict(later.concern_types) == {"neglect": 13, "sexual_abuse": 3}
 
 
-def test_terms_and_percentiles():
+def test_terms():
     assert term_of(MONDAY_10AM.date(), LONDON).key == "2026-autumn"
     assert term_of(MONDAY_10AM.date().replace(month=2), LONDON).key == "2026-spring"
     assert term_of(MONDAY_10AM.date().replace(month=7), LONDON).title == "Summer term 2026"
-    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9 and percentile([], 0.5) is None
 
 
 def console_settings(**extra) -> Settings:

@@ -9,12 +9,13 @@ backend's own JSON function.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, cast, func, or_, select, text, true
+from sqlalchemy import JSON, TIMESTAMP, Connection, and_, cast, func, or_, select, text, true
 from sqlalchemy.sql import ColumnElement
 
 from bot.core.clock import iso
@@ -194,12 +195,25 @@ class ConsoleQueries:
                  .group_by(e.urgency))
         return {str(k): int(v) for k, v in self.conn.execute(query)}
 
-    def minutes(self, start: datetime, end: datetime, until: str) -> list[float]:
-        """Minutes from raising to `until` (claimed_at or resolved_at) for the period's escalations,
-        sorted (the median and 90th percentile are read off the sorted list)."""
+    def minutes(self, start: datetime, end: datetime, until: str,
+                shares: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
+        """Nearest-rank percentiles of the minutes from raising to `until` (claimed_at or
+        resolved_at) for the period's escalations, computed and ordered by the database."""
         column = e[until]
-        query = select(e.created_at, column).where(
-            e.created_at >= iso(start), e.created_at < iso(end), column.is_not(None), column != "")
-        values = sorted((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 60
-                        for a, b in self.conn.execute(query))
-        return values
+        if self.conn.dialect.name == "sqlite":
+            minutes = (func.julianday(column) - func.julianday(e.created_at)) * 1440.0
+        else:
+            minutes = func.extract("epoch", cast(column, TIMESTAMP(timezone=True))
+                                   - cast(e.created_at, TIMESTAMP(timezone=True))) / 60.0
+        where = [e.created_at >= iso(start), e.created_at < iso(end), column.is_not(None), column != ""]
+        count = self.conn.execute(select(func.count()).select_from(escalations).where(*where)).scalar() or 0
+        out: list[float | None] = []
+        for share in shares:
+            if not count:
+                out.append(None)
+                continue
+            rank = max(1, math.ceil(share * count))
+            value = self.conn.execute(select(minutes).where(*where).order_by(minutes)
+                                      .offset(rank - 1).limit(1)).scalar()
+            out.append(round(float(value), 1) if value is not None else None)
+        return out

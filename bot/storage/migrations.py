@@ -157,7 +157,8 @@ def _v5(conn: Connection) -> None:
     """The web console: its daily counts, the queue's indexes, a term's trends from the index."""
     schema.console_daily.create(conn, checkfirst=True)
     for index in (schema.decisions.indexes | schema.escalations.indexes):
-        if index.name in ("ix_decisions_trends", "ix_escalations_queue", "ix_escalations_resolved"):
+        if index.name in ("ix_decisions_trends", "ix_escalations_queue", "ix_escalations_resolved",
+                          "ix_escalations_created"):
             index.create(conn, checkfirst=True)
 
 

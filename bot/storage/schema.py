@@ -81,6 +81,7 @@ escalations = Table(
     # schema 5: the web console's queue (each state of a desk, oldest first; resolved, latest first)
     Index("ix_escalations_queue", "channel", "status", "created_at"),
     Index("ix_escalations_resolved", "channel", "status", "resolved_at"),
+    Index("ix_escalations_created", "created_at"),  # a term's escalations
 )
 
 audit = Table(  # a hash chain too, like decisions: every escalation change is recorded here

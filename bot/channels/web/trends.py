@@ -88,14 +88,6 @@ class TermTrends:
     reasons: list[tuple[str, int]] = field(default_factory=list)  # free text: the DSLs' page only
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile of sorted values (the median is share 0.5)."""
-    if not values:
-        return None
-    rank = max(1, math.ceil(share * len(values)))
-    return round(values[rank - 1], 1)
-
-
 def term_trends(storage: Storage, term: Term, now: datetime, reasons: bool = False) -> TermTrends:
     out = TermTrends(term)
     with storage.transaction() as tx:  # the first showing of a term writes its closed days' counts
@@ -103,8 +95,8 @@ def term_trends(storage: Storage, term: Term, now: datetime, reasons: bool = Fal
     with storage.read() as tx:
         q = tx.console
         out.escalations_by_urgency = q.escalations_by_urgency(term.start, term.end)
-        claim = q.minutes(term.start, term.end, "claimed_at")
-        resolve = q.minutes(term.start, term.end, "resolved_at")
+        to_claim = q.minutes(term.start, term.end, "claimed_at")
+        to_resolve = q.minutes(term.start, term.end, "resolved_at")
         if reasons:
             out.reasons = q.not_shared_reasons(term.start, term.end)
     monday = term.start.date() - timedelta(days=term.start.weekday())
@@ -124,8 +116,8 @@ def term_trends(storage: Storage, term: Term, now: datetime, reasons: bool = Fal
     out.by_decision = _sum(daily["decision"])
     out.not_shared = sorted(_sum(daily["not_shared"]).items(), key=lambda kv: (-kv[1], kv[0]))
     out.concern_types = sorted(_sum(daily["concern"]).items(), key=lambda kv: (-kv[1], kv[0]))[:8]
-    out.to_claim = (percentile(claim, 0.5), percentile(claim, 0.9))
-    out.to_resolve = (percentile(resolve, 0.5), percentile(resolve, 0.9))
+    out.to_claim = (to_claim[0], to_claim[1])
+    out.to_resolve = (to_resolve[0], to_resolve[1])
     return out
 
 
