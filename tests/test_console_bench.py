@@ -9,5 +9,5 @@ from bench.console_bench import PAGES, measure
 
 
 def test_console_bench_smoke(tmp_path, no_slack_env):
-    result = measure(str(tmp_path / "bench.db"), argparse.Namespace(decisions=300, escalations=70, requests=1))
+    result = measure(str(tmp_path / "bench.db"), argparse.Namespace(decisions=300, escalations=70, requests=1, keep=None))
     assert set(result["pages"]) == {"/healthz", *PAGES}
