@@ -29,6 +29,7 @@ lint: install-test
 
 test: install-test
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(BIN)/ruff check bot tests $(wildcard bench) $(wildcard scripts/*.py)
 	$(BIN)/canishare flows check
 	$(BIN)/python -m pytest

@@ -353,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Socket Mode instead of HTTP (needs SLACK_APP_TOKEN)")
     slack.set_defaults(handler=cmd_slack)
 
+    web = sub.add_parser("web", help="the web console for DSLs (on CANISHARE_WEB_PORT)")
+    web.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    web.set_defaults(handler=cmd_web)
+
     teams = sub.add_parser("teams", help="the Microsoft Teams bot and its app package").add_subparsers(
         dest="teams_command", required=True, metavar="SUBCOMMAND")
     teams.add_parser("serve", help="run the Teams bot: POST /api/messages on TEAMS_PORT").set_defaults(
@@ -514,6 +518,13 @@ def cmd_slack(app: App, args: argparse.Namespace) -> int:
     logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     warn_at_start(app.settings, "slack")
     return serve_socket(app) if args.socket else serve_http(app)
+
+
+def cmd_web(app: App, args: argparse.Namespace) -> int:
+    from bot.channels.web.server import serve
+
+    logging.basicConfig(level=app.settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return serve(app, host=args.host)
 
 
 def cmd_backup(app: App, args: argparse.Namespace) -> int:

@@ -272,6 +272,21 @@ class Settings(BaseSettings):
         return bool(self.teams_client_id.strip() and self.teams_dsl_team_id.strip()
                     and self.teams_dsl_channel_id.strip())
     # --- end of Teams ----------------------------------------------------------------------------
+    # --- the web console for DSLs (`canishare web`; checked by that command, not here) -----------
+    web_port: int = Field(8080, ge=1, le=65535, validation_alias=_env("CANISHARE_WEB_PORT"))
+    web_url: str = Field("", validation_alias=_env("CANISHARE_WEB_URL"),
+                         description="The console's public address, e.g. https://dsl.example.org; "
+                         "the sign-in redirect URL is this plus /auth/callback.")
+    web_session_secret: SecretStr | None = Field(None, validation_alias=_env("CANISHARE_WEB_SESSION_SECRET"))
+    web_idle_minutes: int = Field(30, ge=1, le=720, validation_alias=_env("CANISHARE_WEB_IDLE_MINUTES"))
+    web_oidc_provider: Literal["slack", "entra"] = Field(
+        "slack", validation_alias=_env("CANISHARE_WEB_OIDC_PROVIDER"))
+    web_oidc_issuer: str = Field("", validation_alias=_env("CANISHARE_WEB_OIDC_ISSUER"),
+                                 description="Default: https://slack.com, or Entra's "
+                                 "https://login.microsoftonline.com/{TEAMS_TENANT_ID}/v2.0.")
+    web_oidc_client_id: str = Field("", validation_alias=_env("CANISHARE_WEB_OIDC_CLIENT_ID"))
+    web_oidc_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("CANISHARE_WEB_OIDC_CLIENT_SECRET"))
 
 
 def parse_commencements(value: str) -> dict[str, date]:

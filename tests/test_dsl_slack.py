@@ -155,7 +155,8 @@ def test_resolve_with_a_note(slack, fake, clock):
     blocks = card_message(fake)["blocks"]
     assert "Mon 16 Nov 10:30" in text_of(blocks) and "referred to MASH; strategy meeting booked" in text_of(blocks)
     assert not {"dsl_claim", "dsl_resolve"} & set(actions_in(blocks))
-    assert "was resolved by <@UDSL>" in dms_to(fake, STAFF)[-1].params["text"]
+    told = dms_to(fake, STAFF)[-1].params["text"]  # the closed loop: plain words, no details
+    assert "was looked at and closed by <@UDSL>" in told and "MASH" not in told
 
 
 def test_resolve_modal_refuses_a_non_dsl_and_tampered_metadata(slack, fake):

@@ -162,7 +162,7 @@ def test_resolved_with_a_note_in_a_dialog(teams, fake, clock, staff):
     card = the_card(teams)[1]
     assert "Resolved by <at>Dee Lead</at> at Mon 16 Nov 10:30" in text_of(card)
     assert not {"dsl_claim", "dsl_resolve", "dsl_more_info"} & set(verbs(card))
-    assert any("was resolved by <at>Dee Lead</at>" in t for t in told(teams, staff))
+    assert any("was looked at and closed by <at>Dee Lead</at>" in t for t in told(teams, staff))
     again = teams.channel_submit(DSL, "Dee Lead", task, {"note": "closing again"})
     assert "already resolved" in text_of(again)
 

@@ -323,7 +323,10 @@ class DslDesk:
             if not changed:
                 return DeskResult(False, errors={"note": "This escalation is already resolved."})
             ids = self._announce(tx, channel, escalation_id, user, "resolve", (
-                "Your escalation #", str(escalation_id), " was resolved by ", Person(user), ": ", note))
+                # the closed loop: plain words and no details (the note stays on the DSLs' card)
+                "Your escalation #", str(escalation_id), " was looked at and closed by ", Person(user),
+                ". Nothing more is needed from you for it; if something new happens, run a new check "
+                "or talk to your DSL."))
         if deliver:
             self.outbox.deliver(ids)
         return DeskResult(True, changed=True, at=now)

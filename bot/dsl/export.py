@@ -355,3 +355,17 @@ def period(days: list[str], now: datetime, timezone: str) -> tuple[datetime, dat
     if end <= start:
         raise ValueError("the end is before the start")
     return start, end
+
+
+def write_rows(rows: Iterable[tuple], fmt: Format, out: BinaryIO, start: datetime, end: datetime) -> Summary:
+    """Rows already chosen (in COLUMNS order, e.g. a DSL's filter in the web console) to `out`,
+    written exactly as `export` writes a period: the same columns, the same neutralising."""
+    summary = Summary()
+    counted = _counted(rows, summary)
+    if fmt == "csv":
+        _csv(counted, out)
+    elif fmt == "json":
+        _json(counted, out)
+    else:
+        _xlsx(counted, out, summary, start, end)
+    return summary

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.clock import SYSTEM_CLOCK, Clock, iso
 from bot.storage.chain import NO_KEYS, Checkpoint, Key, Keyring
+from bot.storage.console import ConsoleQueries, LogFilter
 from bot.storage.conversations import ContactStore, ConversationStore, ProfileStore
 from bot.storage.database import (
     StorageError,
@@ -42,7 +43,7 @@ from bot.storage.outbox import OutboxStore
 __all__ = [
     "LATEST", "NO_KEYS", "ChainBroken", "Checkpoint", "ConflictError", "ConversationRow", "Decision",
     "DecisionChoice", "DuplicateDecision", "Key", "Keyring", "LogReport", "Purge", "Storage", "StorageError",
-    "Tx", "iso",
+    "LogFilter", "Tx", "iso",
 ]
 
 
@@ -79,6 +80,10 @@ class Tx:
     def verify(self, checkpoint: Checkpoint | None = None) -> LogReport:
         """The whole log: both chains, every escalation's seal, anchors, and a checkpoint."""
         return verify_log(self.conn, self.keyring, self.decisions, self.audit, self.escalations, checkpoint)
+
+    @cached_property
+    def console(self) -> ConsoleQueries:
+        return ConsoleQueries(self.conn)
 
     @cached_property
     def outbox(self) -> OutboxStore:

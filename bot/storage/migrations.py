@@ -19,7 +19,7 @@ from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import StorageError, is_sqlite, serialise
 from bot.storage.escalations import EscalationStore
 
-LATEST = 5
+LATEST = 6
 
 
 ADDED_IN = {5: ("law_as_at", "commencements", "how_soon", "personal_duties"),
@@ -175,9 +175,18 @@ def _v5(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")
 
 
+def _v6(conn: Connection) -> None:
+    """The web console: its daily counts, the queue's indexes, a term's trends from the index."""
+    schema.console_daily.create(conn, checkfirst=True)
+    for index in (schema.decisions.indexes | schema.escalations.indexes):
+        if index.name in ("ix_decisions_trends", "ix_escalations_queue", "ix_escalations_resolved",
+                          "ix_escalations_created"):
+            index.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection, Clock, Keyring], None]] = {
     2: lambda conn, _clock, _keys: _v2(conn), 3: lambda conn, _clock, _keys: _v3(conn), 4: _v4,
-    5: lambda conn, _clock, _keys: _v5(conn)}
+    5: lambda conn, _clock, _keys: _v5(conn), 6: lambda conn, _clock, _keys: _v6(conn)}
 
 
 def current_version(conn: Connection) -> int | None:

@@ -49,6 +49,8 @@ decisions = Table(
     Index("ix_decisions_created_at", "created_at"),
     Index("ux_decisions_check_key", "check_key", unique=True),
     Index("ix_decisions_check", "channel", "user_id", "conversation_id"),
+    # schema 5: the web console's trends read a term's verdicts and decisions from the index alone
+    Index("ix_decisions_trends", "created_at", "verdict", "decision"),
 )
 
 events = Table(  # deliveries already acted on: Slack retries, replays, double submissions
@@ -80,6 +82,10 @@ escalations = Table(
     _text("how_soon"), _text("personal_duties"), _text("law_as_at"),
     Index("ix_escalations_due", "status", "next_reminder_at"),
     Index("ix_escalations_conversation", "channel", "requester", "conversation_id"),
+    # schema 5: the web console's queue (each state of a desk, oldest first; resolved, latest first)
+    Index("ix_escalations_queue", "channel", "status", "created_at"),
+    Index("ix_escalations_resolved", "channel", "status", "resolved_at"),
+    Index("ix_escalations_created", "created_at"),  # a term's escalations
 )
 
 audit = Table(  # a hash chain too, like decisions: every escalation change is recorded here
@@ -133,6 +139,12 @@ contacts = Table(  # how to reach a person (or a team) in a channel: Teams needs
     "contacts", metadata,  # and a service URL, stored at first contact
     _text("channel", primary_key=True), _text("user_id", primary_key=True),
     _text("address", nullable=False), _text("updated_at", nullable=False),
+)
+
+console_daily = Table(  # schema 5: counts per day for the web console's trends (no free text, no ids)
+    "console_daily", metadata,  # kind: verdict, decision, not_shared (by verdict), concern, done
+    _text("day", primary_key=True), _text("kind", primary_key=True), _text("key", primary_key=True),
+    Column("count", Integer, nullable=False),
 )
 
 leases = Table(  # one scheduler leader at a time, across processes and machines
