@@ -126,7 +126,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--keep", type=Path, help="SQLite: generate into this file (kept), or measure it "
                         "again if it already holds decisions")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes on SQLite: proves it still runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.decisions, args.escalations, args.requests, args.backends = 300, 70, 1, "sqlite"
     report = {"decisions": args.decisions, "escalations": args.escalations, "goal": "p95 < 300 ms",
               "at": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory() as tmp:

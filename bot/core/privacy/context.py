@@ -14,13 +14,9 @@ bhriain", "nguyen van minh", "mason b"), so that nothing of it is left behind.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.core.privacy import linear
+from bot.core.privacy.tokens import Finder, Token
 from bot.core.privacy.vocabulary import KIN, PERSON_AFTER_POSSESSIVE, PERSON_VERBS, TITLES, WEAK_VERBS
-
-if TYPE_CHECKING:
-    from bot.core.privacy.names import NameFinder, Token
 
 DETERMINERS = frozenset(
     "the a an his her their my our your its this that these those every each no any some one another other"
@@ -71,7 +67,7 @@ ACRONYMS = frozenset(
 )
 
 
-def context_names(finder: NameFinder, taken: set[int]) -> list[tuple[int, int]]:
+def context_names(finder: Finder, taken: set[int]) -> list[tuple[int, int]]:
     """Token index ranges (first, last) of names found by their slot, each widened to the whole name."""
     found: list[tuple[int, int]] = []
     toks = finder.toks
@@ -84,7 +80,7 @@ def context_names(finder: NameFinder, taken: set[int]) -> list[tuple[int, int]]:
     return found
 
 
-def widen(finder: NameFinder, first: int, last: int) -> tuple[int, int]:
+def widen(finder: Finder, first: int, last: int) -> tuple[int, int]:
     """The whole name around tokens first..last: particles and the name words or unknown words
     right next to it, so that "aoife ni" is never masked out of "aoife ni bhriain"."""
     toks = finder.toks
@@ -121,18 +117,18 @@ PARTICLES_LOWER = frozenset(
 )
 
 
-def _joined(finder: NameFinder, a: int, b: int) -> bool:
+def _joined(finder: Finder, a: int, b: int) -> bool:
     gap = finder.text[finder.toks[a].word_end: finder.toks[b].start]
     return gap == " " and not finder.toks[a].possessive
 
 
-def _stop(finder: NameFinder, tok: Token) -> bool:
+def _stop(finder: Finder, tok: Token) -> bool:
     key = tok.key
     return (finder.is_stop(tok) or key in KIN or key in TITLES or key in NOT_PEOPLE or key in DETERMINERS
             or key in CLAUSE_JOINERS)
 
 
-def _name_part(finder: NameFinder, tok: Token) -> bool:
+def _name_part(finder: Finder, tok: Token) -> bool:
     """A word that belongs to a name next to a name: a listed name that is no everyday word, or a
     word that is no English word at all."""
     if _stop(finder, tok) or len(tok.key) < 2 or finder.is_place(tok):
@@ -142,7 +138,7 @@ def _name_part(finder: NameFinder, tok: Token) -> bool:
     return not finder.is_english(tok) and tok.shape in ("lower", "title", "other")
 
 
-def _candidate(finder: NameFinder, i: int) -> bool:
+def _candidate(finder: Finder, i: int) -> bool:
     tok = finder.toks[i]
     if tok.start > 0 and finder.text[tok.start - 1] == "[":
         return False  # a placeholder of a suggested edit: "[name] and her brother"
@@ -153,13 +149,13 @@ def _candidate(finder: NameFinder, i: int) -> bool:
     return not _determiner_before(finder, i)
 
 
-def _determiner_before(finder: NameFinder, i: int) -> bool:
+def _determiner_before(finder: Finder, i: int) -> bool:
     prev = finder.prev(i)
     gap = finder.text[prev.word_end: finder.toks[i].start] if prev else ""
     return bool(prev and prev.key in DETERMINERS and gap.strip() == "")
 
 
-def _clause_start(finder: NameFinder, i: int) -> bool:
+def _clause_start(finder: Finder, i: int) -> bool:
     if finder.sentence_start(i):
         return True
     prev = finder.prev(i)
@@ -169,14 +165,14 @@ def _clause_start(finder: NameFinder, i: int) -> bool:
     return "," in gap or (prev.key in CLAUSE_JOINERS and gap.strip() == "")
 
 
-def _speaks_after(finder: NameFinder, i: int) -> bool:
+def _speaks_after(finder: Finder, i: int) -> bool:
     """A verb only a person does right after token i: "hope told", "bill said"."""
     toks = finder.toks
     nxt = toks[i + 1] if i + 1 < len(toks) else None
     return bool(nxt and not finder.text[toks[i].word_end: nxt.start].strip() and nxt.key in SPEECH_VERBS)
 
 
-def _acts_after(finder: NameFinder, i: int) -> bool:
+def _acts_after(finder: Finder, i: int) -> bool:
     """A person's verb right after token i: "said", "has been coming", "was seen"."""
     toks = finder.toks
     nxt = toks[i + 1] if i + 1 < len(toks) else None
@@ -194,7 +190,7 @@ def _acts_after(finder: NameFinder, i: int) -> bool:
     return False
 
 
-def _slot(finder: NameFinder, i: int) -> tuple[int, int] | None:
+def _slot(finder: Finder, i: int) -> tuple[int, int] | None:
     toks = finder.toks
     tok = toks[i]
     text = finder.text

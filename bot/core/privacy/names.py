@@ -18,12 +18,12 @@ candidate is weighed against its context:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.core.privacy import linear
 from bot.core.privacy.context import context_names, widen
 from bot.core.privacy.lexicon import Lexicon, fold, lexicon
+from bot.core.privacy.tokens import Token
 from bot.core.privacy.vocabulary import (
     CALLED,
     KIN,
@@ -92,19 +92,6 @@ TITLE_GAP = linear.compile(r"\.?\s+(?:[0-9]{1,6}\s+)?")
 KIN_GAP = linear.compile(r"\s*[:,(]?\s*")
 CALLED_GAP = linear.compile(r"\s+['\"‘“]?")
 RUN_GAP = linear.compile(r"\s+|\s*,\s+")
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    start: int
-    end: int  # end of the name itself, before a possessive 's
-    word_end: int
-    base: str  # without a possessive 's
-    possessive: bool
-    key: str  # folded: case-free, accent-free
-    shape: str  # "title", "upper", "lower", or "other" (mixed case, or a script without case)
-    latin: bool
 
 
 @lru_cache(maxsize=16384)
