@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Table, func, select, text
 
-from bot.storage import schema
+import bot.storage.schema as schema
 from bot.storage.database import StorageError, is_sqlite
 
 # Everything but the schema version (the target has its own) and the scheduler lease (runtime).

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+import bot.storage.chain as chain
 from bot.core.clock import Clock, iso
-from bot.storage import chain
 from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import serialise
 from bot.storage.models import Decision, DuplicateDecision

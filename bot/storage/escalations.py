@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+import bot.storage.chain as chain
 from bot.core.clock import Clock, iso
 from bot.dsl.model import Escalation
-from bot.storage import chain
 from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import insert_ignore_returning_id, is_sqlite, serialise
 from bot.storage.housekeeping import AuditTrail

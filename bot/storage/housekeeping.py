@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+import bot.storage.chain as chain
 from bot.core.clock import Clock, iso
-from bot.storage import chain
 from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import insert_ignore, serialise, upsert
 from bot.storage.schema import audit, conversations, events, job_runs, leases

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
+import bot.storage.chain as chain
 from bot.core.clock import Clock, iso
-from bot.storage import chain
 from bot.storage.chain import Checkpoint, Keyring
 from bot.storage.decisions import DecisionLog
 from bot.storage.escalations import EscalationStore

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
+import bot.storage.chain as chain
+import bot.storage.schema as schema
 from bot.core.clock import Clock, iso
-from bot.storage import chain, schema
 from bot.storage.chain import NO_KEYS, Keyring
 from bot.storage.database import StorageError, is_sqlite, serialise
 from bot.storage.escalations import EscalationStore

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 from bot.core.privacy.jigsaw import jigsaws
 from bot.core.privacy.names import names
 from bot.core.privacy.normalise import for_matching, is_dropped, normalise

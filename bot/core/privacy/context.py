@@ -14,7 +14,7 @@ bhriain", "nguyen van minh", "mason b"), so that nothing of it is left behind.
 
 from __future__ import annotations
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 from bot.core.privacy.tokens import Finder, Token
 from bot.core.privacy.vocabulary import KIN, PERSON_AFTER_POSSESSIVE, PERSON_VERBS, TITLES, WEAK_VERBS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 from bot.core.privacy.structured import has_digit
 
 Span = tuple[str, int, int]

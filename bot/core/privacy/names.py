@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 from bot.core.privacy.context import context_names, widen
 from bot.core.privacy.lexicon import Lexicon, fold, lexicon
 from bot.core.privacy.tokens import Token

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 
 KEPT_CONTROLS = frozenset("\n\t")
 

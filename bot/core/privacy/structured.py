@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache, lru_cache
 
-from bot.core.privacy import linear
+import bot.core.privacy.linear as linear
 from bot.core.privacy.lexicon import DATA, fold, lexicon
 
 Span = tuple[str, int, int]
